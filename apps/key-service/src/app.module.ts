@@ -1,0 +1,16 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AppConfig } from './config/app.config';
+import { HealthController } from './health/health.controller';
+import { KeysModule } from './keys/keys.module';
+import { StorageModule, StorageOverrides } from './storage.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, overrides: StorageOverrides = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [StorageModule.forRoot(config, overrides), KeysModule],
+      controllers: [HealthController],
+    };
+  }
+}

@@ -1,0 +1,9 @@
+export const ROLES = ['owner', 'member', 'auditor', 'gateway'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Who is acting: taken from the bearer token of every request. */
+export interface Principal {
+  readonly teamId: string;
+  readonly userId: string;
+  readonly role: Role;
+}

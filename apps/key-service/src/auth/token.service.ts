@@ -1,0 +1,47 @@
+import { Inject, Injectable } from '@nestjs/common';
+import * as jwt from 'jsonwebtoken';
+import { APP_CONFIG, AppConfig } from '../config/app.config';
+import { DomainError } from '../common/domain-error';
+import { Principal, ROLES, Role } from './principal';
+
+interface TokenClaims {
+  team_id?: unknown;
+  sub?: unknown;
+  role?: unknown;
+}
+
+/** HS256 bearer tokens carrying the principal: team_id, sub (the user id) and role. */
+@Injectable()
+export class TokenService {
+  constructor(@Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'jwtSecret'>) {}
+
+  sign(principal: Principal, ttlSeconds = 12 * 3600): string {
+    return jwt.sign({ team_id: principal.teamId, role: principal.role }, this.config.jwtSecret, {
+      algorithm: 'HS256',
+      subject: principal.userId,
+      expiresIn: ttlSeconds,
+    });
+  }
+
+  verify(token: string): Principal {
+    let claims: TokenClaims;
+    try {
+      claims = jwt.verify(token, this.config.jwtSecret, { algorithms: ['HS256'] }) as TokenClaims;
+    } catch (error) {
+      const reason = error instanceof jwt.TokenExpiredError ? 'token expired' : 'invalid token';
+      throw new DomainError('UNAUTHENTICATED', reason);
+    }
+    const { team_id: teamId, sub: userId, role } = claims;
+    if (typeof teamId !== 'string' || typeof userId !== 'string' || !ROLES.includes(role as Role)) {
+      throw new DomainError('UNAUTHENTICATED', 'token lacks team_id, sub or a known role');
+    }
+    return { teamId, userId, role: role as Role };
+  }
+
+  /** Accepts "Bearer <token>" (and Gcore's "APIKey <token>"). */
+  fromAuthorizationHeader(header: string | undefined): Principal {
+    const match = /^(?:Bearer|APIKey)\s+(\S+)$/i.exec(header ?? '');
+    if (!match) throw new DomainError('UNAUTHENTICATED', 'missing bearer token');
+    return this.verify(match[1]);
+  }
+}

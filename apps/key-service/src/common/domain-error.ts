@@ -1,0 +1,32 @@
+/**
+ * Stable codes the domain and the application layer throw; transports map each to a status
+ * (HTTP: http-exception.filter.ts, gRPC: the same filter's rpc branch) with an exhaustive switch.
+ */
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'KEY_NOT_FOUND'
+  | 'KEY_ALREADY_EXISTS'
+  | 'DEPLOYMENT_NOT_ATTACHED'
+  | 'KEY_ATTACHED_TO_DEPLOYMENTS'
+  | 'CONCURRENCY_CONFLICT'
+  | 'IDEMPOTENCY_IN_PROGRESS'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'CONFIRMATION_MISMATCH'
+  | 'SCOPE_IMMUTABLE'
+  | 'BATCH_REQUIRES_ALL_MODELS'
+  | 'EXPIRY_NOT_IN_FUTURE'
+  | 'INVALID_NAME'
+  | 'INVALID_MODELS';
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Readonly<Record<string, unknown>>,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}

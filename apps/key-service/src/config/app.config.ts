@@ -1,0 +1,82 @@
+import * as path from 'node:path';
+
+/** The one place that reads process.env: validated once at boot. */
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+export interface AppConfig {
+  readonly nodeEnv: 'development' | 'production' | 'test';
+  readonly host: string;
+  readonly port: number;
+  readonly grpcPort: number;
+  readonly dataDir: string;
+  readonly jwtSecret: string;
+  /** True when AUTH_JWT_SECRET was not set and the development default is in use. */
+  readonly jwtSecretIsDefault: boolean;
+  /** 32 bytes, base64; absent outside production means: generate one under DATA_DIR. */
+  readonly keyEncryptionKey: string | null;
+  readonly logLevel: 'error' | 'warn' | 'log' | 'debug';
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-do-not-use-in-production';
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const jwt = env.AUTH_JWT_SECRET;
+  if (jwt !== undefined && jwt.length < 32) {
+    throw new ConfigError('AUTH_JWT_SECRET', 'must be at least 32 characters');
+  }
+  if (jwt === undefined && nodeEnv === 'production') {
+    throw new ConfigError('AUTH_JWT_SECRET', 'is required when NODE_ENV=production');
+  }
+  const kek = env.KEY_ENCRYPTION_KEY;
+  if (kek !== undefined && Buffer.from(kek, 'base64').length !== 32) {
+    throw new ConfigError('KEY_ENCRYPTION_KEY', 'must be 32 bytes in base64');
+  }
+  if (kek === undefined && nodeEnv === 'production') {
+    throw new ConfigError('KEY_ENCRYPTION_KEY', 'is required when NODE_ENV=production (32 bytes in base64)');
+  }
+  const port = portOf(env, 'PORT', 8080);
+  const grpcPort = portOf(env, 'GRPC_PORT', 50051);
+  if (port !== 0 && port === grpcPort) throw new ConfigError('GRPC_PORT', `must differ from PORT (${port})`);
+  const dataDir = env.DATA_DIR ?? './data';
+  if (dataDir.trim() === '') throw new ConfigError('DATA_DIR', 'must not be empty');
+  return {
+    nodeEnv,
+    host: env.HOST ?? '127.0.0.1',
+    port,
+    grpcPort,
+    dataDir: path.resolve(dataDir),
+    jwtSecret: jwt ?? DEVELOPMENT_JWT_SECRET,
+    jwtSecretIsDefault: jwt === undefined,
+    keyEncryptionKey: kek ?? null,
+    logLevel: oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'log', 'debug'] as const, 'log'),
+  };
+}
+
+function portOf(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) > 65535) {
+    throw new ConfigError(name, `must be an integer from 0 to 65535 (got "${raw}")`);
+  }
+  return Number(raw);
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')} (got "${raw}")`);
+  }
+  return raw as T;
+}

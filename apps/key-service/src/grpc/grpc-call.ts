@@ -1,0 +1,57 @@
+import { Injectable } from '@nestjs/common';
+import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import { DomainError } from '../common/domain-error';
+import { RequestContext } from '../common/request-context';
+import { Principal, Role } from '../auth/principal';
+import { TokenService } from '../auth/token.service';
+import { ModelScope } from '../keys/domain/model-access-key.events';
+import { ModelAccessKey } from '../keys/domain/model-access-key.state';
+
+export const MANAGEMENT_ROLES: readonly Role[] = ['owner', 'member', 'auditor'];
+
+/** The gRPC side of what the HTTP guard and decorators do: the token from metadata, the call's context. */
+@Injectable()
+export class GrpcCall {
+  constructor(private readonly tokens: TokenService) {}
+
+  principal(metadata: Metadata, allowed: readonly Role[] = MANAGEMENT_ROLES): Principal {
+    const header = metadata.get('authorization')[0];
+    const principal = this.tokens.fromAuthorizationHeader(typeof header === 'string' ? header : undefined);
+    if (!allowed.includes(principal.role)) throw new DomainError('FORBIDDEN', `role ${principal.role} may not call this method`);
+    return principal;
+  }
+
+  context(metadata: Metadata, call?: ServerUnaryCall<unknown, unknown>): RequestContext {
+    const requestId = metadata.get('x-request-id')[0];
+    const agent = metadata.get('user-agent')[0];
+    return {
+      requestId: typeof requestId === 'string' && /^[\w.-]{1,128}$/.test(requestId) ? requestId : randomUUID(),
+      sourceIp: call?.getPeer?.() ?? null,
+      userAgent: typeof agent === 'string' ? agent.slice(0, 512) : null,
+    };
+  }
+}
+
+/** proto3 has no "all" for a repeated field: an empty list with all_models = true. */
+export function toGrpcKeyInfo(key: ModelAccessKey, secret?: string) {
+  const models: ModelScope = key.models;
+  return {
+    uuid: key.keyUuid,
+    name: key.name,
+    secret_key: secret,
+    created_at: key.createdAt,
+    created_by: key.createdBy,
+    deleted_at: key.deletedAt ?? undefined,
+    updated_at: key.updatedAt,
+    all_models: models === 'all',
+    models: models === 'all' ? [] : [...models],
+    vpc_uuid: key.vpcUuid ?? undefined,
+    batch_inference_enabled: key.batchInferenceEnabled,
+    legacy: key.legacy,
+    description: key.description ?? undefined,
+    deployment_names: [...key.deploymentNames],
+    expires_at: key.expiresAt ?? undefined,
+    secret_prefix: key.secretPrefix ?? undefined,
+  };
+}

@@ -1,0 +1,123 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { throwError } from 'rxjs';
+import { ConcurrencyError } from '@lib/event-store';
+import { DomainError, ErrorCode } from '../common/domain-error';
+
+export function statusOf(code: ErrorCode): number {
+  switch (code) {
+    case 'VALIDATION_FAILED':
+    case 'INVALID_NAME':
+    case 'INVALID_MODELS':
+      return 400;
+    case 'UNAUTHENTICATED':
+      return 401;
+    case 'FORBIDDEN':
+      return 403;
+    case 'KEY_NOT_FOUND':
+    case 'DEPLOYMENT_NOT_ATTACHED':
+      return 404;
+    case 'KEY_ALREADY_EXISTS':
+    case 'KEY_ATTACHED_TO_DEPLOYMENTS':
+    case 'CONCURRENCY_CONFLICT':
+    case 'IDEMPOTENCY_IN_PROGRESS':
+      return 409;
+    case 'CONFIRMATION_MISMATCH':
+      return 412;
+    case 'SCOPE_IMMUTABLE':
+    case 'BATCH_REQUIRES_ALL_MODELS':
+    case 'EXPIRY_NOT_IN_FUTURE':
+    case 'IDEMPOTENCY_KEY_REUSED':
+      return 422;
+    default: {
+      const unknownCode: never = code;
+      throw new Error(`Unmapped error code ${unknownCode as string}`);
+    }
+  }
+}
+
+const STATUS_IDS: Readonly<Record<number, string>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  412: 'precondition_failed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  422: 'unprocessable_entity',
+  429: 'too_many_requests',
+  500: 'server_error',
+  502: 'bad_gateway',
+  503: 'service_unavailable',
+};
+
+const GRPC_CODES: Readonly<Record<number, GrpcStatus>> = {
+  400: GrpcStatus.INVALID_ARGUMENT,
+  401: GrpcStatus.UNAUTHENTICATED,
+  403: GrpcStatus.PERMISSION_DENIED,
+  404: GrpcStatus.NOT_FOUND,
+  409: GrpcStatus.ABORTED,
+  412: GrpcStatus.FAILED_PRECONDITION,
+  422: GrpcStatus.FAILED_PRECONDITION,
+  503: GrpcStatus.UNAVAILABLE,
+};
+
+export interface ErrorAnswer {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** Any thrown value to what a caller is told. Unknown errors say nothing of their cause. */
+export function toErrorAnswer(exception: unknown, logger?: Logger): ErrorAnswer {
+  if (exception instanceof DomainError) {
+    return { status: statusOf(exception.code), code: exception.code, message: exception.message, details: exception.details };
+  }
+  if (exception instanceof ConcurrencyError) {
+    return { status: 409, code: 'CONCURRENCY_CONFLICT', message: 'the key was changed concurrently; retry the request' };
+  }
+  if (exception instanceof HttpException) {
+    const body = exception.getResponse();
+    const message = typeof body === 'object' && body && 'message' in body ? String((body as { message: unknown }).message) : exception.message;
+    return { status: exception.getStatus(), code: STATUS_IDS[exception.getStatus()]?.toUpperCase() ?? 'HTTP_ERROR', message };
+  }
+  const statusCode = (exception as { statusCode?: unknown })?.statusCode;
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    // Fastify's own errors (malformed JSON, body too large, unsupported media type): their messages name no secret.
+    return { status: statusCode, code: STATUS_IDS[statusCode]?.toUpperCase() ?? 'BAD_REQUEST', message: (exception as Error).message };
+  }
+  logger?.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+  return { status: 500, code: 'SERVER_ERROR', message: 'internal error' };
+}
+
+export function errorBody(answer: ErrorAnswer, requestId: string) {
+  return {
+    id: STATUS_IDS[answer.status] ?? 'error',
+    message: answer.message,
+    request_id: requestId,
+    code: answer.code,
+    ...(answer.details ? { details: answer.details } : {}),
+  };
+}
+
+/** One mapping for both transports: HTTP answers {id, message, request_id}; gRPC a status code. */
+@Catch()
+export class AppExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost) {
+    const answer = toErrorAnswer(exception, this.logger);
+    if (host.getType() === 'rpc') {
+      const metadata = new Metadata();
+      metadata.set('error-code', answer.code);
+      return throwError(() => ({ code: GRPC_CODES[answer.status] ?? GrpcStatus.UNKNOWN, details: answer.message, message: answer.message, metadata }));
+    }
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    void http.getResponse<FastifyReply>().status(answer.status).send(errorBody(answer, String(request.id)));
+  }
+}

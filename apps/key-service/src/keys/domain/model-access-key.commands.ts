@@ -1,0 +1,92 @@
+import { Principal } from '../../auth/principal';
+import { ModelScope } from './model-access-key.events';
+
+/** A freshly generated secret as the domain sees it: never the plaintext. */
+export interface SecretDigest {
+  readonly hash: string;
+  readonly prefix: string;
+}
+
+export interface CreateModelAccessKey {
+  readonly type: 'CreateModelAccessKey';
+  readonly keyUuid: string;
+  readonly actor: Principal;
+  readonly name: string;
+  readonly models: ModelScope;
+  readonly vpcUuid: string | null;
+  readonly batchInferenceEnabled: boolean;
+  readonly description: string | null;
+  readonly expiresAt: string | null;
+  readonly secret: SecretDigest;
+  readonly now: string;
+}
+
+export interface ImportLegacyModelAccessKey {
+  readonly type: 'ImportLegacyModelAccessKey';
+  readonly keyUuid: string;
+  readonly teamId: string;
+  readonly createdBy: string;
+  readonly name: string;
+  readonly secretHash: string;
+  readonly secretPrefix: string | null;
+  readonly createdAt: string | null;
+  readonly now: string;
+}
+
+/** What a caller asked to change about the scope; any real change is refused (scope is immutable). */
+export interface ScopeChangeRequest {
+  readonly models?: ModelScope;
+  readonly vpcUuid?: string | null;
+  readonly batchInferenceEnabled?: boolean;
+}
+
+export interface RenameModelAccessKey {
+  readonly type: 'RenameModelAccessKey';
+  readonly keyUuid: string;
+  readonly actor: Principal;
+  readonly name: string;
+  readonly scopeChange: ScopeChangeRequest;
+  readonly now: string;
+}
+
+export interface RegenerateModelAccessKey {
+  readonly type: 'RegenerateModelAccessKey';
+  readonly keyUuid: string;
+  readonly actor: Principal;
+  readonly confirmName: string | null;
+  readonly secret: SecretDigest;
+  readonly now: string;
+}
+
+export interface DeleteModelAccessKey {
+  readonly type: 'DeleteModelAccessKey';
+  readonly keyUuid: string;
+  readonly actor: Principal;
+  readonly confirmName: string | null;
+  readonly now: string;
+}
+
+export interface AttachDeployment {
+  readonly type: 'AttachDeployment';
+  readonly keyUuid: string;
+  readonly actor: Principal;
+  readonly deploymentName: string;
+  readonly now: string;
+}
+
+export interface DetachDeployment {
+  readonly type: 'DetachDeployment';
+  readonly keyUuid: string;
+  readonly actor: Principal;
+  readonly deploymentName: string;
+  readonly now: string;
+}
+
+export type ModelAccessKeyCommand =
+  | CreateModelAccessKey
+  | ImportLegacyModelAccessKey
+  | RenameModelAccessKey
+  | RegenerateModelAccessKey
+  | DeleteModelAccessKey
+  | AttachDeployment
+  | DetachDeployment;

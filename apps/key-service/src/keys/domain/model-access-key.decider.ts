@@ -1,0 +1,194 @@
+import { DomainError } from '../../common/domain-error';
+import { Principal } from '../../auth/principal';
+import { canCreate, canManage, canSee } from './key-access.policy';
+import { normalizeModels, normalizeName, sameScope } from './key-input.rules';
+import {
+  AttachDeployment,
+  CreateModelAccessKey,
+  DeleteModelAccessKey,
+  DetachDeployment,
+  ImportLegacyModelAccessKey,
+  ModelAccessKeyCommand,
+  RegenerateModelAccessKey,
+  RenameModelAccessKey,
+  ScopeChangeRequest,
+} from './model-access-key.commands';
+import { ModelAccessKeyEvent } from './model-access-key.events';
+import { ModelAccessKey, ModelAccessKeyState } from './model-access-key.state';
+
+/** Pure: the same command and state always give the same events or the same error. */
+export function decide(command: ModelAccessKeyCommand, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  switch (command.type) {
+    case 'CreateModelAccessKey':
+      return create(command, state);
+    case 'ImportLegacyModelAccessKey':
+      return importLegacy(command, state);
+    case 'RenameModelAccessKey':
+      return rename(command, state);
+    case 'RegenerateModelAccessKey':
+      return regenerate(command, state);
+    case 'DeleteModelAccessKey':
+      return remove(command, state);
+    case 'AttachDeployment':
+      return attach(command, state);
+    case 'DetachDeployment':
+      return detach(command, state);
+    default: {
+      const unknownCommand: never = command;
+      throw new Error(`Unknown command ${(unknownCommand as { type: string }).type}`);
+    }
+  }
+}
+
+function create(command: CreateModelAccessKey, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  if (!canCreate(command.actor)) throw new DomainError('FORBIDDEN', `role ${command.actor.role} cannot create keys`);
+  if (state.status !== 'absent') throw new DomainError('KEY_ALREADY_EXISTS', `key ${command.keyUuid} already exists`);
+  const models = normalizeModels(command.models);
+  if (command.batchInferenceEnabled && models !== 'all') {
+    throw new DomainError('BATCH_REQUIRES_ALL_MODELS', 'batch_inference_enabled is offered only with all models', {
+      field: 'batch_inference_enabled',
+    });
+  }
+  if (command.expiresAt !== null && Date.parse(command.expiresAt) <= Date.parse(command.now)) {
+    throw new DomainError('EXPIRY_NOT_IN_FUTURE', 'expires_at must be in the future', { field: 'expires_at' });
+  }
+  return [
+    {
+      type: 'ModelAccessKeyCreated',
+      data: {
+        keyUuid: command.keyUuid,
+        teamId: command.actor.teamId,
+        createdBy: command.actor.userId,
+        name: normalizeName(command.name),
+        models,
+        vpcUuid: command.vpcUuid,
+        batchInferenceEnabled: command.batchInferenceEnabled,
+        description: command.description,
+        expiresAt: command.expiresAt,
+        secretHash: command.secret.hash,
+        secretPrefix: command.secret.prefix,
+        createdAt: command.now,
+      },
+    },
+  ];
+}
+
+function importLegacy(command: ImportLegacyModelAccessKey, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  if (state.status !== 'absent') throw new DomainError('KEY_ALREADY_EXISTS', `key ${command.keyUuid} already exists`);
+  if (!/^[0-9a-f]{64}$/.test(command.secretHash)) {
+    throw new DomainError('VALIDATION_FAILED', 'secret hash must be a SHA-256 in lowercase hex', { field: 'secret_hash' });
+  }
+  return [
+    {
+      type: 'LegacyModelAccessKeyImported',
+      data: {
+        keyUuid: command.keyUuid,
+        teamId: command.teamId,
+        createdBy: command.createdBy,
+        name: normalizeName(command.name),
+        secretHash: command.secretHash,
+        secretPrefix: command.secretPrefix,
+        createdAt: command.createdAt ?? command.now,
+        importedAt: command.now,
+      },
+    },
+  ];
+}
+
+function rename(command: RenameModelAccessKey, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  const key = manageable(state, command.actor, command.keyUuid);
+  refuseScopeChange(key, command.scopeChange);
+  const name = normalizeName(command.name);
+  if (name === key.name) return [];
+  return [{ type: 'ModelAccessKeyRenamed', data: { keyUuid: key.keyUuid, teamId: key.teamId, name, renamedAt: command.now } }];
+}
+
+function regenerate(command: RegenerateModelAccessKey, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  const key = manageable(state, command.actor, command.keyUuid);
+  confirm(key, command.confirmName);
+  return [
+    {
+      type: 'ModelAccessKeySecretRegenerated',
+      data: {
+        keyUuid: key.keyUuid,
+        teamId: key.teamId,
+        revokedSecretHash: key.secretHash,
+        secretHash: command.secret.hash,
+        secretPrefix: command.secret.prefix,
+        regeneratedAt: command.now,
+      },
+    },
+  ];
+}
+
+function remove(command: DeleteModelAccessKey, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  const key = manageable(state, command.actor, command.keyUuid);
+  confirm(key, command.confirmName);
+  if (key.deploymentNames.length > 0) {
+    throw new DomainError(
+      'KEY_ATTACHED_TO_DEPLOYMENTS',
+      `key is still attached to deployments: ${key.deploymentNames.join(', ')}; detach them first`,
+      { deployment_names: key.deploymentNames },
+    );
+  }
+  return [
+    {
+      type: 'ModelAccessKeyDeleted',
+      data: { keyUuid: key.keyUuid, teamId: key.teamId, revokedSecretHash: key.secretHash, deletedAt: command.now },
+    },
+  ];
+}
+
+function attach(command: AttachDeployment, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  const key = manageable(state, command.actor, command.keyUuid);
+  if (key.deploymentNames.includes(command.deploymentName)) return [];
+  return [
+    {
+      type: 'ModelAccessKeyDeploymentAttached',
+      data: { keyUuid: key.keyUuid, teamId: key.teamId, deploymentName: command.deploymentName, attachedAt: command.now },
+    },
+  ];
+}
+
+function detach(command: DetachDeployment, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  const key = manageable(state, command.actor, command.keyUuid);
+  if (!key.deploymentNames.includes(command.deploymentName)) {
+    throw new DomainError('DEPLOYMENT_NOT_ATTACHED', `key is not attached to deployment ${command.deploymentName}`);
+  }
+  return [
+    {
+      type: 'ModelAccessKeyDeploymentDetached',
+      data: { keyUuid: key.keyUuid, teamId: key.teamId, deploymentName: command.deploymentName, detachedAt: command.now },
+    },
+  ];
+}
+
+/** A key the actor may not see does not exist for them: same answer as an unknown or deleted key. */
+function manageable(state: ModelAccessKeyState, actor: Principal, keyUuid: string): ModelAccessKey {
+  if (state.status !== 'active' || !canSee(actor, state.key)) {
+    throw new DomainError('KEY_NOT_FOUND', `key ${keyUuid} not found`);
+  }
+  if (!canManage(actor, state.key)) {
+    throw new DomainError('FORBIDDEN', `role ${actor.role} cannot change key ${keyUuid}`);
+  }
+  return state.key;
+}
+
+function confirm(key: ModelAccessKey, confirmName: string | null): void {
+  if (confirmName !== null && confirmName !== key.name) {
+    throw new DomainError('CONFIRMATION_MISMATCH', 'confirm_name does not match the key name; nothing was changed');
+  }
+}
+
+function refuseScopeChange(key: ModelAccessKey, change: ScopeChangeRequest): void {
+  const changed: string[] = [];
+  if (change.models !== undefined && !sameScope(normalizeModels(change.models), key.models)) changed.push('models');
+  if (change.vpcUuid !== undefined && change.vpcUuid !== key.vpcUuid) changed.push('vpc_uuid');
+  if (change.batchInferenceEnabled !== undefined && change.batchInferenceEnabled !== key.batchInferenceEnabled) {
+    changed.push('batch_inference_enabled');
+  }
+  if (changed.length > 0) {
+    const why = key.legacy ? 'a legacy key has no editable scope' : 'scope is fixed when a key is created';
+    throw new DomainError('SCOPE_IMMUTABLE', `${changed.join(', ')} cannot be changed: ${why}`, { fields: changed });
+  }
+}

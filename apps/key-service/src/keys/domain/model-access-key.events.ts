@@ -1,0 +1,99 @@
+/**
+ * Stored event types of the model-access-key stream. A type name is stored with every event and is
+ * never renamed; a changed shape becomes a new type, with the old one kept and upcast on read.
+ * No event carries a secret: only its SHA-256 (hex) and a short display prefix.
+ */
+export type ModelScope = 'all' | readonly string[];
+
+export interface ModelAccessKeyCreated {
+  readonly type: 'ModelAccessKeyCreated';
+  readonly data: {
+    readonly keyUuid: string;
+    readonly teamId: string;
+    readonly createdBy: string;
+    readonly name: string;
+    readonly models: ModelScope;
+    readonly vpcUuid: string | null;
+    readonly batchInferenceEnabled: boolean;
+    readonly description: string | null;
+    readonly expiresAt: string | null;
+    readonly secretHash: string;
+    readonly secretPrefix: string;
+    readonly createdAt: string;
+  };
+}
+
+/** A key from before scoping existed: all models, no VPC, scope never editable. */
+export interface LegacyModelAccessKeyImported {
+  readonly type: 'LegacyModelAccessKeyImported';
+  readonly data: {
+    readonly keyUuid: string;
+    readonly teamId: string;
+    readonly createdBy: string;
+    readonly name: string;
+    readonly secretHash: string;
+    readonly secretPrefix: string | null;
+    readonly createdAt: string;
+    readonly importedAt: string;
+  };
+}
+
+export interface ModelAccessKeyRenamed {
+  readonly type: 'ModelAccessKeyRenamed';
+  readonly data: { readonly keyUuid: string; readonly teamId: string; readonly name: string; readonly renamedAt: string };
+}
+
+export interface ModelAccessKeySecretRegenerated {
+  readonly type: 'ModelAccessKeySecretRegenerated';
+  readonly data: {
+    readonly keyUuid: string;
+    readonly teamId: string;
+    /** The hash that stops authenticating with this event. */
+    readonly revokedSecretHash: string;
+    readonly secretHash: string;
+    readonly secretPrefix: string;
+    readonly regeneratedAt: string;
+  };
+}
+
+export interface ModelAccessKeyDeleted {
+  readonly type: 'ModelAccessKeyDeleted';
+  readonly data: {
+    readonly keyUuid: string;
+    readonly teamId: string;
+    readonly revokedSecretHash: string;
+    readonly deletedAt: string;
+  };
+}
+
+export interface ModelAccessKeyDeploymentAttached {
+  readonly type: 'ModelAccessKeyDeploymentAttached';
+  readonly data: { readonly keyUuid: string; readonly teamId: string; readonly deploymentName: string; readonly attachedAt: string };
+}
+
+export interface ModelAccessKeyDeploymentDetached {
+  readonly type: 'ModelAccessKeyDeploymentDetached';
+  readonly data: { readonly keyUuid: string; readonly teamId: string; readonly deploymentName: string; readonly detachedAt: string };
+}
+
+export type ModelAccessKeyEvent =
+  | ModelAccessKeyCreated
+  | LegacyModelAccessKeyImported
+  | ModelAccessKeyRenamed
+  | ModelAccessKeySecretRegenerated
+  | ModelAccessKeyDeleted
+  | ModelAccessKeyDeploymentAttached
+  | ModelAccessKeyDeploymentDetached;
+
+export const MODEL_ACCESS_KEY_EVENT_TYPES: ReadonlySet<string> = new Set<ModelAccessKeyEvent['type']>([
+  'ModelAccessKeyCreated',
+  'LegacyModelAccessKeyImported',
+  'ModelAccessKeyRenamed',
+  'ModelAccessKeySecretRegenerated',
+  'ModelAccessKeyDeleted',
+  'ModelAccessKeyDeploymentAttached',
+  'ModelAccessKeyDeploymentDetached',
+]);
+
+export const KEY_STREAM_PREFIX = 'model_access_key-';
+export const keyStreamId = (keyUuid: string): string => `${KEY_STREAM_PREFIX}${keyUuid}`;

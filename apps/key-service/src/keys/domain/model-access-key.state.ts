@@ -1,0 +1,119 @@
+import { ModelAccessKeyEvent, ModelScope } from './model-access-key.events';
+
+export interface ModelAccessKey {
+  readonly keyUuid: string;
+  readonly teamId: string;
+  readonly createdBy: string;
+  readonly name: string;
+  readonly models: ModelScope;
+  readonly vpcUuid: string | null;
+  readonly batchInferenceEnabled: boolean;
+  readonly legacy: boolean;
+  readonly description: string | null;
+  readonly expiresAt: string | null;
+  readonly secretHash: string;
+  readonly secretPrefix: string | null;
+  readonly deploymentNames: readonly string[];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly deletedAt: string | null;
+}
+
+export type ModelAccessKeyState =
+  | { readonly status: 'absent' }
+  | { readonly status: 'active'; readonly key: ModelAccessKey }
+  | { readonly status: 'deleted'; readonly key: ModelAccessKey };
+
+export const initialState: ModelAccessKeyState = { status: 'absent' };
+
+export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): ModelAccessKeyState {
+  switch (event.type) {
+    case 'ModelAccessKeyCreated': {
+      const d = event.data;
+      return {
+        status: 'active',
+        key: {
+          keyUuid: d.keyUuid,
+          teamId: d.teamId,
+          createdBy: d.createdBy,
+          name: d.name,
+          models: d.models,
+          vpcUuid: d.vpcUuid,
+          batchInferenceEnabled: d.batchInferenceEnabled,
+          legacy: false,
+          description: d.description,
+          expiresAt: d.expiresAt,
+          secretHash: d.secretHash,
+          secretPrefix: d.secretPrefix,
+          deploymentNames: [],
+          createdAt: d.createdAt,
+          updatedAt: d.createdAt,
+          deletedAt: null,
+        },
+      };
+    }
+    case 'LegacyModelAccessKeyImported': {
+      const d = event.data;
+      return {
+        status: 'active',
+        key: {
+          keyUuid: d.keyUuid,
+          teamId: d.teamId,
+          createdBy: d.createdBy,
+          name: d.name,
+          models: 'all',
+          vpcUuid: null,
+          batchInferenceEnabled: false,
+          legacy: true,
+          description: null,
+          expiresAt: null,
+          secretHash: d.secretHash,
+          secretPrefix: d.secretPrefix,
+          deploymentNames: [],
+          createdAt: d.createdAt,
+          updatedAt: d.importedAt,
+          deletedAt: null,
+        },
+      };
+    }
+    case 'ModelAccessKeyRenamed':
+      return update(state, (key) => ({ ...key, name: event.data.name, updatedAt: event.data.renamedAt }));
+    case 'ModelAccessKeySecretRegenerated':
+      return update(state, (key) => ({
+        ...key,
+        secretHash: event.data.secretHash,
+        secretPrefix: event.data.secretPrefix,
+        updatedAt: event.data.regeneratedAt,
+      }));
+    case 'ModelAccessKeyDeploymentAttached':
+      return update(state, (key) => ({
+        ...key,
+        deploymentNames: [...key.deploymentNames, event.data.deploymentName].sort(),
+        updatedAt: event.data.attachedAt,
+      }));
+    case 'ModelAccessKeyDeploymentDetached':
+      return update(state, (key) => ({
+        ...key,
+        deploymentNames: key.deploymentNames.filter((name) => name !== event.data.deploymentName),
+        updatedAt: event.data.detachedAt,
+      }));
+    case 'ModelAccessKeyDeleted':
+      if (state.status !== 'active') return state;
+      return {
+        status: 'deleted',
+        key: { ...state.key, deletedAt: event.data.deletedAt, updatedAt: event.data.deletedAt },
+      };
+    default: {
+      const unknownEvent: never = event;
+      throw new Error(`Unknown event type ${(unknownEvent as { type: string }).type}`);
+    }
+  }
+}
+
+function update(state: ModelAccessKeyState, change: (key: ModelAccessKey) => ModelAccessKey): ModelAccessKeyState {
+  return state.status === 'active' ? { status: 'active', key: change(state.key) } : state;
+}
+
+export function fold(events: readonly ModelAccessKeyEvent[], from: ModelAccessKeyState = initialState): ModelAccessKeyState {
+  return events.reduce(evolve, from);
+}

@@ -1,0 +1,63 @@
+import { Module } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
+import { CreateKeyGrpcController } from './create-key/create-key.grpc.controller';
+import { CreateKeyHandler } from './create-key/create-key.handler';
+import { CreateKeyHttpController } from './create-key/create-key.http.controller';
+import { DeleteKeyGrpcController } from './delete-key/delete-key.grpc.controller';
+import { DeleteKeyHandler } from './delete-key/delete-key.handler';
+import { DeleteKeyHttpController } from './delete-key/delete-key.http.controller';
+import { ChangeDeploymentHandler } from './deployments/deployment.handler';
+import { DeploymentsGrpcController } from './deployments/deployments.grpc.controller';
+import { DeploymentsHttpController } from './deployments/deployments.http.controller';
+import { GetKeyGrpcController } from './get-key/get-key.grpc.controller';
+import { GetKeyHandler } from './get-key/get-key.handler';
+import { GetKeyHttpController } from './get-key/get-key.http.controller';
+import { ImportLegacyKeyHandler } from './import-legacy-key/import-legacy-key.handler';
+import { ListKeysGrpcController } from './list-keys/list-keys.grpc.controller';
+import { ListKeysHandler } from './list-keys/list-keys.handler';
+import { ListKeysHttpController } from './list-keys/list-keys.http.controller';
+import { KeyViewsQuery } from './projections/key-views.query';
+import { RegenerateKeyGrpcController } from './regenerate-key/regenerate-key.grpc.controller';
+import { RegenerateKeyHandler } from './regenerate-key/regenerate-key.handler';
+import { RegenerateKeyHttpController } from './regenerate-key/regenerate-key.http.controller';
+import { RenameKeyGrpcController } from './rename-key/rename-key.grpc.controller';
+import { RenameKeyHandler } from './rename-key/rename-key.handler';
+import { RenameKeyHttpController } from './rename-key/rename-key.http.controller';
+import { IdempotencyService } from './shared/idempotency.service';
+import { KeyCommandExecutor } from './shared/key-command.executor';
+
+const commandHandlers = [
+  CreateKeyHandler,
+  ImportLegacyKeyHandler,
+  RenameKeyHandler,
+  RegenerateKeyHandler,
+  DeleteKeyHandler,
+  ChangeDeploymentHandler,
+];
+const queryHandlers = [GetKeyHandler, ListKeysHandler];
+const httpControllers = [
+  CreateKeyHttpController,
+  ListKeysHttpController,
+  GetKeyHttpController,
+  RenameKeyHttpController,
+  RegenerateKeyHttpController,
+  DeleteKeyHttpController,
+  DeploymentsHttpController,
+];
+const grpcControllers = [
+  CreateKeyGrpcController,
+  ListKeysGrpcController,
+  GetKeyGrpcController,
+  RenameKeyGrpcController,
+  RegenerateKeyGrpcController,
+  DeleteKeyGrpcController,
+  DeploymentsGrpcController,
+];
+const services = [KeyCommandExecutor, KeyViewsQuery, IdempotencyService];
+
+@Module({
+  imports: [CqrsModule],
+  controllers: [...httpControllers, ...grpcControllers],
+  providers: [...commandHandlers, ...queryHandlers, ...services],
+})
+export class KeysModule {}

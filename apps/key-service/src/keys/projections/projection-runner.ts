@@ -1,0 +1,108 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type Database from 'better-sqlite3';
+import { EVENT_STORE, EventFollower, EventStore, StoredEvent } from '@lib/event-store';
+import { PROJECTIONS, Projection } from './projection';
+import { READ_MODEL_DB } from './read-model.database';
+
+/**
+ * Feeds every projection from the store's global order. A batch and the checkpoints move in one
+ * read-model transaction, so each event is applied exactly once even across crashes; the
+ * checkpoints are re-read inside it, so two processes on one DATA_DIR never apply an event twice.
+ */
+@Injectable()
+export class ProjectionRunner implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(ProjectionRunner.name);
+  private follower: EventFollower | null = null;
+  private position = 0;
+  private waiters: Array<{ position: number; resolve: () => void }> = [];
+  private readonly getCheckpoint: Database.Statement<[string], { position: number }>;
+  private readonly setCheckpoint: Database.Statement<[string, number]>;
+
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(READ_MODEL_DB) private readonly db: Database.Database,
+    @Inject(PROJECTIONS) private readonly projections: Projection[],
+  ) {
+    for (const projection of projections) projection.setup(db);
+    this.getCheckpoint = db.prepare('SELECT position FROM projection_checkpoints WHERE name = ?');
+    this.setCheckpoint = db.prepare(
+      'INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position',
+    );
+  }
+
+  onApplicationBootstrap(): void {
+    this.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.stop();
+  }
+
+  private start(): void {
+    this.position = Math.min(...this.projections.map((p) => this.checkpointOf(p.name)));
+    this.follower = new EventFollower(this.store, (events) => this.applyBatch(events), { batchSize: 1000 });
+    this.follower.start(this.position);
+  }
+
+  private async stop(): Promise<void> {
+    await this.follower?.stop();
+    this.follower = null;
+  }
+
+  /** The lowest checkpoint of all projections: every view includes every event up to it. */
+  get checkpoint(): number {
+    return this.position;
+  }
+
+  private checkpointOf(name: string): number {
+    return this.getCheckpoint.get(name)?.position ?? 0;
+  }
+
+  private async applyBatch(events: StoredEvent[]): Promise<number> {
+    const last = events[events.length - 1].position;
+    try {
+      this.db.transaction(() => {
+        for (const projection of this.projections) {
+          const from = this.checkpointOf(projection.name);
+          for (const event of events) if (event.position > from) projection.apply(event, this.db);
+          if (last > from) this.setCheckpoint.run(projection.name, last);
+        }
+      })();
+    } catch (error) {
+      // A projection that cannot apply an event must not skip it: stop here, loudly, and retry later.
+      this.logger.error(`projection batch ending at ${last} failed: ${(error as Error).message}`);
+      await new Promise((r) => setTimeout(r, 1000));
+      return this.position;
+    }
+    this.position = last;
+    this.releaseWaiters();
+    return last;
+  }
+
+  /** Resolves once every view includes the event at `position` (read-your-writes for commands). */
+  waitFor(position: number): Promise<void> {
+    if (position <= this.position) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ position, resolve }));
+  }
+
+  private releaseWaiters(): void {
+    if (this.waiters.length === 0) return;
+    const still: typeof this.waiters = [];
+    for (const waiter of this.waiters) (waiter.position <= this.position ? waiter.resolve() : still.push(waiter));
+    this.waiters = still;
+  }
+
+  /** Drops every view and builds it again from the first event. */
+  async rebuild(): Promise<void> {
+    await this.stop();
+    this.db.transaction(() => {
+      for (const projection of this.projections) {
+        projection.reset(this.db);
+        projection.setup(this.db);
+        this.setCheckpoint.run(projection.name, 0);
+      }
+    })();
+    this.start();
+    await this.waitFor(await this.store.headPosition());
+  }
+}

@@ -1,0 +1,13 @@
+import type Database from 'better-sqlite3';
+import { StoredEvent } from '@lib/event-store';
+
+export const PROJECTIONS = Symbol('PROJECTIONS');
+
+/** A read model built from the store's global order; `apply` runs inside the runner's transaction. */
+export interface Projection {
+  readonly name: string;
+  setup(db: Database.Database): void;
+  apply(event: StoredEvent, db: Database.Database): void;
+  /** Drops what the projection built, so that it can be rebuilt from position 0. */
+  reset(db: Database.Database): void;
+}

@@ -1,0 +1,17 @@
+import Database from 'better-sqlite3';
+import * as path from 'node:path';
+
+export const READ_MODEL_DB = Symbol('READ_MODEL_DB');
+
+/**
+ * The read side's own SQLite file. synchronous=NORMAL is enough here: a view and its checkpoint
+ * commit together, so a crash can only roll both back, and the projection replays from the store.
+ */
+export function openReadModelDatabase(dataDir: string): Database.Database {
+  const db = new Database(path.join(dataDir, 'read-models.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.exec(`CREATE TABLE IF NOT EXISTS projection_checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL)`);
+  return db;
+}

@@ -1,0 +1,16 @@
+import { Command } from '@nestjs/cqrs';
+import { Principal } from '../../auth/principal';
+import { RequestContext } from '../../common/request-context';
+import { KeyResult } from '../shared/key-command.executor';
+
+export class RegenerateKeyCommand extends Command<Required<KeyResult>> {
+  constructor(
+    readonly actor: Principal,
+    readonly keyUuid: string,
+    readonly confirmName: string | null,
+    readonly idempotencyKey: string | null,
+    readonly context: RequestContext,
+  ) {
+    super();
+  }
+}

@@ -1,0 +1,30 @@
+import { Inject } from '@nestjs/common';
+import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
+import { CLOCK, Clock } from '../../common/clock';
+import { eventMetadata } from '../../common/request-context';
+import { IdempotencyService } from '../shared/idempotency.service';
+import { KeyCommandExecutor, KeyResult } from '../shared/key-command.executor';
+import { SECRET_GENERATOR, SecretGenerator } from '../shared/secret-generator';
+import { RegenerateKeyCommand } from './regenerate-key.command';
+
+@CommandHandler(RegenerateKeyCommand)
+export class RegenerateKeyHandler implements ICommandHandler<RegenerateKeyCommand> {
+  constructor(
+    private readonly executor: KeyCommandExecutor,
+    private readonly idempotency: IdempotencyService,
+    @Inject(SECRET_GENERATOR) private readonly secrets: SecretGenerator,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  execute({ actor, keyUuid, confirmName, idempotencyKey, context }: RegenerateKeyCommand): Promise<Required<KeyResult>> {
+    const scope = { teamId: actor.teamId, userId: actor.userId, operation: 'regenerate-key' };
+    return this.idempotency.run(scope, idempotencyKey, { keyUuid, confirmName }, async () => {
+      const secret = this.secrets.newSecret();
+      const key = await this.executor.execute(
+        { type: 'RegenerateModelAccessKey', keyUuid, actor, confirmName, secret: secret.digest, now: this.clock.now().toISOString() },
+        eventMetadata(actor, context),
+      );
+      return { key, secret: secret.plaintext };
+    });
+  }
+}

@@ -1,0 +1,73 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ModelAccessKey } from '../domain/model-access-key.state';
+
+/** DigitalOcean's api_key_info, with this service's fields alongside. */
+export class ApiKeyInfo {
+  @ApiProperty({ format: 'uuid' }) uuid!: string;
+  @ApiProperty() name!: string;
+  @ApiPropertyOptional({ description: 'Only on create and regenerate: shown once, never stored.' }) secret_key?: string;
+  @ApiProperty({ format: 'date-time' }) created_at!: string;
+  @ApiProperty({ description: 'The creating user id, as a string' }) created_by!: string;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) deleted_at!: string | null;
+  @ApiProperty({ format: 'date-time' }) updated_at!: string;
+  @ApiProperty({ oneOf: [{ type: 'string', enum: ['all'] }, { type: 'array', items: { type: 'string' } }] }) models!: 'all' | string[];
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) vpc_uuid!: string | null;
+  @ApiProperty() batch_inference_enabled!: boolean;
+  @ApiProperty({ description: 'Created before scoping existed: all models, no VPC, scope not editable' }) legacy!: boolean;
+  @ApiProperty({ nullable: true, type: String }) description!: string | null;
+  @ApiProperty({ type: [String] }) deployment_names!: string[];
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) expires_at!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'The first characters of the secret, for recognising it' })
+  secret_prefix!: string | null;
+}
+
+export class ApiKeyInfoEnvelope {
+  @ApiProperty({ type: ApiKeyInfo }) api_key_info!: ApiKeyInfo;
+}
+
+class PageLinks {
+  @ApiPropertyOptional() first?: string;
+  @ApiPropertyOptional() last?: string;
+  @ApiPropertyOptional() next?: string;
+  @ApiPropertyOptional() previous?: string;
+}
+class Links {
+  @ApiProperty({ type: PageLinks }) pages!: PageLinks;
+}
+class Meta {
+  @ApiProperty() page!: number;
+  @ApiProperty() pages!: number;
+  @ApiProperty() total!: number;
+}
+export class ApiKeyInfoPage {
+  @ApiProperty({ type: [ApiKeyInfo] }) api_key_infos!: ApiKeyInfo[];
+  @ApiProperty({ type: Links }) links!: Links;
+  @ApiProperty({ type: Meta }) meta!: Meta;
+}
+
+export class ErrorResponse {
+  @ApiProperty({ example: 'not_found' }) id!: string;
+  @ApiProperty() message!: string;
+  @ApiProperty() request_id!: string;
+  @ApiProperty({ example: 'KEY_NOT_FOUND' }) code!: string;
+}
+
+export function toApiKeyInfo(key: ModelAccessKey, secret?: string): ApiKeyInfo {
+  return {
+    uuid: key.keyUuid,
+    name: key.name,
+    ...(secret !== undefined ? { secret_key: secret } : {}),
+    created_at: key.createdAt,
+    created_by: key.createdBy,
+    deleted_at: key.deletedAt,
+    updated_at: key.updatedAt,
+    models: key.models === 'all' ? 'all' : [...key.models],
+    vpc_uuid: key.vpcUuid,
+    batch_inference_enabled: key.batchInferenceEnabled,
+    legacy: key.legacy,
+    description: key.description,
+    deployment_names: [...key.deploymentNames],
+    expires_at: key.expiresAt,
+    secret_prefix: key.secretPrefix,
+  };
+}

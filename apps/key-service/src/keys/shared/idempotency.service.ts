@@ -1,0 +1,120 @@
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { APP_CONFIG, AppConfig } from '../../config/app.config';
+import { CLOCK, Clock } from '../../common/clock';
+import { DomainError } from '../../common/domain-error';
+import { MASTER_KEY } from '../../crypto/master-key';
+import { SecretBox } from '../../crypto/secret-box';
+
+/** How long a stored answer (secret included, encrypted) can be replayed, then it is purged. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
+
+export interface IdempotencyScope {
+  readonly teamId: string;
+  readonly userId: string;
+  readonly operation: string;
+}
+
+interface Row {
+  request_hash: string;
+  response: string | null;
+  created_at: number;
+}
+
+/**
+ * Replays the first answer to a retried request. The answer may hold a secret shown once, so it
+ * is kept only encrypted (AES-256-GCM, key derived from the master key), only for the window,
+ * and in its own file: never in the event log.
+ */
+@Injectable()
+export class IdempotencyService implements OnModuleDestroy {
+  private readonly db: Database.Database;
+  private readonly box: SecretBox;
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+  private lastPurge = 0;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(MASTER_KEY) masterKey: Buffer,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {
+    this.db = new Database(path.join(config.dataDir, 'idempotency.db'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS idempotency (
+      id TEXT PRIMARY KEY, request_hash TEXT NOT NULL, response TEXT, created_at INTEGER NOT NULL)`);
+    this.box = SecretBox.derive(masterKey, 'idempotency-responses');
+  }
+
+  onModuleDestroy(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /** The id an idempotent command derives its new resources from, so a retry names the same ones. */
+  recordId(scope: IdempotencyScope, key: string): string {
+    return sha256(JSON.stringify([scope.teamId, scope.userId, scope.operation, key]));
+  }
+
+  async run<T>(scope: IdempotencyScope, key: string | null, request: unknown, execute: () => Promise<T>): Promise<T> {
+    if (key === null) return execute();
+    if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
+      throw new DomainError('VALIDATION_FAILED', 'Idempotency-Key must be 1-255 visible ASCII characters', {
+        field: 'Idempotency-Key',
+      });
+    }
+    const id = this.recordId(scope, key);
+    while (this.inFlight.has(id)) await this.inFlight.get(id)!.catch(() => undefined);
+    const attempt = this.attempt(id, sha256(JSON.stringify(request)), execute);
+    this.inFlight.set(id, attempt);
+    try {
+      return await attempt;
+    } finally {
+      this.inFlight.delete(id);
+    }
+  }
+
+  private async attempt<T>(id: string, requestHash: string, execute: () => Promise<T>): Promise<T> {
+    const now = this.clock.now().getTime();
+    this.purge(now);
+    const row = this.db.prepare('SELECT request_hash, response, created_at FROM idempotency WHERE id = ?').get(id) as
+      | Row
+      | undefined;
+    const live = row && now - row.created_at < IDEMPOTENCY_WINDOW_MS ? row : undefined;
+    if (live && live.request_hash !== requestHash) {
+      throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key was already used with a different request', {
+        field: 'Idempotency-Key',
+      });
+    }
+    if (live?.response) return JSON.parse(this.box.open(live.response, id)) as T;
+    // No answer stored: first attempt, or an earlier one that died before answering. Either way run it;
+    // commands derive their ids from the record id, so a rerun cannot create a second resource.
+    this.db
+      .prepare(
+        'INSERT INTO idempotency (id, request_hash, response, created_at) VALUES (?, ?, NULL, ?) ' +
+          'ON CONFLICT(id) DO UPDATE SET request_hash = excluded.request_hash, response = NULL, created_at = excluded.created_at',
+      )
+      .run(id, requestHash, now);
+    let result: T;
+    try {
+      result = await execute();
+    } catch (error) {
+      this.db.prepare('DELETE FROM idempotency WHERE id = ?').run(id);
+      throw error;
+    }
+    this.db.prepare('UPDATE idempotency SET response = ? WHERE id = ?').run(this.box.seal(JSON.stringify(result), id), id);
+    return result;
+  }
+
+  private purge(now: number): void {
+    if (now - this.lastPurge < 60_000) return;
+    this.lastPurge = now;
+    this.db.prepare('DELETE FROM idempotency WHERE created_at <= ?').run(now - IDEMPOTENCY_WINDOW_MS);
+  }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

@@ -1,0 +1,44 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CommandHandling, Decider, EVENT_STORE, EventStore, Metadata } from '@lib/event-store';
+import { decide } from '../domain/model-access-key.decider';
+import { decodeKeyEvent } from '../domain/model-access-key.codec';
+import { ModelAccessKeyCommand } from '../domain/model-access-key.commands';
+import { ModelAccessKeyEvent, keyStreamId } from '../domain/model-access-key.events';
+import { ModelAccessKey, ModelAccessKeyState, evolve, initialState } from '../domain/model-access-key.state';
+import { ProjectionRunner } from '../projections/projection-runner';
+
+export const modelAccessKeyDecider: Decider<ModelAccessKeyCommand, ModelAccessKeyEvent, ModelAccessKeyState> = {
+  decide,
+  evolve,
+  initialState,
+  decode: decodeKeyEvent,
+};
+
+/**
+ * Runs a key command through the shared command path, then waits until the team views include its
+ * events, so that a client can read what it has just written.
+ */
+@Injectable()
+export class KeyCommandExecutor {
+  private readonly handling: CommandHandling;
+
+  constructor(
+    @Inject(EVENT_STORE) store: EventStore,
+    private readonly projections: ProjectionRunner,
+  ) {
+    this.handling = new CommandHandling(store, { maxAttempts: 8 });
+  }
+
+  async execute(command: ModelAccessKeyCommand, metadata: Metadata): Promise<ModelAccessKey> {
+    const outcome = await this.handling.handle(keyStreamId(command.keyUuid), modelAccessKeyDecider, command, metadata);
+    if (outcome.position !== null) await this.projections.waitFor(outcome.position);
+    if (outcome.state.status === 'absent') throw new Error(`command ${command.type} left key ${command.keyUuid} absent`);
+    return outcome.state.key;
+  }
+}
+
+/** What a command hands back to the transports: the key, and a secret only where it is shown once. */
+export interface KeyResult {
+  readonly key: ModelAccessKey;
+  readonly secret?: string;
+}

@@ -1,0 +1,65 @@
+import { Global, Inject, Injectable, Module, OnApplicationShutdown, Provider } from '@nestjs/common';
+import type Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EVENT_STORE, EventStore, SqliteEventStore } from '@lib/event-store';
+import { APP_CONFIG, AppConfig } from './config/app.config';
+import { CLOCK, systemClock } from './common/clock';
+import { MASTER_KEY, loadMasterKey } from './crypto/master-key';
+import { KeyViewsProjection } from './keys/projections/key-views.projection';
+import { PROJECTIONS } from './keys/projections/projection';
+import { ProjectionRunner } from './keys/projections/projection-runner';
+import { READ_MODEL_DB, openReadModelDatabase } from './keys/projections/read-model.database';
+import { SECRET_GENERATOR, cryptoSecretGenerator } from './keys/shared/secret-generator';
+import { TokenService } from './auth/token.service';
+import { GrpcCall } from './grpc/grpc-call';
+
+/** Closes the stores after everything that reads or writes them has stopped. */
+@Injectable()
+class StorageLifecycle implements OnApplicationShutdown {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(READ_MODEL_DB) private readonly readModels: Database.Database,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.store.close();
+    if (this.readModels.open) this.readModels.close();
+  }
+}
+
+export interface StorageOverrides {
+  readonly eventStore?: EventStore;
+  readonly clock?: typeof systemClock;
+}
+
+/** Config, the event store, the read side and the process-wide ports, for every module. */
+@Global()
+@Module({})
+export class StorageModule {
+  static forRoot(config: AppConfig, overrides: StorageOverrides = {}) {
+    fs.mkdirSync(config.dataDir, { recursive: true });
+    const providers: Provider[] = [
+      { provide: APP_CONFIG, useValue: config },
+      { provide: CLOCK, useValue: overrides.clock ?? systemClock },
+      { provide: SECRET_GENERATOR, useValue: cryptoSecretGenerator },
+      { provide: MASTER_KEY, useFactory: () => loadMasterKey(config) },
+      {
+        provide: EVENT_STORE,
+        useFactory: () => overrides.eventStore ?? new SqliteEventStore(path.join(config.dataDir, 'events.db')),
+      },
+      { provide: READ_MODEL_DB, useFactory: () => openReadModelDatabase(config.dataDir) },
+      KeyViewsProjection,
+      { provide: PROJECTIONS, useFactory: (keyViews: KeyViewsProjection) => [keyViews], inject: [KeyViewsProjection] },
+      ProjectionRunner,
+      StorageLifecycle,
+      TokenService,
+      GrpcCall,
+    ];
+    return {
+      module: StorageModule,
+      providers,
+      exports: providers.filter((p) => p !== StorageLifecycle).map((p) => ('provide' in p ? p.provide : p)),
+    };
+  }
+}

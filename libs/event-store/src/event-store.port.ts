@@ -1,0 +1,50 @@
+/** The one contract every event-store adapter (in-memory, SQLite, PostgreSQL, KurrentDB) keeps. */
+export const EVENT_STORE = Symbol('EVENT_STORE');
+
+export type Metadata = Readonly<Record<string, unknown>>;
+
+export interface NewEvent {
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata?: Metadata;
+}
+
+export interface StoredEvent {
+  readonly streamId: string;
+  /** 0-based position of the event inside its stream. */
+  readonly revision: number;
+  /** 1-based position in the store's global order; gaps are allowed, reordering is not. */
+  readonly position: number;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: Metadata;
+  readonly recordedAt: string;
+}
+
+/** 'no_stream': the stream must not exist yet; a number: the revision of its last event; 'any': no check. */
+export type ExpectedRevision = number | 'no_stream' | 'any';
+
+export interface AppendResult {
+  /** The revision of the last appended event: what the next append expects. */
+  readonly nextExpectedRevision: number;
+  /** The global position of the last appended event. */
+  readonly lastPosition: number;
+}
+
+export interface ReadAllOptions {
+  readonly limit?: number;
+  readonly streamPrefix?: string;
+}
+
+export interface EventStore {
+  appendToStream(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult>;
+  /** Every event of the stream in revision order; [] when the stream does not exist. */
+  readStream(streamId: string): Promise<StoredEvent[]>;
+  /** Events with a position greater than `afterPosition`, in global order. */
+  readAll(afterPosition: number, options?: ReadAllOptions): Promise<StoredEvent[]>;
+  /** The position of the last stored event (0 for an empty store). */
+  headPosition(): Promise<number>;
+  /** Called after events were appended by this process; other writers are seen by polling. */
+  onAppended(listener: (lastPosition: number) => void): () => void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,60 @@
+import { ConcurrencyError, revisionMatches } from './concurrency.error';
+import { AppendResult, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, StoredEvent } from './event-store.port';
+
+/** For unit tests and throwaway runs: nothing survives the process. */
+export class InMemoryEventStore implements EventStore {
+  private readonly all: StoredEvent[] = [];
+  private readonly streams = new Map<string, StoredEvent[]>();
+  private readonly listeners = new Set<(position: number) => void>();
+
+  async appendToStream(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    const stream = this.streams.get(streamId) ?? [];
+    const current = stream.length - 1;
+    if (!revisionMatches(expected, current)) throw new ConcurrencyError(streamId, expected, current);
+    const recordedAt = new Date().toISOString();
+    for (const event of events) {
+      const stored: StoredEvent = {
+        streamId,
+        revision: stream.length,
+        position: this.all.length + 1,
+        type: event.type,
+        data: structuredClone(event.data),
+        metadata: structuredClone(event.metadata ?? {}),
+        recordedAt,
+      };
+      stream.push(stored);
+      this.all.push(stored);
+    }
+    this.streams.set(streamId, stream);
+    const lastPosition = this.all.length;
+    for (const listener of this.listeners) listener(lastPosition);
+    return { nextExpectedRevision: stream.length - 1, lastPosition };
+  }
+
+  async readStream(streamId: string): Promise<StoredEvent[]> {
+    return [...(this.streams.get(streamId) ?? [])];
+  }
+
+  async readAll(afterPosition: number, options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    const limit = options.limit ?? 1000;
+    const out: StoredEvent[] = [];
+    for (let i = afterPosition; i < this.all.length && out.length < limit; i++) {
+      const event = this.all[i];
+      if (!options.streamPrefix || event.streamId.startsWith(options.streamPrefix)) out.push(event);
+    }
+    return out;
+  }
+
+  async headPosition(): Promise<number> {
+    return this.all.length;
+  }
+
+  onAppended(listener: (position: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+}
