@@ -46,6 +46,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       done(Object.assign(new Error('malformed JSON in the request body'), { statusCode: 400 }), undefined);
     }
   });
+  fastify.removeContentTypeParser('text/plain');
   fastify.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });

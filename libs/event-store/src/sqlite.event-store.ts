@@ -48,7 +48,7 @@ export class SqliteEventStore implements EventStore {
     insert: Database.Statement<[string, number, string, string, string, string]>;
     readStream: Database.Statement<[string], EventRow>;
     readAll: Database.Statement<[number, number], EventRow>;
-    readAllPrefix: Database.Statement<[number, string, number], EventRow>;
+    readAllPrefix: Database.Statement<[{ after: number; prefix: string; limit: number }], EventRow>;
     head: Database.Statement<[], { head: number | null }>;
   };
 
@@ -66,7 +66,7 @@ export class SqliteEventStore implements EventStore {
       readStream: this.db.prepare('SELECT * FROM events WHERE stream_id = ? ORDER BY revision'),
       readAll: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
       readAllPrefix: this.db.prepare(
-        "SELECT * FROM events WHERE position > ? AND substr(stream_id, 1, length(?2)) = ?2 ORDER BY position LIMIT ?3",
+        'SELECT * FROM events WHERE position > @after AND substr(stream_id, 1, length(@prefix)) = @prefix ORDER BY position LIMIT @limit',
       ),
       head: this.db.prepare('SELECT MAX(position) AS head FROM events'),
     };
@@ -139,7 +139,7 @@ export class SqliteEventStore implements EventStore {
   async readAll(afterPosition: number, options: ReadAllOptions = {}): Promise<StoredEvent[]> {
     const limit = options.limit ?? 1000;
     const rows = options.streamPrefix
-      ? this.stmt.readAllPrefix.all(afterPosition, options.streamPrefix, limit)
+      ? this.stmt.readAllPrefix.all({ after: afterPosition, prefix: options.streamPrefix, limit })
       : this.stmt.readAll.all(afterPosition, limit);
     return rows.map(toStoredEvent);
   }

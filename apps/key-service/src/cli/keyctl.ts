@@ -1,0 +1,100 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { CommandBus } from '@nestjs/cqrs';
+import { parseArgs } from 'node:util';
+import { AppModule } from '../app.module';
+import { ROLES, Role } from '../auth/principal';
+import { TokenService } from '../auth/token.service';
+import { ConfigError, loadConfig } from '../config/app.config';
+import { DomainError } from '../common/domain-error';
+import { ImportLegacyKeyCommand } from '../keys/import-legacy-key/import-legacy-key.command';
+import { toApiKeyInfo } from '../keys/shared/api-key-info.response';
+
+const USAGE = `keyctl: operator commands for the key service (reads the same environment as the service)
+
+  keyctl token --team T --user U --role ${ROLES.join('|')} [--ttl SECONDS]
+      Prints a signed bearer token and nothing else.
+
+  keyctl import-legacy --team T --user U --name NAME --secret-hash SHA256HEX
+                       [--secret-prefix P] [--created-at ISO] [--uuid UUID]
+      Imports a key from before scoping existed (all models, no VPC), given the SHA-256 of its
+      existing secret. Prints the key as JSON.
+`;
+
+class UsageError extends Error {}
+
+function required(values: Record<string, string | boolean | undefined>, name: string): string {
+  const value = values[name];
+  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const config = loadConfig();
+  switch (command) {
+    case 'token': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { team: { type: 'string' }, user: { type: 'string' }, role: { type: 'string' }, ttl: { type: 'string' } },
+      });
+      const role = required(values, 'role');
+      if (!ROLES.includes(role as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+      const ttl = values.ttl === undefined ? 12 * 3600 : Number(values.ttl);
+      if (!Number.isInteger(ttl) || ttl <= 0) throw new UsageError('--ttl must be a positive whole number of seconds');
+      const token = new TokenService(config).sign({ teamId: required(values, 'team'), userId: required(values, 'user'), role: role as Role }, ttl);
+      process.stdout.write(`${token}\n`);
+      return 0;
+    }
+    case 'import-legacy': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          team: { type: 'string' },
+          user: { type: 'string' },
+          name: { type: 'string' },
+          'secret-hash': { type: 'string' },
+          'secret-prefix': { type: 'string' },
+          'created-at': { type: 'string' },
+          uuid: { type: 'string' },
+        },
+      });
+      const createdAt = values['created-at'];
+      if (createdAt !== undefined && Number.isNaN(Date.parse(createdAt))) throw new UsageError('--created-at must be an ISO-8601 timestamp');
+      const input = {
+        teamId: required(values, 'team'),
+        createdBy: required(values, 'user'),
+        name: required(values, 'name'),
+        secretHash: required(values, 'secret-hash'),
+        secretPrefix: values['secret-prefix'] ?? null,
+        createdAt: createdAt ? new Date(createdAt).toISOString() : null,
+        keyUuid: values.uuid ?? null,
+      };
+      const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['error'] });
+      try {
+        const key = await app.get(CommandBus).execute(new ImportLegacyKeyCommand(input));
+        process.stdout.write(`${JSON.stringify({ api_key_info: toApiKeyInfo(key) })}\n`);
+      } finally {
+        await app.close();
+      }
+      return 0;
+    }
+    default:
+      process.stderr.write(USAGE);
+      return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof DomainError) {
+      process.stderr.write(`keyctl: ${error.message}\n`);
+    } else if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`keyctl: ${(error as Error).message}\n\n${USAGE}`);
+    } else {
+      process.stderr.write(`keyctl: ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+    process.exit(1);
+  },
+);

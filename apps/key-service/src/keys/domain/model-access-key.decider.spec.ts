@@ -1,0 +1,294 @@
+import { Principal } from '../../auth/principal';
+import { DomainError, ErrorCode } from '../../common/domain-error';
+import { ModelAccessKeyCommand } from './model-access-key.commands';
+import { decide } from './model-access-key.decider';
+import { ModelAccessKeyEvent } from './model-access-key.events';
+import { fold } from './model-access-key.state';
+
+const NOW = '2026-11-22T10:00:00.000Z';
+const LATER = '2026-11-22T11:00:00.000Z';
+const KEY = '11efb7d6-cdb5-6388-bf8f-4e013e2ddde4';
+const owner: Principal = { teamId: 'team-1', userId: '1', role: 'owner' };
+const member: Principal = { teamId: 'team-1', userId: '2', role: 'member' };
+const otherMember: Principal = { teamId: 'team-1', userId: '3', role: 'member' };
+const auditor: Principal = { teamId: 'team-1', userId: '4', role: 'auditor' };
+const stranger: Principal = { teamId: 'team-2', userId: '1', role: 'owner' };
+const secret = { hash: 'a'.repeat(64), prefix: 'mak_aaaaaaaa' };
+const newSecret = { hash: 'b'.repeat(64), prefix: 'mak_bbbbbbbb' };
+
+function given(...events: ModelAccessKeyEvent[]) {
+  return {
+    when: (command: ModelAccessKeyCommand) => ({
+      then: (expected: ModelAccessKeyEvent[]) => expect(decide(command, fold(events))).toEqual(expected),
+      thenFails: (code: ErrorCode) => {
+        let thrown: unknown;
+        try {
+          decide(command, fold(events));
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown).toBeInstanceOf(DomainError);
+        expect((thrown as DomainError).code).toBe(code);
+      },
+    }),
+  };
+}
+
+const create = (overrides: Partial<Extract<ModelAccessKeyCommand, { type: 'CreateModelAccessKey' }>> = {}): ModelAccessKeyCommand => ({
+  type: 'CreateModelAccessKey',
+  keyUuid: KEY,
+  actor: member,
+  name: 'test-key',
+  models: 'all',
+  vpcUuid: null,
+  batchInferenceEnabled: false,
+  description: null,
+  expiresAt: null,
+  secret,
+  now: NOW,
+  ...overrides,
+});
+
+const created = (by: Principal = member): ModelAccessKeyEvent => ({
+  type: 'ModelAccessKeyCreated',
+  data: {
+    keyUuid: KEY,
+    teamId: by.teamId,
+    createdBy: by.userId,
+    name: 'test-key',
+    models: 'all',
+    vpcUuid: null,
+    batchInferenceEnabled: false,
+    description: null,
+    expiresAt: null,
+    secretHash: secret.hash,
+    secretPrefix: secret.prefix,
+    createdAt: NOW,
+  },
+});
+
+const legacyImported: ModelAccessKeyEvent = {
+  type: 'LegacyModelAccessKeyImported',
+  data: { keyUuid: KEY, teamId: 'team-1', createdBy: '9', name: 'old', secretHash: secret.hash, secretPrefix: null, createdAt: NOW, importedAt: NOW },
+};
+const attached = (deploymentName: string): ModelAccessKeyEvent => ({
+  type: 'ModelAccessKeyDeploymentAttached',
+  data: { keyUuid: KEY, teamId: 'team-1', deploymentName, attachedAt: NOW },
+});
+const deleted: ModelAccessKeyEvent = {
+  type: 'ModelAccessKeyDeleted',
+  data: { keyUuid: KEY, teamId: 'team-1', revokedSecretHash: secret.hash, deletedAt: NOW },
+};
+const rename = (actor: Principal, name = 'renamed', scopeChange = {}): ModelAccessKeyCommand => ({
+  type: 'RenameModelAccessKey',
+  keyUuid: KEY,
+  actor,
+  name,
+  scopeChange,
+  now: LATER,
+});
+const regenerate = (actor: Principal, confirmName: string | null = null): ModelAccessKeyCommand => ({
+  type: 'RegenerateModelAccessKey',
+  keyUuid: KEY,
+  actor,
+  confirmName,
+  secret: newSecret,
+  now: LATER,
+});
+const remove = (actor: Principal, confirmName: string | null = null): ModelAccessKeyCommand => ({
+  type: 'DeleteModelAccessKey',
+  keyUuid: KEY,
+  actor,
+  confirmName,
+  now: LATER,
+});
+
+describe('model access key decider', () => {
+  describe('create', () => {
+    it('records the key with its trimmed name, scope and only the hash of its secret', () => {
+      given().when(create({ name: '  test-key  ' })).then([created()]);
+    });
+
+    it('sorts and de-duplicates a model list', () => {
+      const events = decide(create({ models: ['b', 'a', 'b'] }), fold([]));
+      expect(events[0].data).toMatchObject({ models: ['a', 'b'] });
+    });
+
+    it('refuses batch inference unless the key grants all models', () => {
+      given().when(create({ models: ['llama3'], batchInferenceEnabled: true })).thenFails('BATCH_REQUIRES_ALL_MODELS');
+    });
+
+    it('allows batch inference with all models', () => {
+      const events = decide(create({ batchInferenceEnabled: true }), fold([]));
+      expect(events[0].data).toMatchObject({ batchInferenceEnabled: true, models: 'all' });
+    });
+
+    it('refuses an expiry that is not in the future', () => {
+      given().when(create({ expiresAt: NOW })).thenFails('EXPIRY_NOT_IN_FUTURE');
+    });
+
+    it('refuses a name that is empty after trimming', () => {
+      given().when(create({ name: '   ' })).thenFails('INVALID_NAME');
+    });
+
+    it('refuses an empty model list', () => {
+      given().when(create({ models: [] })).thenFails('INVALID_MODELS');
+    });
+
+    it('refuses to create a key that already exists', () => {
+      given(created()).when(create()).thenFails('KEY_ALREADY_EXISTS');
+    });
+
+    it('an auditor cannot create keys', () => {
+      given().when(create({ actor: auditor })).thenFails('FORBIDDEN');
+    });
+  });
+
+  describe('rename', () => {
+    it('changes only the name', () => {
+      given(created()).when(rename(member)).then([
+        { type: 'ModelAccessKeyRenamed', data: { keyUuid: KEY, teamId: 'team-1', name: 'renamed', renamedAt: LATER } },
+      ]);
+    });
+
+    it('records nothing when the name is unchanged', () => {
+      given(created()).when(rename(member, 'test-key')).then([]);
+    });
+
+    it('refuses to change the models, the VPC or the batch flag', () => {
+      given(created()).when(rename(member, 'x', { models: ['llama3'] })).thenFails('SCOPE_IMMUTABLE');
+      given(created()).when(rename(member, 'x', { vpcUuid: '5a4981aa-9653-4bd1-bef5-d6bff52042e4' })).thenFails('SCOPE_IMMUTABLE');
+      given(created()).when(rename(member, 'x', { batchInferenceEnabled: true })).thenFails('SCOPE_IMMUTABLE');
+    });
+
+    it('accepts the unchanged scope repeated in the request', () => {
+      given(created()).when(rename(member, 'x', { models: 'all', vpcUuid: null, batchInferenceEnabled: false })).then([
+        { type: 'ModelAccessKeyRenamed', data: { keyUuid: KEY, teamId: 'team-1', name: 'x', renamedAt: LATER } },
+      ]);
+    });
+
+    it('a legacy key can be renamed but never scoped', () => {
+      expect(decide(rename(owner), fold([legacyImported]))).toHaveLength(1);
+      given(legacyImported).when(rename(owner, 'x', { models: ['llama3'] })).thenFails('SCOPE_IMMUTABLE');
+    });
+
+    it('a member cannot rename a key of another member: it does not exist for them', () => {
+      given(created(member)).when(rename(otherMember)).thenFails('KEY_NOT_FOUND');
+    });
+
+    it('an owner may rename any key of the team', () => {
+      expect(decide(rename(owner), fold([created(member)]))).toHaveLength(1);
+    });
+
+    it('an auditor sees the key but may not change it', () => {
+      given(created()).when(rename(auditor)).thenFails('FORBIDDEN');
+    });
+
+    it('another team does not see the key', () => {
+      given(created()).when(rename(stranger)).thenFails('KEY_NOT_FOUND');
+    });
+
+    it('a deleted key is not found', () => {
+      given(created(), deleted).when(rename(member)).thenFails('KEY_NOT_FOUND');
+    });
+  });
+
+  describe('regenerate', () => {
+    it('replaces the secret hash and names the revoked one', () => {
+      given(created()).when(regenerate(member)).then([
+        {
+          type: 'ModelAccessKeySecretRegenerated',
+          data: {
+            keyUuid: KEY,
+            teamId: 'team-1',
+            revokedSecretHash: secret.hash,
+            secretHash: newSecret.hash,
+            secretPrefix: newSecret.prefix,
+            regeneratedAt: LATER,
+          },
+        },
+      ]);
+    });
+
+    it('changes nothing when the typed name differs', () => {
+      given(created()).when(regenerate(member, 'wrong')).thenFails('CONFIRMATION_MISMATCH');
+    });
+
+    it('proceeds when the typed name matches', () => {
+      expect(decide(regenerate(member, 'test-key'), fold([created()]))).toHaveLength(1);
+    });
+
+    it('a member sees a legacy key of the team but may not regenerate one they did not create', () => {
+      given(legacyImported).when(regenerate(member)).thenFails('FORBIDDEN');
+    });
+  });
+
+  describe('delete', () => {
+    it('deletes and names the revoked secret', () => {
+      given(created()).when(remove(member)).then([{ ...deleted, data: { ...deleted.data, deletedAt: LATER } } as ModelAccessKeyEvent]);
+    });
+
+    it('refuses while the key is attached to deployments, naming them', () => {
+      let thrown: DomainError | undefined;
+      try {
+        decide(remove(member), fold([created(), attached('dep-b'), attached('dep-a')]));
+      } catch (error) {
+        thrown = error as DomainError;
+      }
+      expect(thrown?.code).toBe('KEY_ATTACHED_TO_DEPLOYMENTS');
+      expect(thrown?.message).toContain('dep-a, dep-b');
+    });
+
+    it('checks the typed name', () => {
+      given(created()).when(remove(member, 'nope')).thenFails('CONFIRMATION_MISMATCH');
+    });
+
+    it('cannot delete twice', () => {
+      given(created(), deleted).when(remove(member)).thenFails('KEY_NOT_FOUND');
+    });
+  });
+
+  describe('deployments', () => {
+    const attach = (name: string): ModelAccessKeyCommand => ({ type: 'AttachDeployment', keyUuid: KEY, actor: member, deploymentName: name, now: LATER });
+    const detach = (name: string): ModelAccessKeyCommand => ({ type: 'DetachDeployment', keyUuid: KEY, actor: member, deploymentName: name, now: LATER });
+
+    it('attaches a deployment once', () => {
+      expect(decide(attach('dep-a'), fold([created()]))).toHaveLength(1);
+      given(created(), attached('dep-a')).when(attach('dep-a')).then([]);
+    });
+
+    it('detaches an attached deployment', () => {
+      given(created(), attached('dep-a')).when(detach('dep-a')).then([
+        { type: 'ModelAccessKeyDeploymentDetached', data: { keyUuid: KEY, teamId: 'team-1', deploymentName: 'dep-a', detachedAt: LATER } },
+      ]);
+    });
+
+    it('refuses to detach a deployment the key is not attached to', () => {
+      given(created()).when(detach('dep-a')).thenFails('DEPLOYMENT_NOT_ATTACHED');
+    });
+  });
+
+  describe('import legacy', () => {
+    const importLegacy = (secretHash: string): ModelAccessKeyCommand => ({
+      type: 'ImportLegacyModelAccessKey',
+      keyUuid: KEY,
+      teamId: 'team-1',
+      createdBy: '9',
+      name: 'old',
+      secretHash,
+      secretPrefix: null,
+      createdAt: NOW,
+      now: NOW,
+    });
+
+    it('imports a key with all models, no VPC, flagged legacy', () => {
+      given().when(importLegacy(secret.hash)).then([legacyImported]);
+      const state = fold([legacyImported]);
+      expect(state.status === 'active' && state.key).toMatchObject({ legacy: true, models: 'all', vpcUuid: null });
+    });
+
+    it('takes only a SHA-256 hex digest, never a secret', () => {
+      given().when(importLegacy('mak_plaintext')).thenFails('VALIDATION_FAILED');
+    });
+  });
+});

@@ -1,0 +1,112 @@
+import { ConcurrencyError } from './concurrency.error';
+import { EventFollower } from './event-follower';
+import { EventStore, StoredEvent } from './event-store.port';
+
+export interface ContractSubject {
+  /** A fresh, empty store. */
+  open(): Promise<EventStore>;
+  /** The same store again after close(), as after a restart; omitted where nothing survives. */
+  reopen?(): Promise<EventStore>;
+}
+
+/** One behaviour for every adapter: the same tests run against each. */
+export function eventStoreContract(name: string, subject: ContractSubject): void {
+  describe(`${name} event store (contract)`, () => {
+    let store: EventStore;
+    beforeEach(async () => {
+      store = await subject.open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('appends and reads back a stream in revision order, with data and metadata intact', async () => {
+      await store.appendToStream('s-1', [{ type: 'A', data: { n: 1 }, metadata: { requestId: 'r1' } }, { type: 'B', data: { n: 2 } }], 'no_stream');
+      const events = await store.readStream('s-1');
+      expect(events.map((e) => [e.type, e.revision, e.data])).toEqual([
+        ['A', 0, { n: 1 }],
+        ['B', 1, { n: 2 }],
+      ]);
+      expect(events[0].metadata).toEqual({ requestId: 'r1' });
+      expect(Date.parse(events[0].recordedAt)).not.toBeNaN();
+      expect(await store.readStream('missing')).toEqual([]);
+    });
+
+    it('refuses an append whose expected revision is not the current one', async () => {
+      await store.appendToStream('s-1', [{ type: 'A', data: {} }], 'no_stream');
+      await expect(store.appendToStream('s-1', [{ type: 'B', data: {} }], 'no_stream')).rejects.toBeInstanceOf(ConcurrencyError);
+      await expect(store.appendToStream('s-1', [{ type: 'B', data: {} }], 5)).rejects.toBeInstanceOf(ConcurrencyError);
+      await expect(store.appendToStream('s-2', [{ type: 'B', data: {} }], 0)).rejects.toBeInstanceOf(ConcurrencyError);
+      const result = await store.appendToStream('s-1', [{ type: 'B', data: {} }], 0);
+      expect(result.nextExpectedRevision).toBe(1);
+    });
+
+    it('50 concurrent appenders to one stream: no write lost, no revision reused', async () => {
+      await store.appendToStream('hot', [{ type: 'Start', data: {} }], 'no_stream');
+      const writer = async (id: number) => {
+        for (;;) {
+          const events = await store.readStream('hot');
+          try {
+            await store.appendToStream('hot', [{ type: 'Write', data: { id } }], events[events.length - 1].revision);
+            return;
+          } catch (error) {
+            if (!(error instanceof ConcurrencyError)) throw error;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 50 }, (_, id) => writer(id)));
+      const events = await store.readStream('hot');
+      expect(events).toHaveLength(51);
+      expect(events.map((e) => e.revision)).toEqual(Array.from({ length: 51 }, (_, i) => i));
+      expect(new Set(events.slice(1).map((e) => (e.data as { id: number }).id)).size).toBe(50);
+    });
+
+    it('keeps one global order across streams, readable from any position and by stream prefix', async () => {
+      await store.appendToStream('a-1', [{ type: 'A', data: { i: 1 } }], 'no_stream');
+      await store.appendToStream('b-1', [{ type: 'B', data: { i: 2 } }], 'no_stream');
+      await store.appendToStream('a-2', [{ type: 'A', data: { i: 3 } }], 'no_stream');
+      const all = await store.readAll(0);
+      expect(all.map((e) => (e.data as { i: number }).i)).toEqual([1, 2, 3]);
+      expect(all.map((e) => e.position)).toEqual([...all.map((e) => e.position)].sort((x, y) => x - y));
+      expect((await store.readAll(all[0].position)).map((e) => e.streamId)).toEqual(['b-1', 'a-2']);
+      expect((await store.readAll(0, { streamPrefix: 'a-' })).map((e) => e.streamId)).toEqual(['a-1', 'a-2']);
+      expect((await store.readAll(0, { limit: 2 })).length).toBe(2);
+      expect(await store.headPosition()).toBe(all[2].position);
+    });
+
+    it('follows from a checkpoint: the backlog, then the live tail', async () => {
+      await store.appendToStream('f-1', [{ type: 'Old', data: {} }, { type: 'Seen', data: {} }], 'no_stream');
+      const checkpoint = (await store.readAll(0))[0].position;
+      const seen: StoredEvent[] = [];
+      const follower = new EventFollower(store, async (events) => {
+        seen.push(...events);
+        return events[events.length - 1].position;
+      }, { pollIntervalMs: 20 });
+      follower.start(checkpoint);
+      await store.appendToStream('f-2', [{ type: 'Live', data: {} }], 'no_stream');
+      await waitUntil(() => seen.length === 2);
+      await follower.stop();
+      expect(seen.map((e) => e.type)).toEqual(['Seen', 'Live']);
+    });
+
+    if (subject.reopen) {
+      it('keeps every acknowledged event across a restart, and resumes after a checkpoint', async () => {
+        await store.appendToStream('r-1', [{ type: 'A', data: {} }, { type: 'B', data: {} }], 'no_stream');
+        const checkpoint = await store.headPosition();
+        await store.close();
+        store = await subject.reopen!();
+        await store.appendToStream('r-1', [{ type: 'C', data: {} }], 1);
+        expect((await store.readStream('r-1')).map((e) => e.type)).toEqual(['A', 'B', 'C']);
+        expect((await store.readAll(checkpoint)).map((e) => e.type)).toEqual(['C']);
+      });
+    }
+  });
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
