@@ -1,6 +1,11 @@
 /** Three tiers, named by suffix: *.spec.ts (pure), *.int-spec.ts (Nest module on a real SQLite store), *.e2e-spec.ts (the started process). */
 const base = {
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true, diagnostics: false }] },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }],
+    // content-disposition 3 (under @fastify/static) ships only ESM: Node 20.19+ requires it natively, Jest needs it transpiled.
+    '^.+/node_modules/content-disposition/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true }, diagnostics: false }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   testEnvironment: 'node',
   moduleNameMapper: {
