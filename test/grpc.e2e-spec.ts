@@ -1,0 +1,95 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ROOT, ServiceProcess, startService } from './support/service-process';
+
+type Client = grpc.Client & Record<string, (req: object, md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res: any) => void) => void>;
+
+describe('the gRPC API (a real @grpc/grpc-js client against the started service)', () => {
+  let service: ServiceProcess;
+  let client: Client;
+  let owner: grpc.Metadata;
+
+  beforeAll(async () => {
+    service = await startService();
+    const definition = protoLoader.loadSync(path.join(ROOT, 'libs/contracts/src/proto/model_access_keys.proto'), {
+      keepCase: true,
+      defaults: false,
+      arrays: true,
+      oneofs: true,
+    });
+    const pkg = grpc.loadPackageDefinition(definition) as any;
+    client = new pkg.modelkeys.v1.ModelAccessKeys(service.grpcAddress, grpc.credentials.createInsecure());
+    owner = metadataFor(service.token('team-1', '100', 'owner'));
+  });
+  afterAll(async () => {
+    client?.close();
+    await service?.kill('SIGKILL');
+    if (service) fs.rmSync(service.dataDir, { recursive: true, force: true });
+  });
+
+  const metadataFor = (token: string | null) => {
+    const md = new grpc.Metadata();
+    if (token) md.set('authorization', `Bearer ${token}`);
+    return md;
+  };
+  const call = (method: string, request: object, md: grpc.Metadata = owner) =>
+    new Promise<any>((resolve, reject) => client[method](request, md, (error, response) => (error ? reject(error) : resolve(response))));
+  const failure = (method: string, request: object, md: grpc.Metadata = owner) =>
+    call(method, request, md).then(
+      () => {
+        throw new Error(`${method} unexpectedly succeeded`);
+      },
+      (error: grpc.ServiceError) => ({ code: error.code, errorCode: error.metadata?.get('error-code')[0], details: error.details }),
+    );
+
+  it('runs the same commands and queries as HTTP', async () => {
+    const created = (await call('CreateKey', { name: 'grpc-key', models: ['llama3'] })).api_key_info;
+    expect(created).toMatchObject({ name: 'grpc-key', all_models: false, models: ['llama3'], legacy: false });
+    expect(created.secret_key).toMatch(/^mak_/);
+    expect((await call('GetKey', { uuid: created.uuid })).api_key_info.secret_key).toBeUndefined();
+    expect((await call('RenameKey', { uuid: created.uuid, name: 'renamed' })).api_key_info.name).toBe('renamed');
+    const regenerated = (await call('RegenerateKey', { uuid: created.uuid, confirm_name: 'renamed' })).api_key_info;
+    expect(regenerated.secret_key).not.toBe(created.secret_key);
+    expect((await call('AttachDeployment', { uuid: created.uuid, deployment_name: 'dep-1' })).api_key_info.deployment_names).toEqual(['dep-1']);
+    expect(await failure('DeleteKey', { uuid: created.uuid })).toMatchObject({ code: grpc.status.ABORTED, errorCode: 'KEY_ATTACHED_TO_DEPLOYMENTS' });
+    await call('DetachDeployment', { uuid: created.uuid, deployment_name: 'dep-1' });
+    const list = await call('ListKeys', { page: 1, per_page: 10 });
+    expect(list).toMatchObject({ page: 1, pages: 1, total: 1 });
+    expect((await call('DeleteKey', { uuid: created.uuid })).api_key_info.deleted_at).toEqual(expect.any(String));
+    expect(await failure('GetKey', { uuid: created.uuid })).toMatchObject({ code: grpc.status.NOT_FOUND, errorCode: 'KEY_NOT_FOUND' });
+  });
+
+  it('an Idempotency-Key in the request replays the first answer', async () => {
+    const first = await call('CreateKey', { name: 'idem', idempotency_key: 'g-1' });
+    const second = await call('CreateKey', { name: 'idem', idempotency_key: 'g-1' });
+    expect(second.api_key_info.secret_key).toBe(first.api_key_info.secret_key);
+  });
+
+  it('keeps the same rules: no token, a bad token, another team, a member on a teammate’s key, bad input, a wrong confirmation', async () => {
+    const key = (await call('CreateKey', { name: 'rules' })).api_key_info;
+    expect((await failure('ListKeys', {}, metadataFor(null))).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await failure('GetKey', { uuid: key.uuid }, metadataFor('bad.token.here'))).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await failure('GetKey', { uuid: key.uuid }, metadataFor(service.token('team-2', '100', 'owner')))).code).toBe(grpc.status.NOT_FOUND);
+    expect((await failure('RenameKey', { uuid: key.uuid, name: 'x' }, metadataFor(service.token('team-1', '200', 'member')))).code).toBe(
+      grpc.status.NOT_FOUND,
+    );
+    expect((await failure('RenameKey', { uuid: key.uuid, name: 'x' }, metadataFor(service.token('team-1', '300', 'auditor')))).code).toBe(
+      grpc.status.PERMISSION_DENIED,
+    );
+    expect((await failure('ListKeys', {}, metadataFor(service.token('team-1', '400', 'gateway')))).code).toBe(grpc.status.PERMISSION_DENIED);
+    const invalid = await failure('CreateKey', { name: '' });
+    expect(invalid).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, errorCode: 'VALIDATION_FAILED' });
+    expect(invalid.details).toContain('name');
+    expect((await failure('GetKey', { uuid: 'nope' })).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(await failure('CreateKey', { name: 'b', models: ['m'], batch_inference_enabled: true })).toMatchObject({
+      code: grpc.status.FAILED_PRECONDITION,
+      errorCode: 'BATCH_REQUIRES_ALL_MODELS',
+    });
+    expect(await failure('RegenerateKey', { uuid: key.uuid, confirm_name: 'other' })).toMatchObject({
+      code: grpc.status.FAILED_PRECONDITION,
+      errorCode: 'CONFIRMATION_MISMATCH',
+    });
+  });
+});
