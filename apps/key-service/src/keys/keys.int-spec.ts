@@ -204,6 +204,25 @@ describe('model access keys on the SQLite store', () => {
       db.close();
     });
 
+    it('holds an answer for 24 hours only: after that the key may be used afresh', async () => {
+      let now = new Date('2026-11-22T10:00:00.000Z');
+      const pinned = await startTestApp({ clock: { now: () => now } });
+      const token = pinned.token('team-1', '100', 'owner');
+      const send = (name: string) => pinned.call('POST', KEYS, { token, body: { name }, headers: { 'idempotency-key': 'day-1' } });
+      try {
+        const first = await send('one');
+        now = new Date('2026-11-23T09:59:00.000Z');
+        expect((await send('one')).body).toEqual(first.body);
+        expect((await send('two')).status).toBe(422);
+        now = new Date('2026-11-23T10:00:01.000Z');
+        const fresh = await send('two');
+        expect(fresh.status).toBe(200);
+        expect(fresh.body.api_key_info.name).toBe('two');
+      } finally {
+        await pinned.close();
+      }
+    });
+
     it('another user with the same Idempotency-Key gets their own key', async () => {
       const mine = await create({ name: 'k' }, { 'idempotency-key': 'shared' });
       const theirs = await t.call('POST', KEYS, { token: t.token('team-1', '200', 'member'), body: { name: 'k' }, headers: { 'idempotency-key': 'shared' } });
