@@ -19,9 +19,9 @@ export class CreateKeyHandler implements ICommandHandler<CreateKeyCommand> {
 
   execute({ actor, request, idempotencyKey, context }: CreateKeyCommand): Promise<Required<KeyResult>> {
     const scope = { teamId: actor.teamId, userId: actor.userId, operation: 'create-key' };
-    return this.idempotency.run(scope, idempotencyKey, request, async () => {
+    return this.idempotency.run(scope, idempotencyKey, request, async (seed) => {
       // A retried create names the same key, so a retry after a crash cannot make a second one.
-      const keyUuid = idempotencyKey ? uuidFromHash(this.idempotency.recordId(scope, idempotencyKey)) : this.secrets.newKeyUuid();
+      const keyUuid = seed ? uuidFromHash(seed) : this.secrets.newKeyUuid();
       const secret = this.secrets.newSecret();
       const key = await this.executor.execute(
         {

@@ -53,13 +53,16 @@ export class IdempotencyService implements OnModuleDestroy {
     if (this.db.open) this.db.close();
   }
 
-  /** The id an idempotent command derives its new resources from, so a retry names the same ones. */
-  recordId(scope: IdempotencyScope, key: string): string {
+  private recordId(scope: IdempotencyScope, key: string): string {
     return sha256(JSON.stringify([scope.teamId, scope.userId, scope.operation, key]));
   }
 
-  async run<T>(scope: IdempotencyScope, key: string | null, request: unknown, execute: () => Promise<T>): Promise<T> {
-    if (key === null) return execute();
+  /**
+   * `execute` gets a seed to derive new resource ids from: the same for every retry within one window
+   * (so a retry after a crash names the same key), another once the window has passed; null without a key.
+   */
+  async run<T>(scope: IdempotencyScope, key: string | null, request: unknown, execute: (seed: string | null) => Promise<T>): Promise<T> {
+    if (key === null) return execute(null);
     if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
       throw new DomainError('VALIDATION_FAILED', 'Idempotency-Key must be 1-255 visible ASCII characters', {
         field: 'Idempotency-Key',
@@ -76,7 +79,7 @@ export class IdempotencyService implements OnModuleDestroy {
     }
   }
 
-  private async attempt<T>(id: string, requestHash: string, execute: () => Promise<T>): Promise<T> {
+  private async attempt<T>(id: string, requestHash: string, execute: (seed: string) => Promise<T>): Promise<T> {
     const now = this.clock.now().getTime();
     this.purge(now);
     const row = this.db.prepare('SELECT request_hash, response, created_at FROM idempotency WHERE id = ?').get(id) as
@@ -89,17 +92,20 @@ export class IdempotencyService implements OnModuleDestroy {
       });
     }
     if (live?.response) return JSON.parse(this.box.open(live.response, id)) as T;
-    // No answer stored: first attempt, or an earlier one that died before answering. Either way run it;
-    // commands derive their ids from the record id, so a rerun cannot create a second resource.
-    this.db
-      .prepare(
-        'INSERT INTO idempotency (id, request_hash, response, created_at) VALUES (?, ?, NULL, ?) ' +
-          'ON CONFLICT(id) DO UPDATE SET request_hash = excluded.request_hash, response = NULL, created_at = excluded.created_at',
-      )
-      .run(id, requestHash, now);
+    // No answer stored: a first attempt, or an earlier one that died before answering. Either way run it
+    // with the seed of this window, so that a rerun names the same resources and cannot create a second one.
+    const windowStart = live ? live.created_at : now;
+    if (!live) {
+      this.db
+        .prepare(
+          'INSERT INTO idempotency (id, request_hash, response, created_at) VALUES (?, ?, NULL, ?) ' +
+            'ON CONFLICT(id) DO UPDATE SET request_hash = excluded.request_hash, response = NULL, created_at = excluded.created_at',
+        )
+        .run(id, requestHash, now);
+    }
     let result: T;
     try {
-      result = await execute();
+      result = await execute(sha256(`${id}:${windowStart}`));
     } catch (error) {
       this.db.prepare('DELETE FROM idempotency WHERE id = ?').run(id);
       throw error;
