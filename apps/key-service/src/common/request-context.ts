@@ -1,5 +1,3 @@
-import { Principal } from '../auth/principal';
-
 /** Where a call came from; recorded with every event it causes, never a secret. */
 export interface RequestContext {
   readonly requestId: string;
@@ -7,7 +5,8 @@ export interface RequestContext {
   readonly userAgent: string | null;
 }
 
-export function eventMetadata(actor: Pick<Principal, 'teamId' | 'userId' | 'role'> | { userId: string; role: string; teamId: string }, context: RequestContext) {
+/** Who acted (a principal, or an operator tool such as keyctl) and from where. */
+export function eventMetadata(actor: { readonly teamId: string; readonly userId: string; readonly role: string }, context: RequestContext) {
   return {
     actor: { userId: actor.userId, role: actor.role, teamId: actor.teamId },
     requestId: context.requestId,
