@@ -11,6 +11,7 @@ const base = {
   moduleNameMapper: {
     '^@lib/event-store(|/.*)$': '<rootDir>/libs/event-store/src$1',
     '^@lib/contracts(|/.*)$': '<rootDir>/libs/contracts/src$1',
+    '^@lib/gateway-client(|/.*)$': '<rootDir>/libs/gateway-client/src$1',
   },
 };
 module.exports = {

@@ -27,9 +27,9 @@ export interface TestApp {
 }
 
 /** The whole service on a real SQLite store in a temporary DATA_DIR, driven without a socket. */
-export async function startTestApp(options: AppOptions = {}, dataDir?: string): Promise<TestApp> {
+export async function startTestApp(options: AppOptions & { env?: NodeJS.ProcessEnv } = {}, dataDir?: string): Promise<TestApp> {
   const dir = dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'key-service-'));
-  const config = loadConfig({ DATA_DIR: dir, NODE_ENV: 'test', LOG_LEVEL: 'error' });
+  const config = loadConfig({ DATA_DIR: dir, NODE_ENV: 'test', LOG_LEVEL: 'error', ...options.env });
   const app = await createApp(config, { grpc: false, ...options });
   await app.init();
   await app.getHttpAdapter().getInstance().ready();

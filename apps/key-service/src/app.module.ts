@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from './config/app.config';
 import { HealthController } from './health/health.controller';
 import { KeysModule } from './keys/keys.module';
+import { GatewayModule } from './revocations/gateway.module';
 import { StorageModule, StorageOverrides } from './storage.module';
 
 @Module({})
@@ -9,7 +10,7 @@ export class AppModule {
   static forRoot(config: AppConfig, overrides: StorageOverrides = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [StorageModule.forRoot(config, overrides), KeysModule],
+      imports: [StorageModule.forRoot(config, overrides), KeysModule, GatewayModule],
       controllers: [HealthController],
     };
   }

@@ -4,7 +4,7 @@ import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
-import { MODEL_ACCESS_KEYS_PACKAGE, MODEL_ACCESS_KEYS_PROTO } from '@lib/contracts';
+import { MODEL_ACCESS_KEYS_PACKAGE, SERVICE_PROTOS } from '@lib/contracts';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app.config';
 import { createValidationPipe } from './common/validation';
@@ -71,7 +71,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         transport: Transport.GRPC,
         options: {
           package: MODEL_ACCESS_KEYS_PACKAGE,
-          protoPath: MODEL_ACCESS_KEYS_PROTO,
+          protoPath: SERVICE_PROTOS,
           url: `${config.host}:${config.grpcPort}`,
           loader: { keepCase: true, longs: String, enums: String, defaults: false, arrays: true, oneofs: true },
         },

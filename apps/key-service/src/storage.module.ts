@@ -7,6 +7,7 @@ import { APP_CONFIG, AppConfig } from './config/app.config';
 import { CLOCK, systemClock } from './common/clock';
 import { MASTER_KEY, loadMasterKey } from './crypto/master-key';
 import { KeyViewsProjection } from './keys/projections/key-views.projection';
+import { RevocationsProjection } from './revocations/revocations.projection';
 import { PROJECTIONS } from './keys/projections/projection';
 import { ProjectionRunner } from './keys/projections/projection-runner';
 import { READ_MODEL_DB, openReadModelDatabase } from './keys/projections/read-model.database';
@@ -50,7 +51,12 @@ export class StorageModule {
       },
       { provide: READ_MODEL_DB, useFactory: () => openReadModelDatabase(config.dataDir) },
       KeyViewsProjection,
-      { provide: PROJECTIONS, useFactory: (keyViews: KeyViewsProjection) => [keyViews], inject: [KeyViewsProjection] },
+      RevocationsProjection,
+      {
+        provide: PROJECTIONS,
+        useFactory: (keyViews: KeyViewsProjection, revocations: RevocationsProjection) => [keyViews, revocations],
+        inject: [KeyViewsProjection, RevocationsProjection],
+      },
       ProjectionRunner,
       StorageLifecycle,
       TokenService,

@@ -15,6 +15,19 @@ export interface AppConfig {
   /** 32 bytes, base64; absent outside production means: generate one under DATA_DIR. */
   readonly keyEncryptionKey: string | null;
   readonly logLevel: 'error' | 'warn' | 'log' | 'debug';
+  /** How often an open revocation stream (SSE, gRPC) and the Kafka relay say they are alive. */
+  readonly revocationHeartbeatMs: number;
+  /** The expiry scheduler's longest sleep; it also wakes at the next due expiry. */
+  readonly expiryScanMs: number;
+  /** null: no Kafka relay (the embedded default; gateways use the stream). */
+  readonly kafka: KafkaConfig | null;
+}
+
+export interface KafkaConfig {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  /** One partition, compacted: the feed's order is global, and consumers drop what they saw by position. */
+  readonly revocationsTopic: string;
 }
 
 export class ConfigError extends Error {
@@ -60,7 +73,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     jwtSecretIsDefault: jwt === undefined,
     keyEncryptionKey: kek ?? null,
     logLevel: oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'log', 'debug'] as const, 'log'),
+    revocationHeartbeatMs: integerOf(env, 'REVOCATION_HEARTBEAT_MS', 5000, 50, 600_000),
+    expiryScanMs: integerOf(env, 'EXPIRY_SCAN_MS', 1000, 10, 3_600_000),
+    kafka: kafkaOf(env),
   };
+}
+
+function kafkaOf(env: NodeJS.ProcessEnv): KafkaConfig | null {
+  const raw = env.KAFKA_BROKERS?.trim();
+  if (!raw) return null;
+  const brokers = raw.split(',').map((b) => b.trim());
+  for (const broker of brokers) {
+    if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(broker)) {
+      throw new ConfigError('KAFKA_BROKERS', `must be a comma-separated list of host:port (got "${broker}")`);
+    }
+  }
+  const topic = env.KAFKA_REVOCATIONS_TOPIC?.trim() || 'model-keys.revocations.v1';
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) {
+    throw new ConfigError('KAFKA_REVOCATIONS_TOPIC', `must be 1-249 letters, digits, dots, underscores or hyphens (got "${topic}")`);
+  }
+  return {
+    brokers,
+    clientId: env.KAFKA_CLIENT_ID?.trim() || 'model-key-service',
+    revocationsTopic: topic,
+  };
+}
+
+function integerOf(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(name, `must be an integer from ${min} to ${max} (got "${raw}")`);
+  }
+  return Number(raw);
 }
 
 function portOf(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -23,6 +23,7 @@ import { RegenerateKeyHttpController } from './regenerate-key/regenerate-key.htt
 import { RenameKeyGrpcController } from './rename-key/rename-key.grpc.controller';
 import { RenameKeyHandler } from './rename-key/rename-key.handler';
 import { RenameKeyHttpController } from './rename-key/rename-key.http.controller';
+import { ExpiryScheduler } from '../expiry/expiry.scheduler';
 import { IdempotencyService } from './shared/idempotency.service';
 import { KeyCommandExecutor } from './shared/key-command.executor';
 
@@ -53,7 +54,7 @@ const grpcControllers = [
   DeleteKeyGrpcController,
   DeploymentsGrpcController,
 ];
-const services = [KeyCommandExecutor, KeyViewsQuery, IdempotencyService];
+const services = [KeyCommandExecutor, KeyViewsQuery, IdempotencyService, ExpiryScheduler];
 
 @Module({
   imports: [CqrsModule],

@@ -82,6 +82,13 @@ export interface DetachDeployment {
   readonly now: string;
 }
 
+/** Issued by the expiry scheduler, not by a caller: no actor, no permission check. */
+export interface ExpireModelAccessKey {
+  readonly type: 'ExpireModelAccessKey';
+  readonly keyUuid: string;
+  readonly now: string;
+}
+
 export type ModelAccessKeyCommand =
   | CreateModelAccessKey
   | ImportLegacyModelAccessKey
@@ -89,4 +96,5 @@ export type ModelAccessKeyCommand =
   | RegenerateModelAccessKey
   | DeleteModelAccessKey
   | AttachDeployment
-  | DetachDeployment;
+  | DetachDeployment
+  | ExpireModelAccessKey;

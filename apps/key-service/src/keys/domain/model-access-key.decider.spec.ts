@@ -291,4 +291,44 @@ describe('model access key decider', () => {
       given().when(importLegacy('mak_plaintext')).thenFails('VALIDATION_FAILED');
     });
   });
+
+  describe('expire', () => {
+    const expire = (now: string): ModelAccessKeyCommand => ({ type: 'ExpireModelAccessKey', keyUuid: KEY, now });
+    const expiring: ModelAccessKeyEvent = {
+      ...created(),
+      data: { ...(created().data as Extract<ModelAccessKeyEvent, { type: 'ModelAccessKeyCreated' }>['data']), expiresAt: LATER },
+    } as ModelAccessKeyEvent;
+    const expired: ModelAccessKeyEvent = {
+      type: 'ModelAccessKeyExpired',
+      data: { keyUuid: KEY, teamId: 'team-1', revokedSecretHash: secret.hash, expiresAt: LATER, expiredAt: LATER },
+    };
+
+    it('records the expiry at expires_at, revoking the current secret', () => {
+      given(expiring).when(expire(LATER)).then([expired]);
+    });
+
+    it('does nothing before expires_at', () => {
+      given(expiring).when(expire(NOW)).then([]);
+    });
+
+    it('records it once: a second run, on any instance, gives no event', () => {
+      given(expiring, expired).when(expire('2026-11-22T12:00:00.000Z')).then([]);
+    });
+
+    it('ignores keys with no expiry, deleted keys and unknown keys', () => {
+      given(created()).when(expire(LATER)).then([]);
+      given(expiring, deleted).when(expire(LATER)).then([]);
+      given().when(expire(LATER)).then([]);
+    });
+
+    it('revokes the secret that is current at expiry, after a regenerate', () => {
+      const regenerated: ModelAccessKeyEvent = {
+        type: 'ModelAccessKeySecretRegenerated',
+        data: { keyUuid: KEY, teamId: 'team-1', revokedSecretHash: secret.hash, secretHash: newSecret.hash, secretPrefix: newSecret.prefix, regeneratedAt: NOW },
+      };
+      given(expiring, regenerated)
+        .when(expire(LATER))
+        .then([{ ...expired, data: { ...(expired.data as object), revokedSecretHash: newSecret.hash } } as ModelAccessKeyEvent]);
+    });
+  });
 });

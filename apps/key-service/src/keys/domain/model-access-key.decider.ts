@@ -7,6 +7,7 @@ import {
   CreateModelAccessKey,
   DeleteModelAccessKey,
   DetachDeployment,
+  ExpireModelAccessKey,
   ImportLegacyModelAccessKey,
   ModelAccessKeyCommand,
   RegenerateModelAccessKey,
@@ -33,6 +34,8 @@ export function decide(command: ModelAccessKeyCommand, state: ModelAccessKeyStat
       return attach(command, state);
     case 'DetachDeployment':
       return detach(command, state);
+    case 'ExpireModelAccessKey':
+      return expire(command, state);
     default: {
       const unknownCommand: never = command;
       throw new Error(`Unknown command ${(unknownCommand as { type: string }).type}`);
@@ -159,6 +162,26 @@ function detach(command: DetachDeployment, state: ModelAccessKeyState): ModelAcc
     {
       type: 'ModelAccessKeyDeploymentDetached',
       data: { keyUuid: key.keyUuid, teamId: key.teamId, deploymentName: command.deploymentName, detachedAt: command.now },
+    },
+  ];
+}
+
+/** Idempotent: a key that is gone, already expired or not yet due gives no event. */
+function expire(command: ExpireModelAccessKey, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  if (state.status !== 'active') return [];
+  const key = state.key;
+  if (key.expiredAt !== null || key.expiresAt === null) return [];
+  if (Date.parse(key.expiresAt) > Date.parse(command.now)) return [];
+  return [
+    {
+      type: 'ModelAccessKeyExpired',
+      data: {
+        keyUuid: key.keyUuid,
+        teamId: key.teamId,
+        revokedSecretHash: key.secretHash,
+        expiresAt: key.expiresAt,
+        expiredAt: command.now,
+      },
     },
   ];
 }

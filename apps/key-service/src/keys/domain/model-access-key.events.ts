@@ -76,6 +76,18 @@ export interface ModelAccessKeyDeploymentDetached {
   readonly data: { readonly keyUuid: string; readonly teamId: string; readonly deploymentName: string; readonly detachedAt: string };
 }
 
+/** The key reached its `expires_at`: appended once by the expiry scheduler, whoever runs it. */
+export interface ModelAccessKeyExpired {
+  readonly type: 'ModelAccessKeyExpired';
+  readonly data: {
+    readonly keyUuid: string;
+    readonly teamId: string;
+    readonly revokedSecretHash: string;
+    readonly expiresAt: string;
+    readonly expiredAt: string;
+  };
+}
+
 export type ModelAccessKeyEvent =
   | ModelAccessKeyCreated
   | LegacyModelAccessKeyImported
@@ -83,7 +95,8 @@ export type ModelAccessKeyEvent =
   | ModelAccessKeySecretRegenerated
   | ModelAccessKeyDeleted
   | ModelAccessKeyDeploymentAttached
-  | ModelAccessKeyDeploymentDetached;
+  | ModelAccessKeyDeploymentDetached
+  | ModelAccessKeyExpired;
 
 export const MODEL_ACCESS_KEY_EVENT_TYPES: ReadonlySet<string> = new Set<ModelAccessKeyEvent['type']>([
   'ModelAccessKeyCreated',
@@ -93,6 +106,7 @@ export const MODEL_ACCESS_KEY_EVENT_TYPES: ReadonlySet<string> = new Set<ModelAc
   'ModelAccessKeyDeleted',
   'ModelAccessKeyDeploymentAttached',
   'ModelAccessKeyDeploymentDetached',
+  'ModelAccessKeyExpired',
 ]);
 
 export const KEY_STREAM_PREFIX = 'model_access_key-';

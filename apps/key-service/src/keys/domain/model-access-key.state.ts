@@ -17,6 +17,8 @@ export interface ModelAccessKey {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly deletedAt: string | null;
+  /** When the expiry scheduler recorded the expiry; verification checks `expiresAt` itself as well. */
+  readonly expiredAt: string | null;
 }
 
 export type ModelAccessKeyState =
@@ -49,6 +51,7 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
           createdAt: d.createdAt,
           updatedAt: d.createdAt,
           deletedAt: null,
+          expiredAt: null,
         },
       };
     }
@@ -73,6 +76,7 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
           createdAt: d.createdAt,
           updatedAt: d.importedAt,
           deletedAt: null,
+          expiredAt: null,
         },
       };
     }
@@ -97,6 +101,8 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
         deploymentNames: key.deploymentNames.filter((name) => name !== event.data.deploymentName),
         updatedAt: event.data.detachedAt,
       }));
+    case 'ModelAccessKeyExpired':
+      return update(state, (key) => ({ ...key, expiredAt: event.data.expiredAt }));
     case 'ModelAccessKeyDeleted':
       if (state.status !== 'active') return state;
       return {

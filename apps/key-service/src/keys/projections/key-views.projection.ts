@@ -23,6 +23,7 @@ export interface KeyViewRow {
   created_at: string;
   updated_at: string;
   deleted_at: string | null;
+  expired_at: string | null;
   created_position: number;
 }
 
@@ -34,6 +35,8 @@ export interface KeyViewRow {
 @Injectable()
 export class KeyViewsProjection implements Projection {
   readonly name = 'key_views';
+  /** 2: expired_at (the expiry scheduler's event). */
+  readonly version = 2;
   private select!: Database.Statement<[string], KeyViewRow>;
   private upsert!: Database.Statement<[KeyViewRow]>;
 
@@ -56,18 +59,22 @@ export class KeyViewsProjection implements Projection {
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
         deleted_at TEXT,
+        expired_at TEXT,
         created_position INTEGER NOT NULL
       );
       CREATE INDEX IF NOT EXISTS key_views_by_team ON key_views (team_id, deleted_at, created_position);
+      CREATE INDEX IF NOT EXISTS key_views_by_expiry ON key_views (expires_at)
+        WHERE expires_at IS NOT NULL AND deleted_at IS NULL AND expired_at IS NULL;
     `);
     this.select = db.prepare('SELECT * FROM key_views WHERE key_uuid = ?');
     this.upsert = db.prepare(
       `INSERT INTO key_views VALUES (@key_uuid, @team_id, @created_by, @name, @models, @vpc_uuid, @batch_inference_enabled,
          @legacy, @description, @expires_at, @secret_hash, @secret_prefix, @deployment_names, @created_at, @updated_at,
-         @deleted_at, @created_position)
+         @deleted_at, @expired_at, @created_position)
        ON CONFLICT(key_uuid) DO UPDATE SET name = excluded.name, description = excluded.description,
          expires_at = excluded.expires_at, secret_hash = excluded.secret_hash, secret_prefix = excluded.secret_prefix,
-         deployment_names = excluded.deployment_names, updated_at = excluded.updated_at, deleted_at = excluded.deleted_at`,
+         deployment_names = excluded.deployment_names, updated_at = excluded.updated_at, deleted_at = excluded.deleted_at,
+         expired_at = excluded.expired_at`,
     );
   }
 
@@ -108,6 +115,7 @@ export function keyOfRow(row: KeyViewRow): ModelAccessKey {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     deletedAt: row.deleted_at,
+    expiredAt: row.expired_at,
   };
 }
 
@@ -129,6 +137,7 @@ function rowOf(key: ModelAccessKey, createdPosition: number): KeyViewRow {
     created_at: key.createdAt,
     updated_at: key.updatedAt,
     deleted_at: key.deletedAt,
+    expired_at: key.expiredAt,
     created_position: createdPosition,
   };
 }

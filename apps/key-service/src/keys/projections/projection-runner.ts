@@ -5,6 +5,14 @@ import { PROJECTIONS, Projection } from './projection';
 import { READ_MODEL_DB } from './read-model.database';
 
 /**
+ * Called after a batch committed. 'views' listeners (in-memory views such as the verification
+ * lookup) all run before any 'notify' listener (feeds that tell the outside world), so that a
+ * gateway told of a revocation and asking again is answered from an already updated lookup.
+ */
+export type CommitListener = (events: readonly StoredEvent[], position: number) => void;
+export type CommitPhase = 'views' | 'notify';
+
+/**
  * Feeds every projection from the store's global order. A batch and the checkpoints move in one
  * read-model transaction, so each event is applied exactly once even across crashes; the
  * checkpoints are re-read inside it, so two processes on one DATA_DIR never apply an event twice.
@@ -17,17 +25,48 @@ export class ProjectionRunner implements OnApplicationBootstrap, OnApplicationSh
   private waiters: Array<{ position: number; resolve: () => void }> = [];
   private readonly getCheckpoint: Database.Statement<[string], { position: number }>;
   private readonly setCheckpoint: Database.Statement<[string, number]>;
+  private readonly listeners: Record<CommitPhase, CommitListener[]> = { views: [], notify: [] };
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(READ_MODEL_DB) private readonly db: Database.Database,
     @Inject(PROJECTIONS) private readonly projections: Projection[],
   ) {
-    for (const projection of projections) projection.setup(db);
     this.getCheckpoint = db.prepare('SELECT position FROM projection_checkpoints WHERE name = ?');
     this.setCheckpoint = db.prepare(
       'INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position',
     );
+    this.prepareViews();
+  }
+
+  /** Sets up every view; one stored under another version is dropped and rebuilt from the first event. */
+  private prepareViews(): void {
+    const stored = this.db.prepare<[string], { version: number }>('SELECT version FROM projection_versions WHERE name = ?');
+    const record = this.db.prepare(
+      'INSERT INTO projection_versions (name, version) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET version = excluded.version',
+    );
+    this.db.transaction(() => {
+      for (const projection of this.projections) {
+        const version = stored.get(projection.name)?.version ?? null;
+        if (version !== projection.version) {
+          if (version !== null || this.checkpointOf(projection.name) > 0) {
+            this.logger.warn(`view ${projection.name} is stored as version ${version ?? 1}, now ${projection.version}: rebuilding it`);
+          }
+          projection.reset(this.db);
+          this.setCheckpoint.run(projection.name, 0);
+          record.run(projection.name, projection.version);
+        }
+        projection.setup(this.db);
+      }
+    })();
+  }
+
+  /** See CommitListener; returns the unsubscribe function. */
+  onCommitted(phase: CommitPhase, listener: CommitListener): () => void {
+    this.listeners[phase].push(listener);
+    return () => {
+      this.listeners[phase] = this.listeners[phase].filter((l) => l !== listener);
+    };
   }
 
   onApplicationBootstrap(): void {
@@ -75,6 +114,15 @@ export class ProjectionRunner implements OnApplicationBootstrap, OnApplicationSh
       return this.position;
     }
     this.position = last;
+    for (const phase of ['views', 'notify'] as const) {
+      for (const listener of this.listeners[phase]) {
+        try {
+          listener(events, last);
+        } catch (error) {
+          this.logger.error(`a ${phase} listener failed after the batch ending at ${last}: ${(error as Error).message}`);
+        }
+      }
+    }
     this.releaseWaiters();
     return last;
   }

@@ -6,6 +6,8 @@ export const PROJECTIONS = Symbol('PROJECTIONS');
 /** A read model built from the store's global order; `apply` runs inside the runner's transaction. */
 export interface Projection {
   readonly name: string;
+  /** Raised whenever the tables' shape or meaning changes: a stored view of another version is rebuilt. */
+  readonly version: number;
   setup(db: Database.Database): void;
   apply(event: StoredEvent, db: Database.Database): void;
   /** Drops what the projection built, so that it can be rebuilt from position 0. */

@@ -1,0 +1,128 @@
+import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import * as path from 'node:path';
+import { Pool } from 'undici';
+import { GatewayClient, Logger, VerifyAnswer } from '@lib/gateway-client';
+import { GatewayConfig } from './gateway.config';
+
+/** OpenAI-style routes this gateway forwards; `batch` marks batch inference. */
+const ROUTES: ReadonlyArray<{ readonly path: string; readonly batch: boolean }> = [
+  { path: '/v1/chat/completions', batch: false },
+  { path: '/v1/completions', batch: false },
+  { path: '/v1/embeddings', batch: false },
+  { path: '/v1/batches', batch: true },
+];
+
+/** Headers not passed between the client and the upstream. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'content-length', 'host', 'authorization']);
+
+export interface Gateway {
+  readonly app: FastifyInstance;
+  readonly client: GatewayClient;
+  close(): Promise<void>;
+}
+
+/**
+ * The reference gateway: authenticates `Authorization: Bearer <secret>` with the gateway client and
+ * forwards the call to the upstream. 401 for a missing, unknown or expired key, 403 with the code
+ * for a scope denial, 503 when the key cannot be verified (fail closed). Never logs a secret.
+ */
+export async function createGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
+  const client = new GatewayClient({
+    serviceUrl: config.serviceUrl,
+    token: config.token,
+    feed: config.feed,
+    maxFeedSilenceMs: config.maxFeedSilenceMs,
+    validTtlMs: config.validTtlMs,
+    positionFile: path.join(config.stateDir, `revocation-position-${config.feed.kind}.json`),
+    logger,
+  });
+  const upstream = new Pool(config.upstreamUrl, { connections: 64 });
+  const app = Fastify({ bodyLimit: 10 * 1024 * 1024, logger: false });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/gateway/status', async () => client.status());
+
+  for (const route of ROUTES) {
+    app.post(route.path, async (request, reply) => {
+      const secret = bearerOf(request);
+      if (secret === null) return deny(reply, 401, 'missing_api_key', 'Authorization: Bearer <key> is required');
+      const model = modelOf(request.body);
+      const answer = await client.verify(secret, {
+        model,
+        vpcUuid: config.vpcUuid ?? undefined,
+        deploymentName: config.deploymentName ?? undefined,
+        batch: route.batch || undefined,
+      });
+      if (!answer.valid) return refuse(reply, answer);
+      return forward(request, reply, route.path, answer);
+    });
+  }
+
+  async function forward(request: FastifyRequest, reply: FastifyReply, routePath: string, answer: VerifyAnswer) {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (!HOP_BY_HOP.has(name) && typeof value === 'string') headers[name] = value;
+    }
+    if (config.upstreamApiKey) headers.authorization = `Bearer ${config.upstreamApiKey}`;
+    headers['x-key-uuid'] = answer.keyUuid ?? '';
+    headers['x-team-id'] = answer.teamId ?? '';
+    headers['content-type'] = 'application/json';
+    try {
+      const response = await upstream.request({
+        path: routePath,
+        method: 'POST',
+        headers,
+        body: JSON.stringify(request.body ?? {}),
+      });
+      reply.code(response.statusCode);
+      for (const [name, value] of Object.entries(response.headers)) {
+        if (!HOP_BY_HOP.has(name) && value !== undefined) void reply.header(name, value);
+      }
+      return reply.send(response.body);
+    } catch (error) {
+      logger.warn(`upstream ${config.upstreamUrl}${routePath} failed: ${(error as Error).message}`);
+      return deny(reply, 502, 'upstream_unavailable', 'the upstream could not be reached');
+    }
+  }
+
+  return {
+    app,
+    client,
+    close: async () => {
+      await app.close();
+      await client.stop();
+      await upstream.close();
+    },
+  };
+}
+
+function bearerOf(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return null;
+  const match = /^Bearer\s+(\S{1,512})$/i.exec(header.trim());
+  return match ? match[1] : null;
+}
+
+function modelOf(body: unknown): string | undefined {
+  if (body && typeof body === 'object' && typeof (body as { model?: unknown }).model === 'string') {
+    return (body as { model: string }).model;
+  }
+  return undefined;
+}
+
+function refuse(reply: FastifyReply, answer: VerifyAnswer) {
+  switch (answer.code) {
+    case 'NOT_FOUND':
+      return deny(reply, 401, 'invalid_api_key', 'the API key is not valid', answer.code);
+    case 'EXPIRED':
+      return deny(reply, 401, 'expired_api_key', 'the API key has expired', answer.code);
+    case 'SERVICE_UNAVAILABLE':
+      return deny(reply, 503, 'key_service_unavailable', 'the API key cannot be verified right now', answer.code);
+    default:
+      return deny(reply, 403, answer.code.toLowerCase(), `the API key may not make this call: ${answer.code}`, answer.code);
+  }
+}
+
+function deny(reply: FastifyReply, status: number, type: string, message: string, code?: string) {
+  return reply.code(status).send({ error: { message, type, code: code ?? type } });
+}

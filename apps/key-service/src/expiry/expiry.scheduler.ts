@@ -1,0 +1,110 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type Database from 'better-sqlite3';
+import { APP_CONFIG, AppConfig } from '../config/app.config';
+import { CLOCK, Clock } from '../common/clock';
+import { eventMetadata } from '../common/request-context';
+import { ProjectionRunner } from '../keys/projections/projection-runner';
+import { READ_MODEL_DB } from '../keys/projections/read-model.database';
+import { KeyCommandExecutor } from '../keys/shared/key-command.executor';
+
+const DUE_BATCH = 200;
+export const EXPIRY_ACTOR = { userId: 'system:expiry-scheduler', role: 'system', teamId: '' } as const;
+
+/**
+ * Appends ModelAccessKeyExpired when a key reaches its expires_at, whether or not anyone calls.
+ * It finds due keys in the key views and sends each an ExpireModelAccessKey command; the decider
+ * gives no event for a key already expired, and the expected revision makes a second instance's
+ * append conflict and re-decide to nothing, so the event is written once across restarts and
+ * instances. It sleeps until the next due expiry, at most EXPIRY_SCAN_MS.
+ */
+@Injectable()
+export class ExpiryScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(ExpiryScheduler.name);
+  private readonly due: Database.Statement<[string, number], { key_uuid: string; team_id: string }>;
+  private readonly next: Database.Statement<[], { expires_at: string | null }>;
+  private timer: NodeJS.Timeout | null = null;
+  private timerDueAt = Number.POSITIVE_INFINITY;
+  private failures = 0;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(
+    @Inject(READ_MODEL_DB) db: Database.Database,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly executor: KeyCommandExecutor,
+    runner: ProjectionRunner,
+  ) {
+    const live = 'expires_at IS NOT NULL AND deleted_at IS NULL AND expired_at IS NULL';
+    this.due = db.prepare(`SELECT key_uuid, team_id FROM key_views WHERE ${live} AND expires_at <= ? ORDER BY expires_at LIMIT ?`);
+    this.next = db.prepare(`SELECT MIN(expires_at) AS expires_at FROM key_views WHERE ${live}`);
+    // A key created with a near expiry must not wait for the end of a long sleep.
+    runner.onCommitted('notify', () => this.reschedule());
+  }
+
+  onApplicationBootstrap(): void {
+    this.schedule(0);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Expires every due key; returns how many events it wrote. Exposed for tests and keyctl. */
+  async runOnce(): Promise<number> {
+    let written = 0;
+    for (;;) {
+      const now = this.clock.now().toISOString();
+      const due = this.due.all(now, DUE_BATCH);
+      for (const key of due) {
+        if (this.stopped) return written;
+        try {
+          const before = await this.executor.execute(
+            { type: 'ExpireModelAccessKey', keyUuid: key.key_uuid, now },
+            eventMetadata({ ...EXPIRY_ACTOR, teamId: key.team_id }, { requestId: `expiry-${key.key_uuid}`, sourceIp: null, userAgent: null }),
+          );
+          if (before.expiredAt !== null) written++;
+        } catch (error) {
+          this.failures++;
+          this.logger.error(`could not expire key ${key.key_uuid}: ${(error as Error).message}`);
+        }
+      }
+      if (due.length < DUE_BATCH) return written;
+    }
+  }
+
+  /** After a commit: wake earlier if the new soonest expiry comes before the planned wake-up. */
+  private reschedule(): void {
+    if (this.running || this.stopped) return;
+    const delay = this.delayToNext();
+    if (Date.now() + delay < this.timerDueAt) this.schedule(delay);
+  }
+
+  private delayToNext(): number {
+    const next = this.next.get()?.expires_at;
+    const untilNext = next ? Date.parse(next) - this.clock.now().getTime() : Number.POSITIVE_INFINITY;
+    // A key that could not be expired is tried again at the next scan, not in a tight loop.
+    const floor = this.failures > 0 ? this.config.expiryScanMs : 0;
+    return Math.max(floor, Math.min(untilNext, this.config.expiryScanMs));
+  }
+
+  private schedule(delay: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDueAt = Date.now() + delay;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerDueAt = Number.POSITIVE_INFINITY;
+      this.failures = 0;
+      this.running = this.runOnce()
+        .catch((error) => this.logger.error(`expiry run failed: ${(error as Error).message}`))
+        .then(() => undefined)
+        .finally(() => {
+          this.running = null;
+          if (!this.stopped) this.schedule(this.delayToNext());
+        });
+    }, delay);
+    this.timer.unref();
+  }
+}

@@ -1,0 +1,79 @@
+import { Controller } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import type { Metadata } from '@grpc/grpc-js';
+import { Observable } from 'rxjs';
+import { DomainError } from '../common/domain-error';
+import { validateInput } from '../common/validation';
+import { GrpcCall } from '../grpc/grpc-call';
+import { VerificationLookup } from '../verification/verification.lookup';
+import { VerifyKeyRequest } from '../verification/verify-key.request.dto';
+import { toVerifyResponse } from '../verification/verify-key.http.controller';
+import { Revocation } from './revocation';
+import { FeedSink, RevocationFeed } from './revocation-feed';
+
+const GATEWAY_SERVICE = 'Gateway';
+const GATEWAY_ONLY = ['gateway'] as const;
+
+type FeedItem =
+  | {
+      revocation: Omit<Revocation, 'position' | 'secret_hashes' | 'deployment_name'> & {
+        position: string;
+        secret_hashes: string[];
+        deployment_name?: string;
+      };
+    }
+  | { heartbeat: { position: string; head_position: string; time: string } };
+
+@Controller()
+export class GatewayGrpcController {
+  constructor(
+    private readonly lookup: VerificationLookup,
+    private readonly feed: RevocationFeed,
+    private readonly grpc: GrpcCall,
+  ) {}
+
+  @GrpcMethod(GATEWAY_SERVICE, 'VerifyKey')
+  verifyKey(message: Record<string, unknown>, metadata: Metadata) {
+    this.grpc.principal(metadata, GATEWAY_ONLY);
+    const request = validateInput(VerifyKeyRequest, message);
+    const answer = toVerifyResponse(
+      this.lookup.verify(request.key, {
+        model: request.model,
+        vpcUuid: request.vpc_uuid,
+        deploymentName: request.deployment_name,
+        batch: request.batch,
+      }),
+    );
+    return { ...answer, expires_at: answer.expires_at ?? undefined };
+  }
+
+  @GrpcMethod(GATEWAY_SERVICE, 'WatchRevocations')
+  watchRevocations(message: { after?: string | number }, metadata: Metadata): Observable<FeedItem> {
+    this.grpc.principal(metadata, GATEWAY_ONLY);
+    const after = Number(message.after ?? 0);
+    if (!Number.isSafeInteger(after) || after < 0) {
+      throw new DomainError('VALIDATION_FAILED', 'after must be a position (an integer >= 0)', { field: 'after' });
+    }
+    return new Observable<FeedItem>((subscriber) => {
+      const sink: FeedSink = {
+        get closed() {
+          return subscriber.closed;
+        },
+        revocation: (r) =>
+          subscriber.next({
+            revocation: { ...r, position: String(r.position), secret_hashes: [...r.secret_hashes], deployment_name: r.deployment_name ?? undefined },
+          }),
+        heartbeat: (position, head) =>
+          subscriber.next({ heartbeat: { position: String(position), head_position: String(head), time: new Date().toISOString() } }),
+        // Nest's gRPC transport buffers what the call cannot take yet and writes it on 'drain'.
+        drain: () => Promise.resolve(),
+      };
+      let unsubscribe: (() => void) | null = null;
+      void this.feed.subscribe(after, sink).then((stop) => {
+        if (subscriber.closed) stop();
+        else unsubscribe = stop;
+      });
+      return () => unsubscribe?.();
+    });
+  }
+}

@@ -1,0 +1,91 @@
+import { Injectable } from '@nestjs/common';
+import type Database from 'better-sqlite3';
+import { StoredEvent } from '@lib/event-store';
+import { decodeKeyEvent } from '../keys/domain/model-access-key.codec';
+import { KEY_STREAM_PREFIX } from '../keys/domain/model-access-key.events';
+import { Projection } from '../keys/projections/projection';
+import { Revocation, revocationOf } from './revocation';
+
+interface RevocationRow {
+  position: number;
+  key_uuid: string;
+  team_id: string;
+  secret_hashes: string;
+  reason: Revocation['reason'];
+  deployment_name: string | null;
+  occurred_at: string;
+}
+
+/**
+ * The revocation feed: one ordered row per event that removed access, keyed by the event's global
+ * position. It keeps each live key's current secret hash of its own (a detach event names none),
+ * so that it never depends on the order in which the runner feeds the other views.
+ */
+@Injectable()
+export class RevocationsProjection implements Projection {
+  readonly name = 'revocations';
+  readonly version = 1;
+  private insert!: Database.Statement<[RevocationRow]>;
+  private setHash!: Database.Statement<[string, string]>;
+  private getHash!: Database.Statement<[string], { secret_hash: string }>;
+  private dropHash!: Database.Statement<[string]>;
+  private selectAfter!: Database.Statement<[number, number], RevocationRow>;
+  private selectHead!: Database.Statement<[], { position: number | null }>;
+
+  setup(db: Database.Database): void {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS revocations (
+        position INTEGER PRIMARY KEY,
+        key_uuid TEXT NOT NULL,
+        team_id TEXT NOT NULL,
+        secret_hashes TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        deployment_name TEXT,
+        occurred_at TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS revocation_key_hashes (key_uuid TEXT PRIMARY KEY, secret_hash TEXT NOT NULL);
+    `);
+    this.insert = db.prepare(
+      `INSERT OR IGNORE INTO revocations VALUES (@position, @key_uuid, @team_id, @secret_hashes, @reason, @deployment_name, @occurred_at)`,
+    );
+    this.setHash = db.prepare(
+      'INSERT INTO revocation_key_hashes VALUES (?, ?) ON CONFLICT(key_uuid) DO UPDATE SET secret_hash = excluded.secret_hash',
+    );
+    this.getHash = db.prepare('SELECT secret_hash FROM revocation_key_hashes WHERE key_uuid = ?');
+    this.dropHash = db.prepare('DELETE FROM revocation_key_hashes WHERE key_uuid = ?');
+    this.selectAfter = db.prepare('SELECT * FROM revocations WHERE position > ? ORDER BY position LIMIT ?');
+    this.selectHead = db.prepare('SELECT MAX(position) AS position FROM revocations');
+  }
+
+  reset(db: Database.Database): void {
+    db.exec('DROP TABLE IF EXISTS revocations; DROP TABLE IF EXISTS revocation_key_hashes;');
+  }
+
+  apply(stored: StoredEvent): void {
+    if (!stored.streamId.startsWith(KEY_STREAM_PREFIX)) return;
+    const event = decodeKeyEvent(stored);
+    const revocation = revocationOf(event, stored.position, (keyUuid) => this.getHash.get(keyUuid)?.secret_hash);
+    if (revocation) this.insert.run({ ...revocation, secret_hashes: JSON.stringify(revocation.secret_hashes) });
+    switch (event.type) {
+      case 'ModelAccessKeyCreated':
+      case 'LegacyModelAccessKeyImported':
+      case 'ModelAccessKeySecretRegenerated':
+        this.setHash.run(event.data.keyUuid, event.data.secretHash);
+        break;
+      case 'ModelAccessKeyDeleted':
+        this.dropHash.run(event.data.keyUuid);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Revocations with a position greater than `after`, oldest first. */
+  after(after: number, limit: number): Revocation[] {
+    return this.selectAfter.all(after, limit).map((row) => ({ ...row, secret_hashes: JSON.parse(row.secret_hashes) as string[] }));
+  }
+
+  lastPosition(): number {
+    return this.selectHead.get()?.position ?? 0;
+  }
+}

@@ -1,0 +1,41 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsOptional, IsString, IsUUID, Length, Matches, MaxLength } from 'class-validator';
+import { DEPLOYMENT_NAME, DEPLOYMENT_NAME_RULE } from '../keys/shared/key-request.validators';
+import { VERIFY_CODES, VerifyCode } from './verification.rules';
+
+export class VerifyKeyRequest {
+  @ApiProperty({ description: 'The secret the caller presented', example: 'mak_...' })
+  @IsString()
+  @Length(1, 512)
+  key!: string;
+
+  @ApiPropertyOptional({ description: 'The model the call asks for' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  model?: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'The VPC the call came from' })
+  @IsOptional()
+  @IsUUID()
+  vpc_uuid?: string;
+
+  @ApiPropertyOptional({ description: 'The dedicated deployment the call is for; absent for serverless inference' })
+  @IsOptional()
+  @Matches(DEPLOYMENT_NAME, { message: DEPLOYMENT_NAME_RULE })
+  @MaxLength(128)
+  deployment_name?: string;
+
+  @ApiPropertyOptional({ description: 'A batch inference call' })
+  @IsOptional()
+  @IsBoolean()
+  batch?: boolean;
+}
+
+export class VerifyKeyResponse {
+  @ApiProperty() valid!: boolean;
+  @ApiProperty({ enum: VERIFY_CODES }) code!: VerifyCode;
+  @ApiPropertyOptional({ format: 'uuid' }) key_uuid?: string;
+  @ApiPropertyOptional() team_id?: string;
+  @ApiPropertyOptional({ nullable: true, type: String }) expires_at?: string | null;
+}

@@ -1,0 +1,62 @@
+import { Consumer, Kafka, logLevel } from 'kafkajs';
+import { Feed, FeedListener, Logger, Revocation } from '../types';
+
+export interface KafkaFeedOptions {
+  readonly brokers: readonly string[];
+  readonly topic?: string;
+  /** One group per gateway instance: each instance must see every revocation. */
+  readonly groupId: string;
+  readonly clientId?: string;
+  readonly logger?: Logger;
+}
+
+export const DEFAULT_REVOCATIONS_TOPIC = 'model-keys.revocations.v1';
+
+/**
+ * Follows the revocation topic the service's relay produces. Offsets are committed by the group,
+ * so a restarted gateway resumes where it stopped; delivery is at least once, and the client drops
+ * what it has seen by position. Heartbeat messages (key `__heartbeat__`) prove the whole path,
+ * relay included, is alive.
+ */
+export class KafkaFeed implements Feed {
+  private consumer: Consumer | null = null;
+
+  constructor(private readonly options: KafkaFeedOptions) {}
+
+  async start(_position: number, listener: FeedListener): Promise<void> {
+    const kafka = new Kafka({
+      clientId: this.options.clientId ?? 'model-keys-gateway',
+      brokers: [...this.options.brokers],
+      connectionTimeout: 3000,
+      logLevel: logLevel.NOTHING,
+      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: Number.MAX_SAFE_INTEGER },
+    });
+    const consumer = kafka.consumer({ groupId: this.options.groupId, maxWaitTimeInMs: 100, retry: { retries: Number.MAX_SAFE_INTEGER } });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, () => listener.connected(true));
+    consumer.on(consumer.events.DISCONNECT, () => listener.connected(false, 'disconnected from Kafka'));
+    consumer.on(consumer.events.CRASH, (event) => listener.connected(false, `the Kafka consumer crashed: ${String(event.payload.error)}`));
+    consumer.on(consumer.events.REQUEST_TIMEOUT, () => listener.connected(false, 'a Kafka request timed out'));
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.options.topic ?? DEFAULT_REVOCATIONS_TOPIC, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        if (!message.value) return;
+        const item = JSON.parse(message.value.toString()) as
+          | ({ type: 'revocation' } & Revocation)
+          | { type: 'heartbeat'; position: number; head_position: number };
+        if (item.type === 'revocation') {
+          listener.revocation(item);
+        } else if (item.type === 'heartbeat') {
+          listener.connected(true);
+          listener.heartbeat(item.position, item.head_position);
+        }
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+    this.consumer = null;
+  }
+}

@@ -1,0 +1,101 @@
+import { Dispatcher, request } from 'undici';
+import { Feed, FeedListener, Revocation } from '../types';
+
+export interface SseFeedOptions {
+  readonly serviceUrl: string;
+  readonly token: string;
+  readonly dispatcher?: Dispatcher;
+  /** Wait before reconnecting; doubles up to maxBackoffMs. */
+  readonly minBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+}
+
+/**
+ * Follows GET /v1/revocations/stream (Server-Sent Events). After a disconnect it reconnects with
+ * `after` = the last position it delivered, so nothing between is lost and nothing is repeated.
+ */
+export class SseFeed implements Feed {
+  private stopped = false;
+  private abort: AbortController | null = null;
+  private running: Promise<void> | null = null;
+  private position = 0;
+
+  constructor(private readonly options: SseFeedOptions) {}
+
+  async start(position: number, listener: FeedListener): Promise<void> {
+    this.position = position;
+    this.running = this.loop(listener);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort?.abort();
+    await this.running;
+  }
+
+  private async loop(listener: FeedListener): Promise<void> {
+    const min = this.options.minBackoffMs ?? 100;
+    let backoff = min;
+    while (!this.stopped) {
+      let reason = 'the stream ended';
+      try {
+        await this.follow(listener, () => (backoff = min));
+      } catch (error) {
+        reason = (error as Error).message;
+      }
+      listener.connected(false, reason);
+      if (this.stopped) return;
+      await new Promise((resolve) => setTimeout(resolve, backoff));
+      backoff = Math.min(backoff * 2, this.options.maxBackoffMs ?? 2000);
+    }
+  }
+
+  private async follow(listener: FeedListener, onConnected: () => void): Promise<void> {
+    this.abort = new AbortController();
+    const url = new URL('/v1/revocations/stream', this.options.serviceUrl);
+    url.searchParams.set('after', String(this.position));
+    const response = await request(url, {
+      method: 'GET',
+      headers: { authorization: `Bearer ${this.options.token}`, accept: 'text/event-stream' },
+      signal: this.abort.signal,
+      dispatcher: this.options.dispatcher,
+      bodyTimeout: 0,
+      headersTimeout: 5000,
+    });
+    if (response.statusCode !== 200) {
+      const body = await response.body.text().catch(() => '');
+      throw new Error(`the revocation stream answered ${response.statusCode}: ${body.slice(0, 200)}`);
+    }
+    onConnected();
+    let buffer = '';
+    response.body.setEncoding('utf8');
+    for await (const chunk of response.body as AsyncIterable<string>) {
+      buffer += chunk;
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        this.dispatch(block, listener);
+      }
+    }
+  }
+
+  private dispatch(block: string, listener: FeedListener): void {
+    let event = 'message';
+    let data = '';
+    for (const line of block.split('\n')) {
+      if (line.startsWith('event:')) event = line.slice(6).trim();
+      else if (line.startsWith('data:')) data += line.slice(5).trim();
+    }
+    if (event === 'revocation') {
+      const revocation = JSON.parse(data) as Revocation;
+      listener.revocation(revocation);
+      this.position = Math.max(this.position, revocation.position);
+    } else if (event === 'heartbeat') {
+      const beat = JSON.parse(data) as { position: number; head_position: number };
+      this.position = Math.max(this.position, beat.position);
+      listener.connected(true);
+      listener.heartbeat(beat.position, beat.head_position);
+    }
+  }
+}

@@ -1,0 +1,252 @@
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { Pool } from 'undici';
+import { KafkaFeed } from './feeds/kafka-feed';
+import { SseFeed } from './feeds/sse-feed';
+import { PositionFile } from './position-file';
+import { Feed, Logger, Revocation, VerifyAnswer, VerifyCode, VerifyTarget } from './types';
+import { VerificationCache } from './verification-cache';
+
+export type FeedOptions =
+  | { readonly kind: 'stream' }
+  | { readonly kind: 'kafka'; readonly brokers: readonly string[]; readonly topic?: string; readonly groupId: string };
+
+export interface GatewayClientOptions {
+  /** The key service, e.g. http://127.0.0.1:8080. */
+  readonly serviceUrl: string;
+  /** A token with role `gateway`. */
+  readonly token: string;
+  readonly feed: FeedOptions;
+  /** Fail closed: after this long without a revocation or heartbeat, cached answers are not trusted. */
+  readonly maxFeedSilenceMs?: number;
+  readonly validTtlMs?: number;
+  readonly invalidTtlMs?: number;
+  readonly maxCacheEntries?: number;
+  /** Keeps the feed position across restarts; without it a start begins at the feed's head. */
+  readonly positionFile?: string;
+  readonly requestTimeoutMs?: number;
+  readonly logger?: Logger;
+}
+
+export interface GatewayClientStatus {
+  /** The last feed position applied: every revocation up to it has been evicted. */
+  readonly position: number;
+  /** The feed's own position, from its last heartbeat. */
+  readonly headPosition: number;
+  readonly lag: number;
+  readonly lastContactAgeMs: number | null;
+  readonly feedConnected: boolean;
+  /** False: the feed is silent or down for longer than maxFeedSilenceMs, so the cache is bypassed. */
+  readonly feedFresh: boolean;
+  readonly startedFrom: number;
+  readonly cacheSize: number;
+  readonly cacheHits: number;
+  readonly serviceCalls: number;
+  readonly failClosed: number;
+}
+
+const silentLogger: Logger = { log: () => undefined, warn: () => undefined };
+
+/**
+ * Verification for a gateway: answers from a local cache while the revocation feed is known to be
+ * live, asks the key service otherwise, and denies when neither can be trusted. Every revocation
+ * evicts the answers for its hashes. Emits 'revocation' (revocation, evicted answers) after each
+ * eviction and 'feed' (connected, reason) when the feed's state changes.
+ */
+export class GatewayClient extends EventEmitter {
+  private readonly cache: VerificationCache;
+  private readonly pool: Pool;
+  private readonly feed: Feed;
+  private readonly positionFile: PositionFile | null;
+  private readonly logger: Logger;
+  private readonly maxSilenceMs: number;
+  private position = 0;
+  private head = 0;
+  private startedFrom = 0;
+  private lastContact: number | null = null;
+  private connected = false;
+  private counters = { cacheHits: 0, serviceCalls: 0, failClosed: 0 };
+
+  constructor(private readonly options: GatewayClientOptions) {
+    super();
+    this.logger = options.logger ?? silentLogger;
+    this.maxSilenceMs = options.maxFeedSilenceMs ?? 15_000;
+    this.cache = new VerificationCache({
+      validTtlMs: options.validTtlMs ?? 300_000,
+      invalidTtlMs: options.invalidTtlMs ?? 30_000,
+      maxEntries: options.maxCacheEntries ?? 100_000,
+    });
+    this.pool = new Pool(new URL(options.serviceUrl).origin, { connections: 32, pipelining: 1 });
+    this.positionFile = options.positionFile ? new PositionFile(options.positionFile) : null;
+    this.feed =
+      options.feed.kind === 'stream'
+        ? new SseFeed({ serviceUrl: options.serviceUrl, token: options.token, dispatcher: undefined })
+        : new KafkaFeed({ brokers: options.feed.brokers, topic: options.feed.topic, groupId: options.feed.groupId, logger: this.logger });
+  }
+
+  /** Starts following the feed from the saved position, or else from the feed's current head. */
+  async start(): Promise<void> {
+    const saved = this.positionFile?.read() ?? null;
+    this.position = saved ?? (await this.fetchHead());
+    this.startedFrom = this.position;
+    this.logger.log(`following revocations (${this.options.feed.kind}) from position ${this.position}${saved === null ? ' (the head)' : ' (saved)'}`);
+    await this.feed.start(this.position, {
+      revocation: (revocation) => this.onRevocation(revocation),
+      heartbeat: (position, head) => this.onHeartbeat(position, head),
+      connected: (connected, reason) => this.onConnected(connected, reason),
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.feed.stop();
+    this.positionFile?.flush();
+    await this.pool.close();
+  }
+
+  /** Resolves once the feed is live (a heartbeat arrived) or rejects after `timeoutMs`. */
+  waitUntilFresh(timeoutMs = 10_000): Promise<void> {
+    if (this.isFresh(Date.now())) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('heartbeat', onBeat);
+        reject(new Error(`the revocation feed did not become live within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onBeat = () => {
+        clearTimeout(timer);
+        this.off('heartbeat', onBeat);
+        resolve();
+      };
+      this.on('heartbeat', onBeat);
+    });
+  }
+
+  /** The cached answer, if one may be trusted now; no I/O. */
+  verifyCached(secret: string, target: VerifyTarget = {}): VerifyAnswer | undefined {
+    const now = Date.now();
+    if (!this.isFresh(now)) return undefined;
+    const answer = this.cache.get(hashOf(secret), VerificationCache.targetKey(target), now);
+    if (answer !== undefined) this.counters.cacheHits++;
+    return answer;
+  }
+
+  verify(secret: string, target: VerifyTarget = {}): Promise<VerifyAnswer> {
+    const cached = this.verifyCached(secret, target);
+    return cached !== undefined ? Promise.resolve(cached) : this.verifyOnline(secret, target);
+  }
+
+  status(): GatewayClientStatus {
+    const now = Date.now();
+    return {
+      position: this.position,
+      headPosition: this.head,
+      lag: Math.max(0, this.head - this.position),
+      lastContactAgeMs: this.lastContact === null ? null : now - this.lastContact,
+      feedConnected: this.connected,
+      feedFresh: this.isFresh(now),
+      startedFrom: this.startedFrom,
+      cacheSize: this.cache.size,
+      ...this.counters,
+    };
+  }
+
+  private isFresh(now: number): boolean {
+    return this.connected && this.lastContact !== null && now - this.lastContact <= this.maxSilenceMs;
+  }
+
+  private async verifyOnline(secret: string, target: VerifyTarget): Promise<VerifyAnswer> {
+    const hash = hashOf(secret);
+    const generation = this.cache.generation;
+    this.counters.serviceCalls++;
+    let answer: VerifyAnswer;
+    try {
+      const response = await this.pool.request({
+        path: '/v1/keys/verify',
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          key: secret,
+          model: target.model,
+          vpc_uuid: target.vpcUuid,
+          deployment_name: target.deploymentName,
+          batch: target.batch,
+        }),
+        headersTimeout: this.options.requestTimeoutMs ?? 2000,
+        bodyTimeout: this.options.requestTimeoutMs ?? 2000,
+      });
+      const body = (await response.body.json()) as {
+        valid: boolean;
+        code: VerifyCode;
+        key_uuid?: string;
+        team_id?: string;
+        expires_at?: string | null;
+        message?: string;
+      };
+      if (response.statusCode !== 200) throw new Error(`verify answered ${response.statusCode}: ${body.message ?? ''}`);
+      answer = {
+        valid: body.valid,
+        code: body.code,
+        keyUuid: body.key_uuid,
+        teamId: body.team_id,
+        expiresAt: body.expires_at,
+        source: 'service',
+      };
+    } catch (error) {
+      this.counters.failClosed++;
+      this.logger.warn(`verification failed closed: ${(error as Error).message}`);
+      return { valid: false, code: 'SERVICE_UNAVAILABLE', source: 'fail-closed' };
+    }
+    // Cached only while the feed can evict it; an answer whose hash was revoked meanwhile is not kept.
+    if (this.isFresh(Date.now())) this.cache.put(hash, VerificationCache.targetKey(target), answer, generation, Date.now());
+    return answer;
+  }
+
+  private onRevocation(revocation: Revocation): void {
+    this.lastContact = Date.now();
+    if (revocation.position <= this.position) return; // seen before: at-least-once delivery
+    const evicted = this.cache.evict(revocation.secret_hashes);
+    this.position = revocation.position;
+    this.head = Math.max(this.head, revocation.position);
+    this.positionFile?.write(this.position);
+    this.emit('revocation', revocation, evicted);
+  }
+
+  private onHeartbeat(position: number, head: number): void {
+    this.lastContact = Date.now();
+    this.head = Math.max(this.head, head);
+    if (position > this.position) {
+      this.position = position;
+      this.positionFile?.write(this.position);
+    }
+    this.emit('heartbeat', position, head);
+  }
+
+  private onConnected(connected: boolean, reason?: string): void {
+    if (connected === this.connected) return;
+    this.connected = connected;
+    if (!connected) {
+      // Nothing cached can be trusted once revocations may have been missed.
+      this.cache.clear();
+      this.logger.warn(`revocation feed disconnected (${reason ?? 'unknown'}); verifying online until it is back`);
+    } else {
+      this.logger.log(`revocation feed connected at position ${this.position}`);
+    }
+    this.emit('feed', connected, reason);
+  }
+
+  private async fetchHead(): Promise<number> {
+    const response = await this.pool.request({
+      path: '/v1/revocations?after=0&limit=1',
+      method: 'GET',
+      headers: { authorization: `Bearer ${this.options.token}` },
+    });
+    const body = (await response.body.json()) as { head_position?: number; message?: string };
+    if (response.statusCode !== 200 || typeof body.head_position !== 'number') {
+      throw new Error(`cannot read the revocation feed's head: ${response.statusCode} ${body.message ?? ''}`);
+    }
+    return body.head_position;
+  }
+}
+
+function hashOf(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}

@@ -1,0 +1,5 @@
+export * from './types';
+export * from './gateway-client';
+export { VerificationCache } from './verification-cache';
+export { SseFeed } from './feeds/sse-feed';
+export { KafkaFeed, DEFAULT_REVOCATIONS_TOPIC } from './feeds/kafka-feed';

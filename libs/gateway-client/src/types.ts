@@ -1,0 +1,59 @@
+/** What the key service answers (POST /v1/keys/verify), and what the client adds when it cannot ask. */
+export type VerifyCode =
+  | 'VALID'
+  | 'NOT_FOUND'
+  | 'EXPIRED'
+  | 'VPC_DENIED'
+  | 'MODEL_NOT_ALLOWED'
+  | 'DEPLOYMENT_NOT_ALLOWED'
+  | 'BATCH_NOT_ALLOWED'
+  /** Fail closed: no trustworthy cached answer and the service could not be asked. */
+  | 'SERVICE_UNAVAILABLE';
+
+export interface VerifyTarget {
+  readonly model?: string;
+  readonly vpcUuid?: string;
+  readonly deploymentName?: string;
+  readonly batch?: boolean;
+}
+
+export interface VerifyAnswer {
+  readonly valid: boolean;
+  readonly code: VerifyCode;
+  readonly keyUuid?: string;
+  readonly teamId?: string;
+  readonly expiresAt?: string | null;
+  /** cache: answered locally; service: asked the key service; fail-closed: denied without an answer. */
+  readonly source: 'cache' | 'service' | 'fail-closed';
+}
+
+/** A record of the revocation feed, as the service sends it. */
+export interface Revocation {
+  readonly position: number;
+  readonly key_uuid: string;
+  readonly team_id: string;
+  readonly secret_hashes: readonly string[];
+  readonly reason: 'regenerated' | 'deleted' | 'expired' | 'deployment_detached';
+  readonly deployment_name: string | null;
+  readonly occurred_at: string;
+}
+
+/** What a feed transport reports to the client. */
+export interface FeedListener {
+  revocation(revocation: Revocation): void;
+  /** Every revocation up to `position` has been delivered; `head` is the feed's own position. */
+  heartbeat(position: number, head: number): void;
+  connected(connected: boolean, reason?: string): void;
+}
+
+export interface Feed {
+  /** Starts following after `position`; reconnects by itself until stopped. */
+  start(position: number, listener: FeedListener): Promise<void>;
+  /** The position to resume from after a reconnect. */
+  stop(): Promise<void>;
+}
+
+export interface Logger {
+  log(message: string): void;
+  warn(message: string): void;
+}
