@@ -1,4 +1,7 @@
-/** Three tiers, named by suffix: *.spec.ts (pure), *.int-spec.ts (Nest module on a real SQLite store), *.e2e-spec.ts (the started process). */
+/**
+ * Tiers, named by suffix: *.spec.ts (pure), *.int-spec.ts (Nest module on a real SQLite store),
+ * *.e2e-spec.ts (the started processes), *.kafka-spec.ts (the started processes and a real Kafka broker).
+ */
 const base = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }],
@@ -20,5 +23,7 @@ module.exports = {
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs}/**/*.int-spec.ts'] },
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
+    // Against a real Kafka broker: npm run test:kafka starts one (scripts/kafka.sh) and sets KAFKA_BROKERS.
+    { ...base, displayName: 'kafka', testMatch: ['<rootDir>/test/**/*.kafka-spec.ts'] },
   ],
 };

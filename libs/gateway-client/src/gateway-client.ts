@@ -196,7 +196,8 @@ export class GatewayClient extends EventEmitter {
       return { valid: false, code: 'SERVICE_UNAVAILABLE', source: 'fail-closed' };
     }
     // Cached only while the feed can evict it; an answer whose hash was revoked meanwhile is not kept.
-    if (this.isFresh(Date.now())) this.cache.put(hash, VerificationCache.targetKey(target), answer, generation, Date.now());
+    // DEPLOYMENT_NOT_ALLOWED is not kept either: an attach, which no revocation announces, lifts it.
+    if (answer.code !== 'DEPLOYMENT_NOT_ALLOWED' && this.isFresh(Date.now())) this.cache.put(hash, VerificationCache.targetKey(target), answer, generation, Date.now());
     return answer;
   }
 

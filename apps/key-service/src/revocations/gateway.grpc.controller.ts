@@ -35,7 +35,9 @@ export class GatewayGrpcController {
   @GrpcMethod(GATEWAY_SERVICE, 'VerifyKey')
   verifyKey(message: Record<string, unknown>, metadata: Metadata) {
     this.grpc.principal(metadata, GATEWAY_ONLY);
-    const request = validateInput(VerifyKeyRequest, message);
+    // proto3 `optional` fields come with synthetic oneof markers (_model, ...): only the fields count.
+    const { key, model, vpc_uuid, deployment_name, batch } = message;
+    const request = validateInput(VerifyKeyRequest, { key, model, vpc_uuid, deployment_name, batch });
     const answer = toVerifyResponse(
       this.lookup.verify(request.key, {
         model: request.model,
@@ -67,6 +69,7 @@ export class GatewayGrpcController {
           subscriber.next({ heartbeat: { position: String(position), head_position: String(head), time: new Date().toISOString() } }),
         // Nest's gRPC transport buffers what the call cannot take yet and writes it on 'drain'.
         drain: () => Promise.resolve(),
+        end: () => subscriber.complete(),
       };
       let unsubscribe: (() => void) | null = null;
       void this.feed.subscribe(after, sink).then((stop) => {

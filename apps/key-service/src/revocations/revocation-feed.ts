@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { ProjectionRunner } from '../keys/projections/projection-runner';
 import { Revocation } from './revocation';
@@ -10,6 +10,8 @@ export interface FeedSink {
   /** Every revocation up to `position` has been sent before this; `head` is the feed's own position. */
   heartbeat(position: number, head: number): void;
   drain(): Promise<void>;
+  /** Ends the transport's stream: the service is shutting down, and the client resumes elsewhere. */
+  end(): void;
   readonly closed: boolean;
 }
 
@@ -27,7 +29,7 @@ const BACKLOG_PAGE = 1000;
  * feed from a dead one.
  */
 @Injectable()
-export class RevocationFeed implements OnApplicationShutdown {
+export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly subscribers = new Set<Subscriber>();
   private notified: number;
   private readonly heartbeat: NodeJS.Timeout;
@@ -43,9 +45,15 @@ export class RevocationFeed implements OnApplicationShutdown {
     this.heartbeat.unref();
   }
 
+  /** Open streams would hold the HTTP server's close forever: end them first. */
+  beforeApplicationShutdown(): void {
+    clearInterval(this.heartbeat);
+    for (const subscriber of this.subscribers) subscriber.sink.end();
+    this.subscribers.clear();
+  }
+
   onApplicationShutdown(): void {
     clearInterval(this.heartbeat);
-    this.subscribers.clear();
   }
 
   /** The position every view, this feed included, has reached. */

@@ -84,6 +84,11 @@ class SseSink implements FeedSink {
     this.write(`event: heartbeat\ndata: ${JSON.stringify({ position, head_position: head, time: new Date().toISOString() })}\n\n`);
   }
 
+  end(): void {
+    this.ended = true;
+    this.raw.end();
+  }
+
   drain(): Promise<void> {
     if (this.closed || !this.raw.writableNeedDrain) return Promise.resolve();
     return new Promise((resolve) => {

@@ -1,0 +1,117 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { TokenService } from '../../../apps/key-service/src/auth/token.service';
+import { loadConfig } from '../../../apps/key-service/src/config/app.config';
+import { createApp } from '../../../apps/key-service/src/http-app';
+import { GatewayClient } from './gateway-client';
+
+const KEYS = '/v2/gen-ai/models/api_keys';
+
+/**
+ * The client library against the service listening on loopback (SSE feed). The service's clock is
+ * frozen at the start, so its expiry scheduler never fires here: what expires does so in the client.
+ */
+describe('GatewayClient on the revocation stream', () => {
+  let app: NestFastifyApplication;
+  let baseUrl: string;
+  let dataDir: string;
+  let owner: string;
+  let gatewayToken: string;
+  const frozen = new Date();
+
+  const start = async () => {
+    const config = loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'test', LOG_LEVEL: 'error', PORT: '0', REVOCATION_HEARTBEAT_MS: '100' });
+    app = await createApp(config, { grpc: false, clock: { now: () => frozen } });
+    await app.listen(0, '127.0.0.1');
+    baseUrl = await app.getUrl();
+    const tokens = app.get(TokenService);
+    owner = tokens.sign({ teamId: 'team-1', userId: 'u1', role: 'owner' });
+    gatewayToken = tokens.sign({ teamId: 'platform', userId: 'gw', role: 'gateway' });
+  };
+
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-client-'));
+    await start();
+  });
+  afterAll(async () => {
+    await app?.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const call = async (method: string, url: string, body?: unknown) => {
+    const response = await fetch(`${baseUrl}${url}`, {
+      method,
+      headers: { authorization: `Bearer ${owner}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return (await response.json()) as any;
+  };
+  const client = (options: Partial<ConstructorParameters<typeof GatewayClient>[0]> = {}) =>
+    new GatewayClient({ serviceUrl: baseUrl, token: gatewayToken, feed: { kind: 'stream' }, maxFeedSilenceMs: 500, ...options });
+
+  it('answers from the cache, and a revocation evicts the answer before the command returns to its caller', async () => {
+    const gateway = client();
+    await gateway.start();
+    await gateway.waitUntilFresh();
+    try {
+      const key = (await call('POST', KEYS, { name: 'k' })).api_key_info;
+      expect(await gateway.verify(key.secret_key)).toMatchObject({ valid: true, source: 'service', keyUuid: key.uuid });
+      expect(await gateway.verify(key.secret_key)).toMatchObject({ valid: true, source: 'cache' });
+      const revoked = new Promise((resolve) => gateway.once('revocation', resolve));
+      await call('PUT', `${KEYS}/${key.uuid}/regenerate`);
+      await revoked;
+      expect(gateway.verifyCached(key.secret_key)).toBeUndefined();
+      expect(await gateway.verify(key.secret_key)).toMatchObject({ valid: false, code: 'NOT_FOUND', source: 'service' });
+      expect(gateway.status()).toMatchObject({ feedConnected: true, feedFresh: true, lag: 0 });
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('a cached answer turns EXPIRED at expires_at without a call', async () => {
+    const gateway = client();
+    await gateway.start();
+    await gateway.waitUntilFresh();
+    try {
+      const expiresAt = new Date(Date.now() + 800).toISOString();
+      const key = (await call('POST', KEYS, { name: 'k', expires_at: expiresAt })).api_key_info;
+      expect(await gateway.verify(key.secret_key)).toMatchObject({ valid: true, expiresAt });
+      const calls = gateway.status().serviceCalls;
+      await new Promise((r) => setTimeout(r, Date.parse(expiresAt) - Date.now() + 5));
+      expect(await gateway.verify(key.secret_key)).toMatchObject({ valid: false, code: 'EXPIRED', source: 'cache' });
+      expect(gateway.status().serviceCalls).toBe(calls);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('fails closed when the feed is gone, reconnects after a restart and resumes from its position', async () => {
+    const positionFile = path.join(dataDir, 'client-position.json');
+    const gateway = client({ positionFile });
+    await gateway.start();
+    await gateway.waitUntilFresh();
+    const key = (await call('POST', KEYS, { name: 'k' })).api_key_info;
+    expect((await gateway.verify(key.secret_key)).valid).toBe(true);
+
+    await app.close();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(gateway.status().feedFresh).toBe(false);
+    expect(gateway.verifyCached(key.secret_key)).toBeUndefined();
+    expect(await gateway.verify(key.secret_key)).toMatchObject({ valid: false, code: 'SERVICE_UNAVAILABLE', source: 'fail-closed' });
+
+    const port = new URL(baseUrl).port;
+    const config = loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'test', LOG_LEVEL: 'error', REVOCATION_HEARTBEAT_MS: '100' });
+    app = await createApp(config, { grpc: false, clock: { now: () => frozen } });
+    await app.listen(Number(port), '127.0.0.1');
+    await gateway.waitUntilFresh(5000);
+    const positionBefore = gateway.status().position;
+    await call('DELETE', `${KEYS}/${key.uuid}`);
+    await new Promise((resolve) => gateway.once('revocation', resolve));
+    expect(gateway.status().position).toBeGreaterThan(positionBefore);
+    expect(await gateway.verify(key.secret_key)).toMatchObject({ valid: false, code: 'NOT_FOUND' });
+    await gateway.stop();
+    expect(JSON.parse(fs.readFileSync(positionFile, 'utf8')).position).toBe(gateway.status().position);
+  });
+});

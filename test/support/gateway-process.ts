@@ -1,0 +1,99 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ROOT, freePort } from './service-process';
+
+export const GATEWAY_MAIN = path.join(ROOT, 'dist/apps/gateway/src/main.js');
+
+export interface GatewayProcess {
+  readonly baseUrl: string;
+  readonly stateDir: string;
+  readonly env: NodeJS.ProcessEnv;
+  output(): string;
+  chat(secret: string | null, model?: string): Promise<{ status: number; body: any }>;
+  status(): Promise<any>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** The reference gateway (apps/gateway) as its own process. */
+export async function startGateway(env: NodeJS.ProcessEnv, stateDir?: string): Promise<GatewayProcess> {
+  const dir = stateDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-e2e-'));
+  const port = await freePort();
+  const fullEnv = { ...process.env, GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port), GATEWAY_STATE_DIR: dir, ...env };
+  const child: ChildProcess = spawn(process.execPath, [GATEWAY_MAIN], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${out}`);
+    try {
+      if ((await fetch(`${baseUrl}/healthz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`gateway did not start: ${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    baseUrl,
+    stateDir: dir,
+    env: fullEnv,
+    output: () => out,
+    async chat(secret, model = 'llama3-8b-instruct') {
+      const response = await fetch(`${baseUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(secret ? { authorization: `Bearer ${secret}` } : {}) },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hello' }] }),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async status() {
+      return (await fetch(`${baseUrl}/gateway/status`)).json();
+    },
+    kill: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill(signal);
+      }),
+  };
+}
+
+export interface Upstream {
+  readonly url: string;
+  readonly calls: Array<{ path: string; keyUuid: string | undefined; authorization: string | undefined; body: any }>;
+  close(): Promise<void>;
+}
+
+/** A small OpenAI-style upstream: answers chat completions and records what reached it. */
+export async function startUpstream(): Promise<Upstream> {
+  const calls: Upstream['calls'] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      const parsed = body ? JSON.parse(body) : {};
+      calls.push({ path: req.url ?? '', keyUuid: req.headers['x-key-uuid'] as string | undefined, authorization: req.headers.authorization, body: parsed });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', model: parsed.model, choices: [{ index: 0, message: { role: 'assistant', content: 'hi' } }] }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, calls, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** Polls until `check` holds; returns how long it took. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 5000, what = 'the condition'): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
