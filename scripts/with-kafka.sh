@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs a command with a real Kafka broker: starts one on 127.0.0.1 (scripts/kafka.sh) unless
+# KAFKA_BROKERS is already set, exports KAFKA_BROKERS, and stops the broker it started afterwards.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+if [ -n "${KAFKA_BROKERS:-}" ]; then exec "$@"; fi
+export KAFKA_BROKERS
+KAFKA_BROKERS="$(bash "$here/kafka.sh" start)"
+status=0
+"$@" || status=$?
+bash "$here/kafka.sh" stop
+exit $status
