@@ -5,23 +5,13 @@
  * BENCH_SECONDS (default 20) sets the measured duration, BENCH_CLIENTS (default 32) the concurrency.
  */
 import Database from 'better-sqlite3';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { Pool } from 'undici';
-import { TokenService } from '../apps/key-service/src/auth/token.service';
-import { DEVELOPMENT_JWT_SECRET } from '../apps/key-service/src/config/app.config';
+import { WORK, benchToken, percentile, startServiceProcess, stopProcess } from './support';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
-// Runs compiled, from dist/bench/.
-const ROOT = path.resolve(__dirname, '..', '..');
-const WORK = path.join(ROOT, '.bench-data');
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 /** One row per transaction, WAL, synchronous=FULL: what one un-batched durable command would cost. */
 function rawDurableInsertRate(dir: string, seconds: number): number {
@@ -42,43 +32,14 @@ function rawDurableInsertRate(dir: string, seconds: number): number {
   return n / seconds;
 }
 
-/** The benchmark signs its token with the development secret, so the service must use it too. */
-function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { AUTH_JWT_SECRET: _ignored, ...rest } = env;
-  return rest;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function main(): Promise<void> {
   fs.rmSync(WORK, { recursive: true, force: true });
   fs.mkdirSync(WORK, { recursive: true });
   console.error(`baseline: raw durable single-row inserts for ${Math.min(5, SECONDS)} s...`);
   const baseline = rawDurableInsertRate(WORK, Math.min(5, SECONDS));
 
-  const port = await freePort();
-  const dataDir = path.join(WORK, 'service');
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps/key-service/src/main.js')], {
-    env: { ...withoutSecrets(process.env), NODE_ENV: 'test', PORT: String(port), GRPC_PORT: String(await freePort()), DATA_DIR: dataDir, LOG_LEVEL: 'error' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const origin = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${origin}/healthz`)).ok) break;
-    } catch {
-      if (i > 300) throw new Error('service did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  const token = new TokenService({ jwtSecret: DEVELOPMENT_JWT_SECRET }).sign({ teamId: 'bench', userId: '1', role: 'owner' });
+  const { origin, child } = await startServiceProcess(path.join(WORK, 'service'));
+  const token = benchToken('bench', '1', 'owner');
   const pool = new Pool(origin, { connections: CLIENTS, pipelining: 1 });
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const request = async (method: 'POST' | 'PUT', url: string, body?: object) => {
@@ -113,7 +74,7 @@ async function main(): Promise<void> {
   stop = true;
   await Promise.all(clients);
   await pool.close();
-  child.kill('SIGTERM');
+  await stopProcess(child);
 
   const all = Object.values(latencies).flat().sort((a, b) => a - b);
   const rate = all.length / elapsed;

@@ -9,7 +9,11 @@ interface TokenClaims {
   team_id?: unknown;
   sub?: unknown;
   role?: unknown;
+  exp?: unknown;
 }
+
+/** Tokens verified recently, so that a gateway's token is not checked again on every request. */
+const VERIFIED_CACHE_SIZE = 10_000;
 
 /** HS256 bearer tokens carrying the principal: team_id, sub (the user id) and role. */
 @Injectable()
@@ -17,6 +21,7 @@ export class TokenService {
   // A KeyObject made once: given a string, jsonwebtoken tries to parse it as a public key on every
   // call, which cost a third of the CPU of a command (bench:commands).
   private readonly key: KeyObject;
+  private readonly verified = new Map<string, { principal: Principal; expiresAtMs: number }>();
 
   constructor(@Inject(APP_CONFIG) config: Pick<AppConfig, 'jwtSecret'>) {
     this.key = createSecretKey(Buffer.from(config.jwtSecret, 'utf8'));
@@ -30,7 +35,17 @@ export class TokenService {
     });
   }
 
+  /**
+   * The signature is checked once per token; later calls with the same token only check its expiry
+   * (the signing key never changes while the process runs). The cache is bounded.
+   */
   verify(token: string): Principal {
+    const known = this.verified.get(token);
+    if (known !== undefined) {
+      if (Date.now() < known.expiresAtMs) return known.principal;
+      this.verified.delete(token);
+      throw new DomainError('UNAUTHENTICATED', 'token expired');
+    }
     let claims: TokenClaims;
     try {
       claims = jwt.verify(token, this.key, { algorithms: ['HS256'] }) as TokenClaims;
@@ -42,7 +57,12 @@ export class TokenService {
     if (typeof teamId !== 'string' || typeof userId !== 'string' || !ROLES.includes(role as Role)) {
       throw new DomainError('UNAUTHENTICATED', 'token lacks team_id, sub or a known role');
     }
-    return { teamId, userId, role: role as Role };
+    const principal: Principal = { teamId, userId, role: role as Role };
+    if (typeof claims.exp === 'number') {
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value as string);
+      this.verified.set(token, { principal, expiresAtMs: claims.exp * 1000 });
+    }
+    return principal;
   }
 
   /** Accepts "Bearer <token>" (and Gcore's "APIKey <token>"). */

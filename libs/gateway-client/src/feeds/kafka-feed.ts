@@ -20,16 +20,36 @@ export const DEFAULT_REVOCATIONS_TOPIC = 'model-keys.revocations.v1';
  */
 export class KafkaFeed implements Feed {
   private consumer: Consumer | null = null;
+  private stopped = false;
+  private starting: Promise<void> | null = null;
 
   constructor(private readonly options: KafkaFeedOptions) {}
 
-  async start(_position: number, listener: FeedListener): Promise<void> {
+  /** Returns at once: the consumer connects in the background, and the client verifies online meanwhile. */
+  async start(position: number, listener: FeedListener): Promise<void> {
+    this.starting = (async () => {
+      for (let backoff = 200; !this.stopped; backoff = Math.min(backoff * 2, 5000)) {
+        try {
+          await this.connect(listener);
+          return;
+        } catch (error) {
+          listener.connected(false, `cannot start the Kafka consumer: ${(error as Error).message}`);
+          await this.consumer?.disconnect().catch(() => undefined);
+          this.consumer = null;
+          await new Promise((resolve) => setTimeout(resolve, backoff));
+        }
+      }
+    })();
+    void position;
+  }
+
+  private async connect(listener: FeedListener): Promise<void> {
     const kafka = new Kafka({
       clientId: this.options.clientId ?? 'model-keys-gateway',
       brokers: [...this.options.brokers],
       connectionTimeout: 3000,
       logLevel: logLevel.NOTHING,
-      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: Number.MAX_SAFE_INTEGER },
+      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 5 },
     });
     const consumer = kafka.consumer({ groupId: this.options.groupId, maxWaitTimeInMs: 100, retry: { retries: Number.MAX_SAFE_INTEGER } });
     this.consumer = consumer;
@@ -56,6 +76,8 @@ export class KafkaFeed implements Feed {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    await this.starting;
     await this.consumer?.disconnect();
     this.consumer = null;
   }

@@ -1,0 +1,200 @@
+/**
+ * npm run bench:gateway — the gateway path, each figure beside a baseline measured in the same run:
+ * 1. cached verification in the client library, per second, against a bare sha256 + Map loop;
+ * 2. POST /v1/keys/verify over HTTP (autocannon, 64 connections) against a bare hello route on the
+ *    same HTTP stack (bench/hello-server.ts);
+ * 3. revocation propagation, from the regenerate or delete HTTP response to the gateway client
+ *    denying the old secret, via the stream (SSE) and via Kafka (a real broker: the npm script
+ *    starts one with scripts/kafka.sh unless KAFKA_BROKERS is set).
+ * BENCH_SECONDS (default 10) sets each HTTP run; BENCH_REVOCATIONS (default 600) the propagation count.
+ */
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Pool } from 'undici';
+import { GatewayClient, Revocation } from '@lib/gateway-client';
+import { ROOT, WORK, benchToken, percentile, startServiceProcess, stopProcess } from './support';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const REVOCATIONS = Number(process.env.BENCH_REVOCATIONS ?? 600);
+const KEYS = '/v2/gen-ai/models/api_keys';
+const KAFKA_BROKERS = process.env.KAFKA_BROKERS;
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** Runs `body` over the inputs in a loop for `ms`; returns operations per second. */
+function loopRate(ms: number, body: (i: number) => unknown): { perSecond: number } {
+  let n = 0;
+  let sink = 0;
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    for (let i = 0; i < 1000; i++, n++) if (body(n) !== undefined) sink++;
+  }
+  if (sink < 0) console.log(sink);
+  return { perSecond: n / (ms / 1000) };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+async function main(): Promise<void> {
+  fs.rmSync(WORK, { recursive: true, force: true });
+  fs.mkdirSync(WORK, { recursive: true });
+  const topic = `bench-revocations-${randomUUID()}`;
+  const { origin, child } = await startServiceProcess(path.join(WORK, 'service'), {
+    REVOCATION_HEARTBEAT_MS: '500',
+    ...(KAFKA_BROKERS ? { KAFKA_BROKERS, KAFKA_REVOCATIONS_TOPIC: topic } : {}),
+  });
+  const owner = benchToken('bench', 'u1', 'owner');
+  const gatewayToken = benchToken('platform', 'gw', 'gateway');
+  const pool = new Pool(origin, { connections: 16 });
+  const call = async (method: 'POST' | 'PUT' | 'DELETE', url: string, body?: object) => {
+    const response = await pool.request({
+      method,
+      path: url,
+      headers: { authorization: `Bearer ${owner}`, 'content-type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await response.body.text();
+    if (response.statusCode !== 200) throw new Error(`${method} ${url}: ${response.statusCode} ${text}`);
+    return JSON.parse(text);
+  };
+  const createKeys = async (n: number) => {
+    const keys: Array<{ uuid: string; secret_key: string }> = [];
+    for (let i = 0; i < n; i += 50) {
+      const batch = await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, j) => call('POST', KEYS, { name: `bench-${i + j}` })));
+      keys.push(...batch.map((b) => b.api_key_info));
+    }
+    return keys;
+  };
+
+  // 1. Cached verification in the client library.
+  console.error('1/3 cached verification in the client library...');
+  const streamClient = new GatewayClient({ serviceUrl: origin, token: gatewayToken, feed: { kind: 'stream' }, maxFeedSilenceMs: 60_000 });
+  await streamClient.start();
+  await streamClient.waitUntilFresh();
+  const cachedKeys = await createKeys(1000);
+  const secrets = cachedKeys.map((k) => k.secret_key);
+  for (const secret of secrets) await streamClient.verify(secret, { model: 'llama3-8b-instruct' });
+  const bare = new Map(secrets.map((s) => [sha256(s), { valid: true }]));
+  const baselineRuns: number[] = [];
+  const clientRuns: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    baselineRuns.push(loopRate(1000, (i) => bare.get(sha256(secrets[i % secrets.length]))).perSecond);
+    clientRuns.push(loopRate(1000, (i) => streamClient.verifyCached(secrets[i % secrets.length], { model: 'llama3-8b-instruct' })).perSecond);
+  }
+  const cachedMissed = secrets.filter((s) => streamClient.verifyCached(s, { model: 'llama3-8b-instruct' })?.valid !== true).length;
+  if (cachedMissed > 0) throw new Error(`${cachedMissed} secrets were not answered from the cache`);
+
+  // 2. HTTP verification against a bare hello route on the same stack.
+  console.error(`2/3 HTTP: hello route, then POST /v1/keys/verify, ${SECONDS} s each at 64 connections...`);
+  const hello = spawn(process.execPath, [path.join(ROOT, 'dist/bench/hello-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const helloPort = await new Promise<number>((resolve) => hello.stdout!.once('data', (d) => resolve(Number(String(d).split(' ')[1]))));
+  await waitForHelloReady(`http://127.0.0.1:${helloPort}`);
+  const verifyBody = JSON.stringify({ key: secrets[0], model: 'llama3-8b-instruct' });
+  const run = (url: string, headers: Record<string, string>) =>
+    autocannon({ url, connections: 64, duration: SECONDS, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: verifyBody });
+  await run(`http://127.0.0.1:${helloPort}/hello`, {}); // warm-up of the same length
+  const helloResult = await run(`http://127.0.0.1:${helloPort}/hello`, {});
+  await run(`${origin}/v1/keys/verify`, { authorization: `Bearer ${gatewayToken}` });
+  const verifyResult = await run(`${origin}/v1/keys/verify`, { authorization: `Bearer ${gatewayToken}` });
+  await stopProcess(hello);
+  if (verifyResult.non2xx > 0 || verifyResult.errors > 0) throw new Error(`verify run had ${verifyResult.non2xx} non-2xx and ${verifyResult.errors} errors`);
+
+  // 3. Propagation, via the stream and via Kafka.
+  console.error(`3/3 propagation of ${REVOCATIONS} revocations (stream${KAFKA_BROKERS ? ' and Kafka' : ''})...`);
+  const kafkaClient = KAFKA_BROKERS
+    ? new GatewayClient({
+        serviceUrl: origin,
+        token: gatewayToken,
+        feed: { kind: 'kafka', brokers: KAFKA_BROKERS.split(','), topic, groupId: `bench-${topic}` },
+        maxFeedSilenceMs: 60_000,
+      })
+    : null;
+  if (kafkaClient) {
+    await kafkaClient.start();
+    await kafkaClient.waitUntilFresh(60_000);
+  }
+  const clients: Array<[string, GatewayClient]> = [['stream', streamClient], ...(kafkaClient ? [['kafka', kafkaClient] as [string, GatewayClient]] : [])];
+  const revokedAt = new Map<string, Map<string, number>>(clients.map(([name]) => [name, new Map()]));
+  for (const [name, client] of clients) {
+    client.on('revocation', (revocation: Revocation) => {
+      const now = performance.now();
+      for (const hash of revocation.secret_hashes) revokedAt.get(name)!.set(hash, now);
+    });
+  }
+  const victims = await createKeys(REVOCATIONS);
+  for (const key of victims) for (const [, client] of clients) await client.verify(key.secret_key);
+  const answeredAt = new Map<string, number>();
+  for (let i = 0; i < victims.length; i++) {
+    const key = victims[i];
+    if (i % 2 === 0) await call('PUT', `${KEYS}/${key.uuid}/regenerate`);
+    else await call('DELETE', `${KEYS}/${key.uuid}`);
+    answeredAt.set(sha256(key.secret_key), performance.now());
+  }
+  const propagation: Record<string, number[]> = {};
+  for (const [name, client] of clients) {
+    const deadline = Date.now() + 30_000;
+    while ([...answeredAt.keys()].some((h) => !revokedAt.get(name)!.has(h)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const missing = [...answeredAt.keys()].filter((h) => !revokedAt.get(name)!.has(h)).length;
+    if (missing > 0) throw new Error(`${name}: ${missing} revocations never reached the client`);
+    const stillCached = victims.filter((k) => client.verifyCached(k.secret_key)?.valid === true).length;
+    if (stillCached > 0) throw new Error(`${name}: ${stillCached} revoked secrets still answered VALID from the cache`);
+    // A revocation that reached the client before the caller had its answer counts as 0.
+    propagation[name] = [...answeredAt.entries()].map(([h, t]) => Math.max(0, revokedAt.get(name)!.get(h)! - t)).sort((a, b) => a - b);
+  }
+
+  await streamClient.stop();
+  await kafkaClient?.stop();
+  await pool.close();
+  await stopProcess(child);
+
+  const cachedRate = median(clientRuns);
+  const bareRate = median(baselineRuns);
+  const helloRps = helloResult.requests.average;
+  const verifyRps = verifyResult.requests.average;
+  console.log(`bench:gateway  ${new Date().toISOString()}  node ${process.version}`);
+  console.log('');
+  console.log('1. cached verification in the client library (median of 5 one-second rounds, 1000 keys)');
+  console.log(`   client verifyCached:      ${cachedRate.toFixed(0).padStart(10)} /s`);
+  console.log(`   baseline sha256 + Map:    ${bareRate.toFixed(0).padStart(10)} /s`);
+  console.log(`   ratio ${(cachedRate / bareRate).toFixed(2)} (target >= 0.7: ${cachedRate / bareRate >= 0.7 ? 'met' : 'NOT met'})`);
+  console.log('');
+  console.log(`2. HTTP, autocannon, 64 connections, ${SECONDS} s each after a warm-up run`);
+  console.log(`   POST /v1/keys/verify:     ${verifyRps.toFixed(0).padStart(10)} req/s  p50 ${verifyResult.latency.p50} ms  p99 ${verifyResult.latency.p99} ms`);
+  console.log(`   baseline hello route:     ${helloRps.toFixed(0).padStart(10)} req/s  p50 ${helloResult.latency.p50} ms  p99 ${helloResult.latency.p99} ms`);
+  const httpMet = verifyRps / helloRps >= 0.6 && verifyResult.latency.p99 <= 10;
+  console.log(`   ratio ${(verifyRps / helloRps).toFixed(2)} (target >= 0.6 with p99 <= 10 ms: ${httpMet ? 'met' : 'NOT met'})`);
+  console.log('');
+  console.log(`3. revocation propagation, HTTP response -> client denies the old secret, ${REVOCATIONS} revocations (half regenerate, half delete)`);
+  for (const [name, values] of Object.entries(propagation)) {
+    const target = name === 'kafka' ? 100 : 25;
+    const p99 = percentile(values, 99);
+    console.log(
+      `   via ${name.padEnd(7)} p50 ${percentile(values, 50).toFixed(2)} ms  p99 ${p99.toFixed(2)} ms  max ${values[values.length - 1].toFixed(2)} ms` +
+        `  (target p99 <= ${target} ms: ${p99 <= target ? 'met' : 'NOT met'})`,
+    );
+  }
+  if (!KAFKA_BROKERS) console.log('   via kafka: not measured (KAFKA_BROKERS unset; `npm run bench:gateway` starts a broker)');
+  fs.rmSync(WORK, { recursive: true, force: true });
+}
+
+async function waitForHelloReady(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(`${url}/hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

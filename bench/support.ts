@@ -1,0 +1,61 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { TokenService } from '../apps/key-service/src/auth/token.service';
+import { Role } from '../apps/key-service/src/auth/principal';
+import { DEVELOPMENT_JWT_SECRET } from '../apps/key-service/src/config/app.config';
+
+/** The benchmarks run compiled, from dist/bench/. */
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const WORK = path.join(ROOT, '.bench-data');
+
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Benchmarks sign their tokens with the development secret, so the service must use it too. */
+export function benchToken(teamId: string, userId: string, role: Role): string {
+  return new TokenService({ jwtSecret: DEVELOPMENT_JWT_SECRET }).sign({ teamId, userId, role });
+}
+
+export async function waitForHealth(origin: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`${origin}: the process exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${origin}/healthz`, { signal: AbortSignal.timeout(1000) })).ok) return;
+    } catch {
+      if (i > 300) throw new Error(`${origin} did not start`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** The built key service as its own process, on the SQLite store in `dataDir`. */
+export async function startServiceProcess(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<{ origin: string; child: ChildProcess }> {
+  const { AUTH_JWT_SECRET: _ignored, ...inherited } = process.env;
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps/key-service/src/main.js')], {
+    env: { ...inherited, NODE_ENV: 'test', PORT: String(port), GRPC_PORT: String(await freePort()), DATA_DIR: dataDir, LOG_LEVEL: 'error', ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const origin = `http://127.0.0.1:${port}`;
+  await waitForHealth(origin, child);
+  return { origin, child };
+}
+
+export function stopProcess(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
