@@ -44,8 +44,12 @@ describe('the started service (end to end)', () => {
         `${KEYS}/{uuid}/regenerate`,
         `${KEYS}/{uuid}/deployments`,
         `${KEYS}/{uuid}/deployments/{deployment_name}`,
+        '/v1/keys/verify',
+        '/v1/revocations',
+        '/v1/revocations/stream',
       ].sort(),
     );
+    expect(doc.paths['/v1/keys/verify'].post.requestBody.content['application/json'].schema.$ref).toContain('VerifyKeyRequest');
     expect(doc.paths[KEYS].post.requestBody.content['application/json'].schema.$ref).toContain('CreateKeyRequest');
     const page = await fetch(`${service.baseUrl}/docs`);
     expect(page.status).toBe(200);
