@@ -10,6 +10,11 @@ import { AppConfig } from './config/app.config';
 import { createValidationPipe } from './common/validation';
 import { AppExceptionFilter } from './http/app-exception.filter';
 import { StorageOverrides } from './storage.module';
+import { TokenService } from './auth/token.service';
+import { VerificationLookup } from './verification/verification.lookup';
+import { VerifyKeyRequest, VerifyKeyResponse } from './verification/verify-key.request.dto';
+import { documentVerifyRoute, registerVerifyRoute } from './verification/verify-key.route';
+import { ErrorResponse } from './keys/shared/api-key-info.response';
 
 const LOG_LEVELS: Record<AppConfig['logLevel'], LogLevel[]> = {
   error: ['fatal', 'error'],
@@ -50,6 +55,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   fastify.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
+  registerVerifyRoute(fastify, app.get(VerificationLookup), app.get(TokenService));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AppExceptionFilter());
   app.enableShutdownHooks();
@@ -62,7 +68,9 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
       .setVersion('1')
       .addBearerAuth()
       .build(),
+    { extraModels: [VerifyKeyRequest, VerifyKeyResponse, ErrorResponse] },
   );
+  documentVerifyRoute(document);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', yamlDocumentUrl: 'openapi.yaml' });
 
   if (options.grpc !== false) {

@@ -3,11 +3,9 @@ import { GrpcMethod } from '@nestjs/microservices';
 import type { Metadata } from '@grpc/grpc-js';
 import { Observable } from 'rxjs';
 import { DomainError } from '../common/domain-error';
-import { validateInput } from '../common/validation';
 import { GrpcCall } from '../grpc/grpc-call';
 import { VerificationLookup } from '../verification/verification.lookup';
-import { VerifyKeyRequest } from '../verification/verify-key.request.dto';
-import { toVerifyResponse } from '../verification/verify-key.http.controller';
+import { parseVerifyKeyRequest, toVerifyResponse } from '../verification/verify-key.wire';
 import { Revocation } from './revocation';
 import { FeedSink, RevocationFeed } from './revocation-feed';
 
@@ -37,15 +35,10 @@ export class GatewayGrpcController {
     this.grpc.principal(metadata, GATEWAY_ONLY);
     // proto3 `optional` fields come with synthetic oneof markers (_model, ...): only the fields count.
     const { key, model, vpc_uuid, deployment_name, batch } = message;
-    const request = validateInput(VerifyKeyRequest, { key, model, vpc_uuid, deployment_name, batch });
-    const answer = toVerifyResponse(
-      this.lookup.verify(request.key, {
-        model: request.model,
-        vpcUuid: request.vpc_uuid,
-        deploymentName: request.deployment_name,
-        batch: request.batch,
-      }),
+    const request = parseVerifyKeyRequest(
+      Object.fromEntries(Object.entries({ key, model, vpc_uuid, deployment_name, batch }).filter(([, v]) => v !== undefined)),
     );
+    const answer = toVerifyResponse(this.lookup.verify(request.key, request.target));
     return { ...answer, expires_at: answer.expires_at ?? undefined };
   }
 
