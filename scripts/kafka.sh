@@ -28,8 +28,9 @@ fetch() {
   if [ -f "$LIBS/.complete" ]; then return 0; fi
   log "fetching the broker's jars from Maven Central into $LIBS"
   mkdir -p "$LIBS"
-  mvn -q -B -f "$ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies \
-    -DoutputDirectory="$LIBS" -DincludeScope=runtime
+  # stdout carries only the bootstrap address (callers capture it): Maven writes to stderr.
+  mvn -q -B -Dstyle.color=never -f "$ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$LIBS" -DincludeScope=runtime >&2
   touch "$LIBS/.complete"
 }
 
