@@ -124,7 +124,7 @@ export class GatewayClient extends EventEmitter {
   verifyCached(secret: string, target: VerifyTarget = {}): VerifyAnswer | undefined {
     const now = Date.now();
     if (!this.isFresh(now)) return undefined;
-    const answer = this.cache.get(hashOf(secret), VerificationCache.targetKey(target), now);
+    const answer = this.cache.get(hashOf(secret), target, now);
     if (answer !== undefined) this.counters.cacheHits++;
     return answer;
   }
@@ -197,7 +197,7 @@ export class GatewayClient extends EventEmitter {
     }
     // Cached only while the feed can evict it; an answer whose hash was revoked meanwhile is not kept.
     // DEPLOYMENT_NOT_ALLOWED is not kept either: an attach, which no revocation announces, lifts it.
-    if (answer.code !== 'DEPLOYMENT_NOT_ALLOWED' && this.isFresh(Date.now())) this.cache.put(hash, VerificationCache.targetKey(target), answer, generation, Date.now());
+    if (answer.code !== 'DEPLOYMENT_NOT_ALLOWED' && this.isFresh(Date.now())) this.cache.put(hash, target, answer, generation, Date.now());
     return answer;
   }
 

@@ -2,7 +2,7 @@ import { VerifyAnswer } from './types';
 import { VerificationCache } from './verification-cache';
 
 const valid: VerifyAnswer = { valid: true, code: 'VALID', keyUuid: 'k', teamId: 't', expiresAt: null, source: 'service' };
-const target = VerificationCache.targetKey({ model: 'm' });
+const target = { model: 'm' };
 
 describe('VerificationCache', () => {
   const make = () => new VerificationCache({ validTtlMs: 1000, invalidTtlMs: 100, maxEntries: 3 });
@@ -32,7 +32,7 @@ describe('VerificationCache', () => {
   it('evicts every answer of a revoked hash, whatever the target', () => {
     const cache = make();
     cache.put('h', target, valid, cache.generation, 0);
-    cache.put('h', VerificationCache.targetKey({ deploymentName: 'd' }), valid, cache.generation, 0);
+    cache.put('h', { deploymentName: 'd' }, valid, cache.generation, 0);
     cache.put('other', target, valid, cache.generation, 0);
     expect(cache.evict(['h'])).toBe(2);
     expect(cache.get('h', target, 1)).toBeUndefined();
@@ -55,5 +55,15 @@ describe('VerificationCache', () => {
     expect(cache.size).toBe(3);
     expect(cache.get('a', target, 1)).toBeUndefined();
     expect(cache.get('d', target, 1)).toBeDefined();
+  });
+
+  it('tells targets apart field by field, and replaces an answer for the same target', () => {
+    const cache = make();
+    cache.put('h', { model: 'm', batch: true }, valid, cache.generation, 0);
+    expect(cache.get('h', { model: 'm' }, 1)).toBeUndefined();
+    expect(cache.get('h', { model: 'm', batch: true }, 1)).toBeDefined();
+    cache.put('h', { model: 'm', batch: true }, { valid: false, code: 'NOT_FOUND', source: 'service' }, cache.generation, 0);
+    expect(cache.size).toBe(1);
+    expect(cache.get('h', { model: 'm', batch: true }, 1)).toMatchObject({ code: 'NOT_FOUND' });
   });
 });

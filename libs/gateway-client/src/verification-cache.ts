@@ -1,6 +1,10 @@
 import { VerifyAnswer, VerifyTarget } from './types';
 
 interface Entry {
+  readonly model: string | undefined;
+  readonly vpcUuid: string | undefined;
+  readonly deploymentName: string | undefined;
+  readonly batch: boolean;
   readonly answer: VerifyAnswer;
   readonly storedAt: number;
   readonly ttlMs: number;
@@ -8,15 +12,23 @@ interface Entry {
   readonly expiresAtMs: number;
 }
 
-const EXPIRED_FROM_CACHE = (answer: VerifyAnswer): VerifyAnswer => ({ ...answer, valid: false, code: 'EXPIRED', source: 'cache' });
+/** Answers kept per secret; a gateway asks about few targets per secret. */
+const MAX_TARGETS_PER_SECRET = 16;
+
+const sameTarget = (entry: Entry, target: VerifyTarget): boolean =>
+  entry.model === target.model &&
+  entry.deploymentName === target.deploymentName &&
+  entry.vpcUuid === target.vpcUuid &&
+  entry.batch === (target.batch === true);
 
 /**
- * Answers by secret hash, then by call target. A revocation names hashes, so eviction drops every
- * answer for a hash at once. `generation` guards the race of an answer in flight while its hash is
- * revoked: such an answer is returned to its caller but never stored.
+ * Answers by secret hash, then by call target (compared field by field: no key string is built on
+ * the hot path). A revocation names hashes, so eviction drops every answer for a hash at once.
+ * `generation` guards the race of an answer in flight while its hash is revoked: such an answer is
+ * returned to its caller but never stored.
  */
 export class VerificationCache {
-  private readonly byHash = new Map<string, Map<string, Entry>>();
+  private readonly byHash = new Map<string, Entry[]>();
   private readonly revokedAt = new Map<string, number>();
   private entries = 0;
   private generationCounter = 0;
@@ -24,10 +36,6 @@ export class VerificationCache {
   constructor(
     private readonly options: { readonly validTtlMs: number; readonly invalidTtlMs: number; readonly maxEntries: number },
   ) {}
-
-  static targetKey(target: VerifyTarget): string {
-    return `${target.model ?? ''}\u0000${target.vpcUuid ?? ''}\u0000${target.deploymentName ?? ''}\u0000${target.batch === true ? 1 : 0}`;
-  }
 
   get size(): number {
     return this.entries;
@@ -37,30 +45,44 @@ export class VerificationCache {
     return this.generationCounter;
   }
 
-  get(hash: string, targetKey: string, now: number): VerifyAnswer | undefined {
-    const entry = this.byHash.get(hash)?.get(targetKey);
-    if (entry === undefined) return undefined;
-    if (now - entry.storedAt > entry.ttlMs) {
-      this.drop(hash, targetKey);
-      return undefined;
+  get(hash: string, target: VerifyTarget, now: number): VerifyAnswer | undefined {
+    const forHash = this.byHash.get(hash);
+    if (forHash === undefined) return undefined;
+    for (let i = 0; i < forHash.length; i++) {
+      const entry = forHash[i];
+      if (!sameTarget(entry, target)) continue;
+      if (now - entry.storedAt > entry.ttlMs) {
+        this.dropAt(hash, forHash, i);
+        return undefined;
+      }
+      return now >= entry.expiresAtMs ? { ...entry.answer, valid: false, code: 'EXPIRED' } : entry.answer;
     }
-    if (now >= entry.expiresAtMs) return EXPIRED_FROM_CACHE(entry.answer);
-    return entry.answer;
+    return undefined;
   }
 
-  /** Stores an answer unless its hash was revoked since `generation` was read. */
-  put(hash: string, targetKey: string, answer: VerifyAnswer, generation: number, now: number): void {
+  /** Stores an answer unless its hash was revoked after `generation` was read. */
+  put(hash: string, target: VerifyTarget, answer: VerifyAnswer, generation: number, now: number): void {
     if ((this.revokedAt.get(hash) ?? -1) > generation) return;
-    if (this.entries >= this.options.maxEntries) this.evictOldest();
     let forHash = this.byHash.get(hash);
-    if (!forHash) this.byHash.set(hash, (forHash = new Map()));
-    if (!forHash.has(targetKey)) this.entries++;
-    forHash.set(targetKey, {
+    if (!forHash) {
+      if (this.entries >= this.options.maxEntries) this.evictOldest();
+      this.byHash.set(hash, (forHash = []));
+    }
+    const existing = forHash.findIndex((entry) => sameTarget(entry, target));
+    if (existing >= 0) this.dropAt(hash, forHash, existing);
+    else if (forHash.length >= MAX_TARGETS_PER_SECRET) this.dropAt(hash, forHash, 0);
+    if (!this.byHash.has(hash)) this.byHash.set(hash, forHash);
+    forHash.push({
+      model: target.model,
+      vpcUuid: target.vpcUuid,
+      deploymentName: target.deploymentName,
+      batch: target.batch === true,
       answer: { ...answer, source: 'cache' },
       storedAt: now,
       ttlMs: answer.valid ? this.options.validTtlMs : this.options.invalidTtlMs,
       expiresAtMs: answer.expiresAt ? Date.parse(answer.expiresAt) : Number.POSITIVE_INFINITY,
     });
+    this.entries++;
   }
 
   /** Drops every answer for these hashes; returns how many. */
@@ -71,8 +93,8 @@ export class VerificationCache {
       this.revokedAt.set(hash, generation);
       const forHash = this.byHash.get(hash);
       if (forHash) {
-        dropped += forHash.size;
-        this.entries -= forHash.size;
+        dropped += forHash.length;
+        this.entries -= forHash.length;
         this.byHash.delete(hash);
       }
     }
@@ -88,17 +110,17 @@ export class VerificationCache {
     this.entries = 0;
   }
 
-  private drop(hash: string, targetKey: string): void {
-    const forHash = this.byHash.get(hash);
-    if (forHash?.delete(targetKey)) this.entries--;
-    if (forHash && forHash.size === 0) this.byHash.delete(hash);
+  private dropAt(hash: string, forHash: Entry[], index: number): void {
+    forHash.splice(index, 1);
+    this.entries--;
+    if (forHash.length === 0) this.byHash.delete(hash);
   }
 
   /** Maps iterate in insertion order: the first hash is the oldest stored. */
   private evictOldest(): void {
     const oldest = this.byHash.keys().next();
     if (oldest.done) return;
-    this.entries -= this.byHash.get(oldest.value)?.size ?? 0;
+    this.entries -= this.byHash.get(oldest.value)?.length ?? 0;
     this.byHash.delete(oldest.value);
   }
 }
