@@ -1,3 +1,4 @@
+import { ChainVerifier } from './event-hash';
 import { ConcurrencyError } from './concurrency.error';
 import { EventFollower } from './event-follower';
 import { EventStore, StoredEvent } from './event-store.port';
@@ -72,6 +73,20 @@ export function eventStoreContract(name: string, subject: ContractSubject): void
       expect((await store.readAll(0, { streamPrefix: 'a-' })).map((e) => e.streamId)).toEqual(['a-1', 'a-2']);
       expect((await store.readAll(0, { limit: 2 })).length).toBe(2);
       expect(await store.headPosition()).toBe(all[2].position);
+    });
+
+    it("chains each stream: prevHash is the previous event's hash, and every hash recomputes", async () => {
+      await store.appendToStream('h-1', [{ type: 'A', data: { b: 1, a: [1, 'x'] }, metadata: { actor: { userId: 'u' } } }], 'no_stream');
+      await store.appendToStream('h-2', [{ type: 'A', data: {} }], 'no_stream');
+      await store.appendToStream('h-1', [{ type: 'B', data: { nested: { z: null, y: true } } }, { type: 'C', data: 'text' }], 0);
+      const stream = await store.readStream('h-1');
+      expect(stream[0].prevHash).toBeNull();
+      expect(stream[1].prevHash).toBe(stream[0].hash);
+      expect(stream[2].prevHash).toBe(stream[1].hash);
+      expect(new Set(stream.map((e) => e.hash)).size).toBe(3);
+      const verifier = new ChainVerifier();
+      for (const event of await store.readAll(0)) expect(verifier.check(event)).toBeNull();
+      expect([verifier.streams, verifier.events]).toEqual([2, 4]);
     });
 
     it('follows from a checkpoint: the backlog, then the live tail', async () => {

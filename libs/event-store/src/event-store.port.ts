@@ -19,6 +19,10 @@ export interface StoredEvent {
   readonly data: unknown;
   readonly metadata: Metadata;
   readonly recordedAt: string;
+  /** The hash of the previous event of the stream; null for its first event. */
+  readonly prevHash: string | null;
+  /** SHA-256 over (prevHash, type, data, metadata, revision) in canonical JSON: see event-hash.ts. */
+  readonly hash: string;
 }
 
 /** 'no_stream': the stream must not exist yet; a number: the revision of its last event; 'any': no check. */

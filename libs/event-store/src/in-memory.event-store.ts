@@ -1,4 +1,5 @@
 import { ConcurrencyError, revisionMatches } from './concurrency.error';
+import { eventHash } from './event-hash';
 import { AppendResult, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, StoredEvent } from './event-store.port';
 
 /** For unit tests and throwaway runs: nothing survives the process. */
@@ -13,14 +14,21 @@ export class InMemoryEventStore implements EventStore {
     if (!revisionMatches(expected, current)) throw new ConcurrencyError(streamId, expected, current);
     const recordedAt = new Date().toISOString();
     for (const event of events) {
+      // Stored as JSON would be, so that the hash is the one a reader recomputes.
+      const data = JSON.parse(JSON.stringify(event.data ?? null));
+      const metadata = JSON.parse(JSON.stringify(event.metadata ?? {}));
+      const revision = stream.length;
+      const prevHash = stream.length > 0 ? stream[stream.length - 1].hash : null;
       const stored: StoredEvent = {
         streamId,
-        revision: stream.length,
+        revision,
         position: this.all.length + 1,
         type: event.type,
-        data: structuredClone(event.data),
-        metadata: structuredClone(event.metadata ?? {}),
+        data,
+        metadata,
         recordedAt,
+        prevHash,
+        hash: eventHash(prevHash, { type: event.type, data, metadata, revision }),
       };
       stream.push(stored);
       this.all.push(stored);

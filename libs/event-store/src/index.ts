@@ -5,3 +5,4 @@ export * from './in-memory.event-store';
 export * from './sqlite.event-store';
 export * from './event-follower';
 export * from './command-handling';
+export * from './event-hash';

@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import Database from 'better-sqlite3';
 import { ConcurrencyError } from './concurrency.error';
+import { ChainBreak, ChainVerifier, eventHash } from './event-hash';
 import { eventStoreContract } from './event-store.contract';
 import { SqliteEventStore } from './sqlite.event-store';
 
@@ -42,5 +44,74 @@ describe('SQLite event store group commit', () => {
     expect((await first.readStream('s')).map((e) => e.type)).toEqual(['A', 'B']);
     await first.close();
     await second.close();
+  });
+});
+
+describe('SQLite event store tamper evidence', () => {
+  const firstBreak = async (store: SqliteEventStore): Promise<ChainBreak | null> => {
+    const verifier = new ChainVerifier();
+    for (const event of await store.readAll(0, { limit: 10_000 })) {
+      const found = verifier.check(event);
+      if (found) return found;
+    }
+    return null;
+  };
+
+  const seed = async () => {
+    const file = path.join(dir, 'events.db');
+    const store = new SqliteEventStore(file);
+    await store.appendToStream('k-1', [{ type: 'Created', data: { name: 'a' } }], 'no_stream');
+    await store.appendToStream('k-1', [{ type: 'Renamed', data: { name: 'b' } }], 0);
+    await store.appendToStream('k-1', [{ type: 'Renamed', data: { name: 'c' } }], 1);
+    await store.close();
+    return file;
+  };
+
+  it('a row edited in the file breaks the chain at that event', async () => {
+    const file = await seed();
+    const raw = new Database(file);
+    raw.prepare(`UPDATE events SET data = '{"name":"evil"}' WHERE stream_id = 'k-1' AND revision = 1`).run();
+    raw.close();
+    const store = new SqliteEventStore(file);
+    expect(await firstBreak(store)).toMatchObject({ streamId: 'k-1', revision: 1, field: 'hash' });
+    await store.close();
+  });
+
+  it('an edit whose hash was recomputed too is caught at the next event', async () => {
+    const file = await seed();
+    const raw = new Database(file);
+    const row = raw.prepare(`SELECT * FROM events WHERE stream_id = 'k-1' AND revision = 1`).get() as { prev_hash: string; metadata: string };
+    const forged = eventHash(row.prev_hash, { type: 'Renamed', data: { name: 'evil' }, metadata: JSON.parse(row.metadata), revision: 1 });
+    raw.prepare(`UPDATE events SET data = '{"name":"evil"}', hash = ? WHERE stream_id = 'k-1' AND revision = 1`).run(forged);
+    raw.close();
+    const store = new SqliteEventStore(file);
+    expect(await firstBreak(store)).toMatchObject({ streamId: 'k-1', revision: 2, field: 'prevHash', expected: forged });
+    await store.close();
+  });
+
+  it('a deleted row is caught as a gap in the revisions', async () => {
+    const file = await seed();
+    const raw = new Database(file);
+    raw.prepare(`DELETE FROM events WHERE stream_id = 'k-1' AND revision = 1`).run();
+    raw.close();
+    const store = new SqliteEventStore(file);
+    expect(await firstBreak(store)).toMatchObject({ streamId: 'k-1', revision: 2, field: 'revision', expected: '1' });
+    await store.close();
+  });
+
+  it('a file from before hash chaining gets its chains when opened', async () => {
+    const file = path.join(dir, 'events.db');
+    const raw = new Database(file);
+    raw.exec(`CREATE TABLE events (position INTEGER PRIMARY KEY AUTOINCREMENT, stream_id TEXT NOT NULL, revision INTEGER NOT NULL,
+      type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, recorded_at TEXT NOT NULL, UNIQUE (stream_id, revision))`);
+    const insert = raw.prepare('INSERT INTO events (stream_id, revision, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?)');
+    insert.run('old', 0, 'A', '{"x":1}', '{}', '2026-01-01T00:00:00.000Z');
+    insert.run('old', 1, 'B', '{"x":2}', '{}', '2026-01-01T00:00:00.000Z');
+    raw.close();
+    const store = new SqliteEventStore(file);
+    await store.appendToStream('old', [{ type: 'C', data: {} }], 1);
+    expect(await firstBreak(store)).toBeNull();
+    expect((await store.readStream('old')).map((e) => e.prevHash === null)).toEqual([true, false, false]);
+    await store.close();
   });
 });

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { ConcurrencyError, revisionMatches } from './concurrency.error';
+import { eventHash } from './event-hash';
 import { AppendResult, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, StoredEvent } from './event-store.port';
 
 interface PendingAppend {
@@ -18,6 +19,8 @@ interface EventRow {
   data: string;
   metadata: string;
   recorded_at: string;
+  prev_hash: string | null;
+  hash: string;
 }
 
 const SCHEMA = `
@@ -29,6 +32,8 @@ const SCHEMA = `
     data        TEXT    NOT NULL,
     metadata    TEXT    NOT NULL,
     recorded_at TEXT    NOT NULL,
+    prev_hash   TEXT,
+    hash        TEXT,
     UNIQUE (stream_id, revision)
   );
 `;
@@ -44,8 +49,8 @@ export class SqliteEventStore implements EventStore {
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
   private readonly stmt: {
-    currentRevision: Database.Statement<[string], { revision: number | null }>;
-    insert: Database.Statement<[string, number, string, string, string, string]>;
+    streamHead: Database.Statement<[string], { revision: number; hash: string }>;
+    insert: Database.Statement<[string, number, string, string, string, string, string | null, string]>;
     readStream: Database.Statement<[string], EventRow>;
     readAll: Database.Statement<[number, number], EventRow>;
     readAllPrefix: Database.Statement<[{ after: number; prefix: string; limit: number }], EventRow>;
@@ -58,10 +63,11 @@ export class SqliteEventStore implements EventStore {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.chainEventsStoredBeforeHashing();
     this.stmt = {
-      currentRevision: this.db.prepare('SELECT MAX(revision) AS revision FROM events WHERE stream_id = ?'),
+      streamHead: this.db.prepare('SELECT revision, hash FROM events WHERE stream_id = ? ORDER BY revision DESC LIMIT 1'),
       insert: this.db.prepare(
-        'INSERT INTO events (stream_id, revision, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT INTO events (stream_id, revision, type, data, metadata, recorded_at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       readStream: this.db.prepare('SELECT * FROM events WHERE stream_id = ? ORDER BY revision'),
       readAll: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
@@ -70,6 +76,31 @@ export class SqliteEventStore implements EventStore {
       ),
       head: this.db.prepare('SELECT MAX(position) AS head FROM events'),
     };
+  }
+
+  /** A file written before events were hash-chained gets the columns and its chains, once. */
+  private chainEventsStoredBeforeHashing(): void {
+    const columns = this.db.prepare<[], { name: string }>('PRAGMA table_info(events)').all().map((c) => c.name);
+    if (!columns.includes('hash')) {
+      this.db.exec('ALTER TABLE events ADD COLUMN prev_hash TEXT; ALTER TABLE events ADD COLUMN hash TEXT;');
+    }
+    const unchained = this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM events WHERE hash IS NULL').get()?.n ?? 0;
+    if (unchained === 0) return;
+    const rows = this.db.prepare<[], EventRow>('SELECT * FROM events ORDER BY stream_id, revision').all();
+    const update = this.db.prepare<[string | null, string, number]>('UPDATE events SET prev_hash = ?, hash = ? WHERE position = ?');
+    this.db.transaction(() => {
+      let stream = '';
+      let prev: string | null = null;
+      for (const row of rows) {
+        if (row.stream_id !== stream) {
+          stream = row.stream_id;
+          prev = null;
+        }
+        const hash = eventHash(prev, { type: row.type, data: JSON.parse(row.data), metadata: JSON.parse(row.metadata), revision: row.revision });
+        update.run(prev, hash, row.position);
+        prev = hash;
+      }
+    })();
   }
 
   appendToStream(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
@@ -111,23 +142,23 @@ export class SqliteEventStore implements EventStore {
   }
 
   private appendInTransaction(append: PendingAppend, recordedAt: string): AppendResult | ConcurrencyError {
-    const current = this.stmt.currentRevision.get(append.streamId)?.revision ?? -1;
+    const head = this.stmt.streamHead.get(append.streamId);
+    const current = head?.revision ?? -1;
     if (!revisionMatches(append.expected, current)) {
       return new ConcurrencyError(append.streamId, append.expected, current);
     }
     let revision = current;
+    let prevHash = head?.hash ?? null;
     let lastPosition = 0;
     for (const event of append.events) {
       revision += 1;
-      const info = this.stmt.insert.run(
-        append.streamId,
-        revision,
-        event.type,
-        JSON.stringify(event.data),
-        JSON.stringify(event.metadata ?? {}),
-        recordedAt,
-      );
+      const data = JSON.stringify(event.data ?? null);
+      const metadata = JSON.stringify(event.metadata ?? {});
+      // Hashed as a reader will see it: the stored JSON, parsed.
+      const hash = eventHash(prevHash, { type: event.type, data: JSON.parse(data), metadata: JSON.parse(metadata), revision });
+      const info = this.stmt.insert.run(append.streamId, revision, event.type, data, metadata, recordedAt, prevHash, hash);
       lastPosition = Number(info.lastInsertRowid);
+      prevHash = hash;
     }
     return { nextExpectedRevision: revision, lastPosition };
   }
@@ -170,5 +201,7 @@ function toStoredEvent(row: EventRow): StoredEvent {
     data: JSON.parse(row.data),
     metadata: JSON.parse(row.metadata),
     recordedAt: row.recorded_at,
+    prevHash: row.prev_hash,
+    hash: row.hash,
   };
 }

@@ -1,7 +1,11 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { CommandBus } from '@nestjs/cqrs';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { SqliteEventStore } from '@lib/event-store';
+import { describeBreak, verifyChains } from '../audit/verify-chain';
 import { AppModule } from '../app.module';
 import { ROLES, Role } from '../auth/principal';
 import { TokenService } from '../auth/token.service';
@@ -19,6 +23,10 @@ const USAGE = `keyctl: operator commands for the key service (reads the same env
                        [--secret-prefix P] [--created-at ISO] [--uuid UUID]
       Imports a key from before scoping existed (all models, no VPC), given the SHA-256 of its
       existing secret. Prints the key as JSON.
+
+  keyctl audit verify
+      Walks every stream of the store and checks its hash chain. Prints "N streams, M events,
+      chain intact" and exits 0, or names the first broken link and exits 1.
 `;
 
 class UsageError extends Error {}
@@ -78,6 +86,24 @@ async function main(argv: string[]): Promise<number> {
         await app.close();
       }
       return 0;
+    }
+    case 'audit': {
+      const [sub] = rest;
+      if (sub !== 'verify') throw new UsageError('audit takes: verify');
+      const file = path.join(config.dataDir, 'events.db');
+      if (!fs.existsSync(file)) throw new UsageError(`no event store at ${file} (DATA_DIR=${config.dataDir})`);
+      const store = new SqliteEventStore(file);
+      try {
+        const report = await verifyChains(store, (n) => process.stderr.write(`keyctl: ${n} events checked...\n`));
+        if (report.broken) {
+          process.stdout.write(`${describeBreak(report.broken)}\n`);
+          return 1;
+        }
+        process.stdout.write(`${report.streams} streams, ${report.events} events, chain intact\n`);
+        return 0;
+      } finally {
+        await store.close();
+      }
     }
     default:
       process.stderr.write(USAGE);

@@ -1,0 +1,33 @@
+import Database from 'better-sqlite3';
+import * as path from 'node:path';
+import { ServiceProcess, api, startService } from './support/service-process';
+
+const KEYS = '/v2/gen-ai/models/api_keys';
+
+describe('keyctl audit verify (tamper evidence) on the started service’s store', () => {
+  let service: ServiceProcess;
+  afterEach(async () => service?.kill());
+
+  it('reports an intact chain, then names the first broken link after a row is edited in the file', async () => {
+    service = await startService();
+    const owner = service.token('team-1', 'u1', 'owner');
+    const uuids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const created = await api(service.baseUrl, 'POST', KEYS, owner, { name: `k${i}` });
+      uuids.push(created.body.api_key_info.uuid);
+      await api(service.baseUrl, 'PUT', `${KEYS}/${created.body.api_key_info.uuid}`, owner, { name: `renamed-${i}` });
+    }
+    const intact = service.keyctl('audit', 'verify');
+    expect(intact.stdout.trim()).toBe('3 streams, 6 events, chain intact');
+    expect(intact.status).toBe(0);
+    await service.kill();
+
+    const db = new Database(path.join(service.dataDir, 'events.db'));
+    db.prepare(`UPDATE events SET data = replace(data, 'renamed-1', 'forged') WHERE stream_id = ? AND revision = 1`).run(`model_access_key-${uuids[1]}`);
+    db.close();
+    const broken = service.keyctl('audit', 'verify');
+    expect(broken.status).toBe(1);
+    expect(broken.stdout).toContain(`chain broken in stream model_access_key-${uuids[1]} at revision 1`);
+    expect(broken.stdout).toMatch(/hash is [0-9a-f]{64}, expected [0-9a-f]{64}/);
+  });
+});
