@@ -17,6 +17,15 @@ describe('keyctl audit verify (tamper evidence) on the started service’s store
       uuids.push(created.body.api_key_info.uuid);
       await api(service.baseUrl, 'PUT', `${KEYS}/${created.body.api_key_info.uuid}`, owner, { name: `renamed-${i}` });
     }
+    const exported = service.keyctl('audit', 'export', '--team', 'team-1');
+    expect(exported.status).toBe(0);
+    const lines = exported.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines.map((e) => e.type)).toEqual(['ModelAccessKeyCreated', 'ModelAccessKeyRenamed', 'ModelAccessKeyCreated', 'ModelAccessKeyRenamed', 'ModelAccessKeyCreated', 'ModelAccessKeyRenamed']);
+    expect(exported.stderr).toContain('6 events of team team-1 exported');
+    const future = service.keyctl('audit', 'export', '--team', 'team-1', '--from', '2999-01-01T00:00:00Z');
+    expect(future.stdout).toBe('');
+    expect(service.keyctl('audit', 'export', '--team', 'team-1', '--from', 'soon').stderr).toContain('--from must be an ISO-8601 timestamp');
+
     const intact = service.keyctl('audit', 'verify');
     expect(intact.stdout.trim()).toBe('3 streams, 6 events, chain intact');
     expect(intact.status).toBe(0);

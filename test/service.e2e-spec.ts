@@ -47,6 +47,9 @@ describe('the started service (end to end)', () => {
         '/v1/keys/verify',
         '/v1/revocations',
         '/v1/revocations/stream',
+        '/v1/audit/events',
+        '/v1/audit/keys/{uuid}/events',
+        '/v1/audit/keys/{uuid}/state',
       ].sort(),
     );
     expect(doc.paths['/v1/keys/verify'].post.requestBody.content['application/json'].schema.$ref).toContain('VerifyKeyRequest');

@@ -3,6 +3,7 @@ import { AppConfig } from './config/app.config';
 import { HealthController } from './health/health.controller';
 import { KeysModule } from './keys/keys.module';
 import { GatewayModule } from './revocations/gateway.module';
+import { AuditModule } from './audit/audit.module';
 import { StorageModule, StorageOverrides } from './storage.module';
 
 @Module({})
@@ -10,7 +11,7 @@ export class AppModule {
   static forRoot(config: AppConfig, overrides: StorageOverrides = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [StorageModule.forRoot(config, overrides), KeysModule, GatewayModule],
+      imports: [StorageModule.forRoot(config, overrides), KeysModule, GatewayModule, AuditModule],
       controllers: [HealthController],
     };
   }

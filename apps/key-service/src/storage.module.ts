@@ -8,6 +8,7 @@ import { CLOCK, systemClock } from './common/clock';
 import { MASTER_KEY, loadMasterKey } from './crypto/master-key';
 import { KeyViewsProjection } from './keys/projections/key-views.projection';
 import { RevocationsProjection } from './revocations/revocations.projection';
+import { AuditEventsProjection } from './audit/audit-events.projection';
 import { PROJECTIONS } from './keys/projections/projection';
 import { ProjectionRunner } from './keys/projections/projection-runner';
 import { READ_MODEL_DB, openReadModelDatabase } from './keys/projections/read-model.database';
@@ -52,10 +53,11 @@ export class StorageModule {
       { provide: READ_MODEL_DB, useFactory: () => openReadModelDatabase(config.dataDir) },
       KeyViewsProjection,
       RevocationsProjection,
+      AuditEventsProjection,
       {
         provide: PROJECTIONS,
-        useFactory: (keyViews: KeyViewsProjection, revocations: RevocationsProjection) => [keyViews, revocations],
-        inject: [KeyViewsProjection, RevocationsProjection],
+        useFactory: (keyViews: KeyViewsProjection, revocations: RevocationsProjection, audit: AuditEventsProjection) => [keyViews, revocations, audit],
+        inject: [KeyViewsProjection, RevocationsProjection, AuditEventsProjection],
       },
       ProjectionRunner,
       StorageLifecycle,

@@ -6,6 +6,9 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SqliteEventStore } from '@lib/event-store';
 import { describeBreak, verifyChains } from '../audit/verify-chain';
+import { AuditQuery } from '../audit/audit.query';
+import { ProjectionRunner } from '../keys/projections/projection-runner';
+import { EVENT_STORE, EventStore } from '@lib/event-store';
 import { AppModule } from '../app.module';
 import { ROLES, Role } from '../auth/principal';
 import { TokenService } from '../auth/token.service';
@@ -27,6 +30,10 @@ const USAGE = `keyctl: operator commands for the key service (reads the same env
   keyctl audit verify
       Walks every stream of the store and checks its hash chain. Prints "N streams, M events,
       chain intact" and exits 0, or names the first broken link and exits 1.
+
+  keyctl audit export --team T [--from ISO] [--to ISO]
+      The team's events in global order as JSON Lines on stdout (recorded_at within the bounds,
+      inclusive), with a progress line on stderr every 10,000 events.
 `;
 
 class UsageError extends Error {}
@@ -88,8 +95,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'audit': {
-      const [sub] = rest;
-      if (sub !== 'verify') throw new UsageError('audit takes: verify');
+      const [sub, ...args] = rest;
+      if (sub === 'export') return exportTeamEvents(config, args);
+      if (sub !== 'verify') throw new UsageError('audit takes: verify, export');
       const file = path.join(config.dataDir, 'events.db');
       if (!fs.existsSync(file)) throw new UsageError(`no event store at ${file} (DATA_DIR=${config.dataDir})`);
       const store = new SqliteEventStore(file);
@@ -108,6 +116,41 @@ async function main(argv: string[]): Promise<number> {
     default:
       process.stderr.write(USAGE);
       return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+  }
+}
+
+async function exportTeamEvents(config: ReturnType<typeof loadConfig>, args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { team: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } } });
+  const team = required(values, 'team');
+  const bound = (name: 'from' | 'to') => {
+    const raw = values[name];
+    if (raw === undefined) return undefined;
+    if (Number.isNaN(Date.parse(raw))) throw new UsageError(`--${name} must be an ISO-8601 timestamp`);
+    return new Date(raw).toISOString();
+  };
+  const from = bound('from');
+  const to = bound('to');
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['error'] });
+  try {
+    // The audit index is a view: bring it up to the log's head before reading it.
+    await app.init();
+    await app.get(ProjectionRunner).waitFor(await app.get<EventStore>(EVENT_STORE).headPosition());
+    const audit = app.get(AuditQuery);
+    let after = 0;
+    let written = 0;
+    for (;;) {
+      const page = audit.teamEvents(team, { after, limit: 1000, from, to });
+      for (const event of page) {
+        if (!process.stdout.write(`${JSON.stringify(event)}\n`)) await new Promise((r) => process.stdout.once('drain', r));
+        if (++written % 10_000 === 0) process.stderr.write(`keyctl: ${written} events exported...\n`);
+      }
+      if (page.length < 1000) break;
+      after = page[page.length - 1].position;
+    }
+    process.stderr.write(`keyctl: ${written} events of team ${team} exported\n`);
+    return 0;
+  } finally {
+    await app.close();
   }
 }
 

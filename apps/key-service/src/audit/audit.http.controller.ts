@@ -1,0 +1,46 @@
+import { Controller, Get, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { AllowRoles, BearerAuthGuard, CurrentPrincipal } from '../auth/auth.guard';
+import { Principal } from '../auth/principal';
+import { ErrorResponse } from '../keys/shared/api-key-info.response';
+import { KeyUuidParam } from '../keys/shared/key-request.validators';
+import { AuditQuery, KeyStateAt } from './audit.query';
+import { AuditEventResponse, AuditEventsResponse, KeyStateRequest, TeamEventsRequest } from './audit.request.dto';
+
+/** The audit trail of the caller's own team: owners and auditors only. */
+@ApiTags('audit')
+@ApiBearerAuth()
+@UseGuards(BearerAuthGuard)
+@AllowRoles('owner', 'auditor')
+@ApiResponse({ status: 400, type: ErrorResponse, description: 'Malformed input; the message names the field' })
+@ApiResponse({ status: 401, type: ErrorResponse, description: 'No or bad token' })
+@ApiResponse({ status: 403, type: ErrorResponse, description: 'Not an owner or auditor' })
+@Controller('v1/audit')
+export class AuditHttpController {
+  constructor(private readonly audit: AuditQuery) {}
+
+  @Get('keys/:uuid/events')
+  @ApiOperation({ summary: "A key's whole history, deleted keys included, with metadata, revision, position and hash" })
+  @ApiOkResponse({ type: [AuditEventResponse] })
+  @ApiResponse({ status: 404, type: ErrorResponse, description: 'No such key in the caller’s team' })
+  async keyEvents(@CurrentPrincipal() actor: Principal, @KeyUuidParam() uuid: string): Promise<{ events: AuditEventResponse[] }> {
+    return { events: await this.audit.keyHistory(actor, uuid) };
+  }
+
+  @Get('keys/:uuid/state')
+  @ApiOperation({ summary: 'The key as it was at as_of, folded from its events recorded up to then' })
+  @ApiResponse({ status: 404, type: ErrorResponse, description: 'No such key in the caller’s team' })
+  keyState(@CurrentPrincipal() actor: Principal, @KeyUuidParam() uuid: string, @Query() query: KeyStateRequest): Promise<KeyStateAt> {
+    return this.audit.keyStateAt(actor, uuid, new Date(query.as_of));
+  }
+
+  @Get('events')
+  @ApiOperation({ summary: "The team's events in global order, paged by position, filtered by type and actor" })
+  @ApiOkResponse({ type: AuditEventsResponse })
+  teamEvents(@CurrentPrincipal() actor: Principal, @Query() query: TeamEventsRequest): AuditEventsResponse {
+    const after = query.after ?? 0;
+    const limit = query.limit ?? 100;
+    const events = this.audit.teamEvents(actor.teamId, { after, limit, type: query.type, actor: query.actor });
+    return { events, next_after: events.length > 0 ? events[events.length - 1].position : after };
+  }
+}
