@@ -26,6 +26,14 @@ describe('keyctl audit verify (tamper evidence) on the started service’s store
     expect(future.stdout).toBe('');
     expect(service.keyctl('audit', 'export', '--team', 'team-1', '--from', 'soon').stderr).toContain('--from must be an ISO-8601 timestamp');
 
+    const keysBefore = await api(service.baseUrl, 'GET', KEYS, owner);
+    const rebuilt = service.keyctl('projections', 'rebuild');
+    expect(rebuilt.status).toBe(0);
+    expect(rebuilt.stderr).toContain('rebuilt key_views, revocations, audit_events from 6 events up to position 6');
+    expect(await api(service.baseUrl, 'GET', KEYS, owner)).toEqual(keysBefore);
+    expect(service.keyctl('projections', 'rebuild', '--name', 'nope').stderr).toContain('--name must be one of key_views, revocations, audit_events');
+    expect(service.keyctl('projections', 'rebuild', '--name', 'key_views').status).toBe(0);
+
     const intact = service.keyctl('audit', 'verify');
     expect(intact.stdout.trim()).toBe('3 streams, 6 events, chain intact');
     expect(intact.status).toBe(0);

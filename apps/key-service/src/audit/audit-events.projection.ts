@@ -62,6 +62,7 @@ export const auditEventOfRow = (row: AuditEventRow): AuditEvent => ({
 export class AuditEventsProjection implements Projection {
   readonly name = 'audit_events';
   readonly version = 1;
+  readonly tables = ['audit_events'];
   private insert!: Database.Statement<[AuditEventRow]>;
 
   setup(db: Database.Database): void {

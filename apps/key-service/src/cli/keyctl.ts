@@ -7,6 +7,12 @@ import { parseArgs } from 'node:util';
 import { SqliteEventStore } from '@lib/event-store';
 import { describeBreak, verifyChains } from '../audit/verify-chain';
 import { AuditQuery } from '../audit/audit.query';
+import { AuditEventsProjection } from '../audit/audit-events.projection';
+import { KeyViewsProjection } from '../keys/projections/key-views.projection';
+import { Projection } from '../keys/projections/projection';
+import { rebuildAsideAndSwap } from '../keys/projections/projection-rebuild';
+import { openReadModelDatabase } from '../keys/projections/read-model.database';
+import { RevocationsProjection } from '../revocations/revocations.projection';
 import { ProjectionRunner } from '../keys/projections/projection-runner';
 import { EVENT_STORE, EventStore } from '@lib/event-store';
 import { AppModule } from '../app.module';
@@ -30,6 +36,10 @@ const USAGE = `keyctl: operator commands for the key service (reads the same env
   keyctl audit verify
       Walks every stream of the store and checks its hash chain. Prints "N streams, M events,
       chain intact" and exits 0, or names the first broken link and exits 1.
+
+  keyctl projections rebuild [--name key_views|revocations|audit_events]
+      Builds the read models (all, or one) again from the first event, aside, then swaps them in
+      at once; safe while the service runs. Progress on stderr.
 
   keyctl audit export --team T [--from ISO] [--to ISO]
       The team's events in global order as JSON Lines on stdout (recorded_at within the bounds,
@@ -94,6 +104,11 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'projections': {
+      const [sub, ...args] = rest;
+      if (sub !== 'rebuild') throw new UsageError('projections takes: rebuild');
+      return rebuildReadModels(config, args);
+    }
     case 'audit': {
       const [sub, ...args] = rest;
       if (sub === 'export') return exportTeamEvents(config, args);
@@ -116,6 +131,37 @@ async function main(argv: string[]): Promise<number> {
     default:
       process.stderr.write(USAGE);
       return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+  }
+}
+
+const PROJECTION_CLASSES: ReadonlyArray<new () => Projection> = [KeyViewsProjection, RevocationsProjection, AuditEventsProjection];
+
+async function rebuildReadModels(config: ReturnType<typeof loadConfig>, args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { name: { type: 'string' } } });
+  const all = PROJECTION_CLASSES.map((Class) => new Class());
+  const names = all.map((p) => p.name);
+  if (values.name !== undefined && !names.includes(values.name)) throw new UsageError(`--name must be one of ${names.join(', ')}`);
+  const chosen = (list: Projection[]) => list.filter((p) => values.name === undefined || p.name === values.name);
+  const file = path.join(config.dataDir, 'events.db');
+  if (!fs.existsSync(file)) throw new UsageError(`no event store at ${file} (DATA_DIR=${config.dataDir})`);
+  const store = new SqliteEventStore(file);
+  const db = openReadModelDatabase(config.dataDir);
+  try {
+    const started = Date.now();
+    const result = await rebuildAsideAndSwap(store, db, {
+      aside: chosen(PROJECTION_CLASSES.map((Class) => new Class())),
+      live: chosen(all),
+      dataDir: config.dataDir,
+      progress: (events, position) => process.stderr.write(`keyctl: ${events} events applied (position ${position})...\n`),
+    });
+    const seconds = (Date.now() - started) / 1000;
+    process.stderr.write(
+      `keyctl: rebuilt ${result.views.join(', ')} from ${result.events} events up to position ${result.position} in ${seconds.toFixed(1)} s\n`,
+    );
+    return 0;
+  } finally {
+    db.close();
+    await store.close();
   }
 }
 

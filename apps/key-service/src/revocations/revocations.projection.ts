@@ -25,6 +25,7 @@ interface RevocationRow {
 export class RevocationsProjection implements Projection {
   readonly name = 'revocations';
   readonly version = 1;
+  readonly tables = ['revocations', 'revocation_key_hashes'];
   private insert!: Database.Statement<[RevocationRow]>;
   private setHash!: Database.Statement<[string, string]>;
   private getHash!: Database.Statement<[string], { secret_hash: string }>;

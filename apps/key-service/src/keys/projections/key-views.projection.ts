@@ -37,6 +37,7 @@ export class KeyViewsProjection implements Projection {
   readonly name = 'key_views';
   /** 2: expired_at (the expiry scheduler's event). */
   readonly version = 2;
+  readonly tables = ['key_views'];
   private select!: Database.Statement<[string], KeyViewRow>;
   private upsert!: Database.Statement<[KeyViewRow]>;
 

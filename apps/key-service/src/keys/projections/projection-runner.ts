@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type Database from 'better-sqlite3';
 import { EVENT_STORE, EventFollower, EventStore, StoredEvent } from '@lib/event-store';
+import * as path from 'node:path';
 import { PROJECTIONS, Projection } from './projection';
+import { RebuildResult, rebuildAsideAndSwap } from './projection-rebuild';
 import { READ_MODEL_DB } from './read-model.database';
 
 /**
@@ -26,6 +28,8 @@ export class ProjectionRunner implements OnApplicationBootstrap, OnApplicationSh
   private readonly getCheckpoint: Database.Statement<[string], { position: number }>;
   private readonly setCheckpoint: Database.Statement<[string, number]>;
   private readonly listeners: Record<CommitPhase, CommitListener[]> = { views: [], notify: [] };
+  /** Held by a rebuild's swap: batches wait for it, so that none lands in the swap's transaction. */
+  private swapping: Promise<void> | null = null;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -98,6 +102,7 @@ export class ProjectionRunner implements OnApplicationBootstrap, OnApplicationSh
   }
 
   private async applyBatch(events: StoredEvent[]): Promise<number> {
+    while (this.swapping) await this.swapping;
     const last = events[events.length - 1].position;
     try {
       this.db.transaction(() => {
@@ -140,17 +145,27 @@ export class ProjectionRunner implements OnApplicationBootstrap, OnApplicationSh
     this.waiters = still;
   }
 
-  /** Drops every view and builds it again from the first event. */
-  async rebuild(): Promise<void> {
-    await this.stop();
-    this.db.transaction(() => {
-      for (const projection of this.projections) {
-        projection.reset(this.db);
-        projection.setup(this.db);
-        this.setCheckpoint.run(projection.name, 0);
-      }
-    })();
-    this.start();
-    await this.waitFor(await this.store.headPosition());
+  /**
+   * Builds the views (all, or those named) again from the first event, aside, while these go on
+   * serving and following; then swaps them in at once (see projection-rebuild.ts).
+   */
+  async rebuild(names?: readonly string[], progress?: (events: number, position: number) => void): Promise<RebuildResult> {
+    const live = this.projections.filter((p) => !names || names.includes(p.name));
+    const aside = live.map((p) => new (p.constructor as new () => Projection)());
+    let release: () => void = () => undefined;
+    const result = await rebuildAsideAndSwap(this.store, this.db, {
+      aside,
+      live,
+      dataDir: path.dirname(this.db.name),
+      progress,
+      beforeSwap: () => {
+        this.swapping = new Promise((resolve) => (release = resolve));
+      },
+    }).finally(() => {
+      this.swapping = null;
+      release();
+    });
+    this.position = Math.min(...this.projections.map((p) => this.checkpointOf(p.name)));
+    return result;
   }
 }

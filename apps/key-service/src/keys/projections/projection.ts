@@ -8,6 +8,8 @@ export interface Projection {
   readonly name: string;
   /** Raised whenever the tables' shape or meaning changes: a stored view of another version is rebuilt. */
   readonly version: number;
+  /** Every table the projection owns: what a rebuild builds aside and swaps in. */
+  readonly tables: readonly string[];
   setup(db: Database.Database): void;
   apply(event: StoredEvent, db: Database.Database): void;
   /** Drops what the projection built, so that it can be rebuilt from position 0. */

@@ -1,0 +1,98 @@
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EventStore } from '@lib/event-store';
+import { Projection } from './projection';
+
+export interface RebuildOptions {
+  /** Fresh projection instances, bound to the aside database while it is built. */
+  readonly aside: readonly Projection[];
+  /** The same projections, bound to the live database for the swap. */
+  readonly live: readonly Projection[];
+  readonly dataDir: string;
+  readonly progress?: (events: number, position: number) => void;
+  /** Called just before the swap takes the live database's write lock (a runner in this process pauses). */
+  readonly beforeSwap?: () => void;
+}
+
+export interface RebuildResult {
+  readonly events: number;
+  readonly position: number;
+  readonly views: readonly string[];
+}
+
+const PAGE = 5000;
+
+/**
+ * Builds views from the first event into a separate SQLite file, then swaps them in: in one
+ * transaction on the live read-model database, holding its write lock, it applies to the aside copy
+ * whatever the live views took in meanwhile, replaces the live tables with the aside ones and sets
+ * their checkpoints. Readers see the old views until the commit and the rebuilt ones after it, never a
+ * half-built one; a service running on the same DATA_DIR goes on from the swapped checkpoint.
+ */
+export async function rebuildAsideAndSwap(store: EventStore, liveDb: Database.Database, options: RebuildOptions): Promise<RebuildResult> {
+  const asideFile = path.join(options.dataDir, `read-models.rebuild-${process.pid}.db`);
+  fs.rmSync(asideFile, { force: true });
+  const aside = new Database(asideFile);
+  aside.pragma('journal_mode = OFF');
+  aside.pragma('synchronous = OFF');
+  try {
+    for (const projection of options.aside) projection.setup(aside);
+    let position = 0;
+    let events = 0;
+    const applyPage = (page: Awaited<ReturnType<EventStore['readAll']>>) =>
+      aside.transaction(() => {
+        for (const event of page) for (const projection of options.aside) projection.apply(event, aside);
+      })();
+    for (;;) {
+      const page = await store.readAll(position, { limit: PAGE });
+      if (page.length === 0) break;
+      applyPage(page);
+      events += page.length;
+      const next = page[page.length - 1].position;
+      if (Math.floor(next / 100_000) > Math.floor(position / 100_000)) options.progress?.(events, next);
+      position = next;
+    }
+
+    options.beforeSwap?.();
+    liveDb.exec(`ATTACH DATABASE '${asideFile.replace(/'/g, "''")}' AS rebuilt`);
+    try {
+      liveDb.exec('BEGIN IMMEDIATE');
+      try {
+        // What the live views applied while the aside copy was built must be in the copy too.
+        const checkpoint = liveDb.prepare<[string], { position: number }>('SELECT position FROM projection_checkpoints WHERE name = ?');
+        const liveHead = Math.max(0, ...options.live.map((p) => checkpoint.get(p.name)?.position ?? 0));
+        while (position < liveHead) {
+          const page = (await store.readAll(position, { limit: PAGE })).filter((e) => e.position <= liveHead);
+          if (page.length === 0) break;
+          applyPage(page);
+          events += page.length;
+          position = page[page.length - 1].position;
+        }
+        const setCheckpoint = liveDb.prepare(
+          'INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position',
+        );
+        const setVersion = liveDb.prepare(
+          'INSERT INTO projection_versions (name, version) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET version = excluded.version',
+        );
+        for (const projection of options.live) {
+          projection.reset(liveDb);
+          projection.setup(liveDb);
+          for (const table of projection.tables) liveDb.exec(`INSERT INTO main.${table} SELECT * FROM rebuilt.${table}`);
+          setCheckpoint.run(projection.name, position);
+          setVersion.run(projection.name, projection.version);
+        }
+        liveDb.exec('COMMIT');
+      } catch (error) {
+        if (liveDb.inTransaction) liveDb.exec('ROLLBACK');
+        throw error;
+      }
+    } finally {
+      liveDb.exec('DETACH DATABASE rebuilt');
+    }
+    return { events, position, views: options.live.map((p) => p.name) };
+  } finally {
+    aside.close();
+    fs.rmSync(asideFile, { force: true });
+  }
+}
