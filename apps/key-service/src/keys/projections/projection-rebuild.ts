@@ -76,6 +76,9 @@ export async function rebuildAsideAndSwap(store: EventStore, liveDb: Database.Da
           'INSERT INTO projection_versions (name, version) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET version = excluded.version',
         );
         for (const projection of options.live) {
+          // Unqualified names resolve to main first, then to attached files: main must have the
+          // tables before reset drops them, or the drop would reach the rebuilt copy.
+          projection.setup(liveDb);
           projection.reset(liveDb);
           projection.setup(liveDb);
           for (const table of projection.tables) liveDb.exec(`INSERT INTO main.${table} SELECT * FROM rebuilt.${table}`);
