@@ -32,6 +32,8 @@ export class RevocationsProjection implements Projection {
   private dropHash!: Database.Statement<[string]>;
   private selectAfter!: Database.Statement<[number, number], RevocationRow>;
   private selectHead!: Database.Statement<[], { position: number | null }>;
+  /** During a rebuild: each live key's current hash, written once at the end. */
+  private rebuilding: Map<string, string> | null = null;
 
   setup(db: Database.Database): void {
     db.exec(`
@@ -62,19 +64,37 @@ export class RevocationsProjection implements Projection {
     db.exec('DROP TABLE IF EXISTS revocations; DROP TABLE IF EXISTS revocation_key_hashes;');
   }
 
+  beginRebuild(): void {
+    this.rebuilding = new Map();
+  }
+
+  endRebuild(db: Database.Database): void {
+    const hashes = this.rebuilding;
+    this.rebuilding = null;
+    if (!hashes) return;
+    db.transaction(() => {
+      for (const [keyUuid, hash] of hashes) this.setHash.run(keyUuid, hash);
+    })();
+  }
+
   apply(stored: StoredEvent): void {
     if (!stored.streamId.startsWith(KEY_STREAM_PREFIX)) return;
     const event = decodeKeyEvent(stored);
-    const revocation = revocationOf(event, stored.position, (keyUuid) => this.getHash.get(keyUuid)?.secret_hash);
+    const memory = this.rebuilding;
+    const revocation = revocationOf(event, stored.position, (keyUuid) =>
+      memory ? memory.get(keyUuid) : this.getHash.get(keyUuid)?.secret_hash,
+    );
     if (revocation) this.insert.run({ ...revocation, secret_hashes: JSON.stringify(revocation.secret_hashes) });
     switch (event.type) {
       case 'ModelAccessKeyCreated':
       case 'LegacyModelAccessKeyImported':
       case 'ModelAccessKeySecretRegenerated':
-        this.setHash.run(event.data.keyUuid, event.data.secretHash);
+        if (memory) memory.set(event.data.keyUuid, event.data.secretHash);
+        else this.setHash.run(event.data.keyUuid, event.data.secretHash);
         break;
       case 'ModelAccessKeyDeleted':
-        this.dropHash.run(event.data.keyUuid);
+        if (memory) memory.delete(event.data.keyUuid);
+        else this.dropHash.run(event.data.keyUuid);
         break;
       default:
         break;

@@ -40,6 +40,8 @@ export class KeyViewsProjection implements Projection {
   readonly tables = ['key_views'];
   private select!: Database.Statement<[string], KeyViewRow>;
   private upsert!: Database.Statement<[KeyViewRow]>;
+  /** During a rebuild: every key's state, written once at the end. */
+  private rebuilding: Map<string, { state: ModelAccessKeyState; createdPosition: number }> | null = null;
 
   setup(db: Database.Database): void {
     db.exec(`
@@ -83,9 +85,30 @@ export class KeyViewsProjection implements Projection {
     db.exec('DROP TABLE IF EXISTS key_views');
   }
 
+  beginRebuild(): void {
+    this.rebuilding = new Map();
+  }
+
+  endRebuild(db: Database.Database): void {
+    const keys = this.rebuilding;
+    this.rebuilding = null;
+    if (!keys) return;
+    db.transaction(() => {
+      for (const { state, createdPosition } of keys.values()) if (state.status !== 'absent') this.upsert.run(rowOf(state.key, createdPosition));
+    })();
+  }
+
   apply(stored: StoredEvent): void {
     if (!stored.streamId.startsWith(KEY_STREAM_PREFIX)) return;
     const event = decodeKeyEvent(stored);
+    if (this.rebuilding) {
+      const known = this.rebuilding.get(event.data.keyUuid);
+      this.rebuilding.set(event.data.keyUuid, {
+        state: evolve(known?.state ?? initialState, event),
+        createdPosition: known?.createdPosition ?? stored.position,
+      });
+      return;
+    }
     const row = this.select.get(event.data.keyUuid);
     const after = evolve(row ? stateOf(row) : initialState, event);
     if (after.status === 'absent') return;

@@ -2,6 +2,8 @@ import type Database from 'better-sqlite3';
 import { KEYS, TestApp, startTestApp } from '../../../../../test/support/test-app';
 import { PROJECTIONS, Projection } from './projection';
 import { ProjectionRunner } from './projection-runner';
+import { rebuildAsideAndSwap } from './projection-rebuild';
+import * as path from 'node:path';
 import { READ_MODEL_DB } from './read-model.database';
 
 /** Every row of every table of every view, in a stable order. */
@@ -63,5 +65,30 @@ describe('projection rebuild: aside, then swapped in', () => {
     expect(afterConcurrent.key_views.length).toBe(20);
     await runner.rebuild(['key_views']);
     expect(snapshot(t)).toEqual(afterConcurrent);
+  });
+
+  it('applies to the copy what the live views took in after the copy was read, before swapping', async () => {
+    await activity(5);
+    const runner = t.app.get(ProjectionRunner);
+    const db = t.app.get<Database.Database>(READ_MODEL_DB);
+    const live = t.app.get<Projection[]>(PROJECTIONS);
+    let lateKey = '';
+    const result = await rebuildAsideAndSwap(t.store, db, {
+      aside: live.map((p) => new (p.constructor as new () => Projection)()),
+      live,
+      dataDir: path.dirname(db.name),
+      // Another writer and the live runner move on between the copy's last read and the swap.
+      beforeSwap: async () => {
+        lateKey = (await t.call('POST', KEYS, { token: owner, body: { name: 'late' } })).body.api_key_info.uuid;
+        await t.call('PUT', `${KEYS}/${lateKey}/regenerate`, { token: owner });
+        await runner.waitFor(await t.store.headPosition());
+      },
+    });
+    expect(result.position).toBe(await t.store.headPosition());
+    const swapped = snapshot(t);
+    expect(swapped.key_views.some((row) => (row as { key_uuid: string }).key_uuid === lateKey)).toBe(true);
+    expect(swapped.revocations.some((row) => (row as { key_uuid: string }).key_uuid === lateKey)).toBe(true);
+    await runner.rebuild();
+    expect(snapshot(t)).toEqual(swapped);
   });
 });

@@ -12,7 +12,7 @@ export interface RebuildOptions {
   readonly dataDir: string;
   readonly progress?: (events: number, position: number) => void;
   /** Called just before the swap takes the live database's write lock (a runner in this process pauses). */
-  readonly beforeSwap?: () => void;
+  readonly beforeSwap?: () => void | Promise<void>;
 }
 
 export interface RebuildResult {
@@ -37,7 +37,10 @@ export async function rebuildAsideAndSwap(store: EventStore, liveDb: Database.Da
   aside.pragma('journal_mode = OFF');
   aside.pragma('synchronous = OFF');
   try {
-    for (const projection of options.aside) projection.setup(aside);
+    for (const projection of options.aside) {
+      projection.setup(aside);
+      projection.beginRebuild?.();
+    }
     let position = 0;
     let events = 0;
     const applyPage = (page: Awaited<ReturnType<EventStore['readAll']>>) =>
@@ -54,11 +57,14 @@ export async function rebuildAsideAndSwap(store: EventStore, liveDb: Database.Da
       position = next;
     }
 
-    options.beforeSwap?.();
+    await options.beforeSwap?.();
     liveDb.exec(`ATTACH DATABASE '${asideFile.replace(/'/g, "''")}' AS rebuilt`);
     try {
-      liveDb.exec('BEGIN IMMEDIATE');
+      // The live write lock, on main only: BEGIN IMMEDIATE would lock the attached copy as well, and
+      // the copy is still written (the catch-up below) through its own connection.
+      liveDb.exec('BEGIN');
       try {
+        liveDb.prepare("DELETE FROM projection_checkpoints WHERE name = ''").run();
         // What the live views applied while the aside copy was built must be in the copy too.
         const checkpoint = liveDb.prepare<[string], { position: number }>('SELECT position FROM projection_checkpoints WHERE name = ?');
         const liveHead = Math.max(0, ...options.live.map((p) => checkpoint.get(p.name)?.position ?? 0));
@@ -69,6 +75,7 @@ export async function rebuildAsideAndSwap(store: EventStore, liveDb: Database.Da
           events += page.length;
           position = page[page.length - 1].position;
         }
+        for (const projection of options.aside) projection.endRebuild?.(aside);
         const setCheckpoint = liveDb.prepare(
           'INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position',
         );

@@ -14,4 +14,10 @@ export interface Projection {
   apply(event: StoredEvent, db: Database.Database): void;
   /** Drops what the projection built, so that it can be rebuilt from position 0. */
   reset(db: Database.Database): void;
+  /**
+   * A rebuild into a private copy may keep state in memory (nobody else writes that copy) and
+   * write it once in `endRebuild`, instead of reading and writing rows per event.
+   */
+  beginRebuild?(): void;
+  endRebuild?(db: Database.Database): void;
 }
