@@ -1,9 +1,8 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ROOT, freePort } from './service-process';
+import { ROOT, freePort, spawnUntilHealthy } from './service-process';
 
 export const GATEWAY_MAIN = path.join(ROOT, 'dist/apps/gateway/src/main.js');
 
@@ -22,27 +21,13 @@ export async function startGateway(env: NodeJS.ProcessEnv, stateDir?: string): P
   const dir = stateDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-e2e-'));
   const port = await freePort();
   const fullEnv = { ...process.env, GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port), GATEWAY_STATE_DIR: dir, ...env };
-  const child: ChildProcess = spawn(process.execPath, [GATEWAY_MAIN], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
   const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${out}`);
-    try {
-      if ((await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(1000) })).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`gateway did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const { child, output } = await spawnUntilHealthy('gateway', GATEWAY_MAIN, fullEnv, baseUrl);
   return {
     baseUrl,
     stateDir: dir,
     env: fullEnv,
-    output: () => out,
+    output,
     async chat(secret, model = 'llama3-8b-instruct') {
       const response = await fetch(`${baseUrl}/v1/chat/completions`, {
         method: 'POST',

@@ -19,6 +19,31 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Starts a built entry point and waits until its /healthz answers; its output is kept for errors. */
+export async function spawnUntilHealthy(
+  what: string,
+  main: string,
+  env: NodeJS.ProcessEnv,
+  baseUrl: string,
+): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${out}`);
+    try {
+      if ((await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(1000) })).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${what} did not start: ${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, output: () => out };
+}
+
 export interface ServiceProcess {
   readonly baseUrl: string;
   readonly grpcAddress: string;
@@ -38,22 +63,8 @@ export async function startService(options: { dataDir?: string; env?: NodeJS.Pro
   const port = await freePort();
   const grpcPort = await freePort();
   const env = { ...process.env, NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), GRPC_PORT: String(grpcPort), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...options.env };
-  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
   const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}: ${out}`);
-    try {
-      if ((await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(1000) })).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`service did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const { child, output } = await spawnUntilHealthy('service', MAIN, env, baseUrl);
   const keyctl = (...args: string[]) => {
     const result = spawnSync(process.execPath, [KEYCTL, ...args], { env, encoding: 'utf8' });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -64,7 +75,7 @@ export async function startService(options: { dataDir?: string; env?: NodeJS.Pro
     dataDir,
     env,
     child,
-    output: () => out,
+    output,
     keyctl,
     token: (team, user, role) => keyctl('token', '--team', team, '--user', user, '--role', role).stdout.trim(),
     kill: (signal = 'SIGTERM') =>
