@@ -80,8 +80,8 @@ export class GatewayClient extends EventEmitter {
     this.positionFile = options.positionFile ? new PositionFile(options.positionFile) : null;
     this.feed =
       options.feed.kind === 'stream'
-        ? new SseFeed({ serviceUrl: options.serviceUrl, token: options.token, dispatcher: undefined })
-        : new KafkaFeed({ brokers: options.feed.brokers, topic: options.feed.topic, groupId: options.feed.groupId, logger: this.logger });
+        ? new SseFeed({ serviceUrl: options.serviceUrl, token: options.token })
+        : new KafkaFeed({ brokers: options.feed.brokers, topic: options.feed.topic, groupId: options.feed.groupId });
   }
 
   /** Starts following the feed from the saved position, or else from the feed's current head. */
@@ -122,16 +122,21 @@ export class GatewayClient extends EventEmitter {
 
   /** The cached answer, if one may be trusted now; no I/O. */
   verifyCached(secret: string, target: VerifyTarget = {}): VerifyAnswer | undefined {
-    const now = Date.now();
-    if (!this.isFresh(now)) return undefined;
-    const answer = this.cache.get(hashOf(secret), target, now);
-    if (answer !== undefined) this.counters.cacheHits++;
-    return answer;
+    return this.fromCache(hashOf(secret), target);
   }
 
   verify(secret: string, target: VerifyTarget = {}): Promise<VerifyAnswer> {
-    const cached = this.verifyCached(secret, target);
-    return cached !== undefined ? Promise.resolve(cached) : this.verifyOnline(secret, target);
+    const hash = hashOf(secret);
+    const cached = this.fromCache(hash, target);
+    return cached !== undefined ? Promise.resolve(cached) : this.verifyOnline(secret, hash, target);
+  }
+
+  private fromCache(hash: string, target: VerifyTarget): VerifyAnswer | undefined {
+    const now = Date.now();
+    if (!this.isFresh(now)) return undefined;
+    const answer = this.cache.get(hash, target, now);
+    if (answer !== undefined) this.counters.cacheHits++;
+    return answer;
   }
 
   status(): GatewayClientStatus {
@@ -153,8 +158,7 @@ export class GatewayClient extends EventEmitter {
     return this.connected && this.lastContact !== null && now - this.lastContact <= this.maxSilenceMs;
   }
 
-  private async verifyOnline(secret: string, target: VerifyTarget): Promise<VerifyAnswer> {
-    const hash = hashOf(secret);
+  private async verifyOnline(secret: string, hash: string, target: VerifyTarget): Promise<VerifyAnswer> {
     const generation = this.cache.generation;
     this.counters.serviceCalls++;
     let answer: VerifyAnswer;

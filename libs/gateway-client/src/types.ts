@@ -47,9 +47,8 @@ export interface FeedListener {
 }
 
 export interface Feed {
-  /** Starts following after `position`; reconnects by itself until stopped. */
+  /** Starts following after `position`; reconnects by itself, from where it got to, until stopped. */
   start(position: number, listener: FeedListener): Promise<void>;
-  /** The position to resume from after a reconnect. */
   stop(): Promise<void>;
 }
 

@@ -34,6 +34,9 @@ export interface KeyStateAt {
 /** The audit reads: a key's history from the log itself, and the team's trail from its index. */
 @Injectable()
 export class AuditQuery {
+  /** One prepared statement per combination of filters (at most 16). */
+  private readonly statements = new Map<string, Database.Statement<[Record<string, unknown>], AuditEventRow>>();
+
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(READ_MODEL_DB) private readonly db: Database.Database,
@@ -89,9 +92,10 @@ export class AuditQuery {
     if (filter.actor !== undefined) clauses.push('actor_user_id = @actor');
     if (filter.from !== undefined) clauses.push('recorded_at >= @from');
     if (filter.to !== undefined) clauses.push('recorded_at <= @to');
-    const rows = this.db
-      .prepare<[Record<string, unknown>], AuditEventRow>(`SELECT * FROM audit_events WHERE ${clauses.join(' AND ')} ORDER BY position LIMIT @limit`)
-      .all({ teamId, after: filter.after, limit: filter.limit, type: filter.type, actor: filter.actor, from: filter.from, to: filter.to });
+    const sql = `SELECT * FROM audit_events WHERE ${clauses.join(' AND ')} ORDER BY position LIMIT @limit`;
+    let statement = this.statements.get(sql);
+    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
+    const rows = statement.all({ teamId, after: filter.after, limit: filter.limit, type: filter.type, actor: filter.actor, from: filter.from, to: filter.to });
     return rows.map(auditEventOfRow);
   }
 }

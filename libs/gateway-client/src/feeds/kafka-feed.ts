@@ -1,5 +1,5 @@
 import { Consumer, Kafka, logLevel } from 'kafkajs';
-import { Feed, FeedListener, Logger, Revocation } from '../types';
+import { Feed, FeedListener, Revocation } from '../types';
 
 export interface KafkaFeedOptions {
   readonly brokers: readonly string[];
@@ -7,7 +7,6 @@ export interface KafkaFeedOptions {
   /** One group per gateway instance: each instance must see every revocation. */
   readonly groupId: string;
   readonly clientId?: string;
-  readonly logger?: Logger;
 }
 
 export const DEFAULT_REVOCATIONS_TOPIC = 'model-keys.revocations.v1';
@@ -25,8 +24,12 @@ export class KafkaFeed implements Feed {
 
   constructor(private readonly options: KafkaFeedOptions) {}
 
-  /** Returns at once: the consumer connects in the background, and the client verifies online meanwhile. */
-  async start(position: number, listener: FeedListener): Promise<void> {
+  /**
+   * Returns at once: the consumer connects in the background, and the client verifies online
+   * meanwhile. The position is not needed here: the group's committed offsets are the resume point,
+   * and the client drops what it has already seen.
+   */
+  async start(_position: number, listener: FeedListener): Promise<void> {
     this.starting = (async () => {
       for (let backoff = 200; !this.stopped; backoff = Math.min(backoff * 2, 5000)) {
         try {
@@ -40,7 +43,6 @@ export class KafkaFeed implements Feed {
         }
       }
     })();
-    void position;
   }
 
   private async connect(listener: FeedListener): Promise<void> {
