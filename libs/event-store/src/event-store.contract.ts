@@ -75,6 +75,18 @@ export function eventStoreContract(name: string, subject: ContractSubject): void
       expect(await store.headPosition()).toBe(all[2].position);
     });
 
+    it('reads the events at given global positions, in global order, leaving out positions that hold none', async () => {
+      await store.appendToStream('p-1', [{ type: 'A', data: { i: 1 } }, { type: 'B', data: { i: 2 } }], 'no_stream');
+      await store.appendToStream('p-2', [{ type: 'C', data: { i: 3 } }], 'no_stream');
+      const all = await store.readAll(0);
+      const picked = await store.readPositions([all[2].position, all[0].position, 999_999]);
+      expect(picked.map((e) => [e.type, e.data, e.hash])).toEqual([
+        ['A', { i: 1 }, all[0].hash],
+        ['C', { i: 3 }, all[2].hash],
+      ]);
+      expect(await store.readPositions([])).toEqual([]);
+    });
+
     it("chains each stream: prevHash is the previous event's hash, and every hash recomputes", async () => {
       await store.appendToStream('h-1', [{ type: 'A', data: { b: 1, a: [1, 'x'] }, metadata: { actor: { userId: 'u' } } }], 'no_stream');
       await store.appendToStream('h-2', [{ type: 'A', data: {} }], 'no_stream');

@@ -46,6 +46,8 @@ export interface EventStore {
   readStream(streamId: string): Promise<StoredEvent[]>;
   /** Events with a position greater than `afterPosition`, in global order. */
   readAll(afterPosition: number, options?: ReadAllOptions): Promise<StoredEvent[]>;
+  /** The events at these global positions, in global order; a position that holds no event is left out. */
+  readPositions(positions: readonly number[]): Promise<StoredEvent[]>;
   /** The position of the last stored event (0 for an empty store). */
   headPosition(): Promise<number>;
   /** Called after events were appended by this process; other writers are seen by polling. */

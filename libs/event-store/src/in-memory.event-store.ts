@@ -53,6 +53,13 @@ export class InMemoryEventStore implements EventStore {
     return out;
   }
 
+  async readPositions(positions: readonly number[]): Promise<StoredEvent[]> {
+    return [...new Set(positions)]
+      .filter((position) => Number.isInteger(position) && position >= 1 && position <= this.all.length)
+      .sort((a, b) => a - b)
+      .map((position) => this.all[position - 1]);
+  }
+
   async headPosition(): Promise<number> {
     return this.all.length;
   }

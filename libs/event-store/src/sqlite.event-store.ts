@@ -23,6 +23,10 @@ interface EventRow {
   hash: string;
 }
 
+/** A row as an array, in COLUMNS order: better-sqlite3 builds arrays far faster than keyed objects. */
+type RawEventRow = [number, string, number, string, string, string, string, string | null, string];
+const COLUMNS = 'position, stream_id, revision, type, data, metadata, recorded_at, prev_hash, hash';
+
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS events (
     position    INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -51,9 +55,10 @@ export class SqliteEventStore implements EventStore {
   private readonly stmt: {
     streamHead: Database.Statement<[string], { revision: number; hash: string }>;
     insert: Database.Statement<[string, number, string, string, string, string, string | null, string]>;
-    readStream: Database.Statement<[string], EventRow>;
-    readAll: Database.Statement<[number, number], EventRow>;
-    readAllPrefix: Database.Statement<[{ after: number; prefix: string; limit: number }], EventRow>;
+    readStream: Database.Statement<[string], RawEventRow>;
+    readAll: Database.Statement<[number, number], RawEventRow>;
+    readAllPrefix: Database.Statement<[number, string, string, number], RawEventRow>;
+    readPositions: Database.Statement<[string], RawEventRow>;
     head: Database.Statement<[], { head: number | null }>;
   };
 
@@ -69,11 +74,16 @@ export class SqliteEventStore implements EventStore {
       insert: this.db.prepare(
         'INSERT INTO events (stream_id, revision, type, data, metadata, recorded_at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
-      readStream: this.db.prepare('SELECT * FROM events WHERE stream_id = ? ORDER BY revision'),
-      readAll: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
-      readAllPrefix: this.db.prepare(
-        'SELECT * FROM events WHERE position > @after AND substr(stream_id, 1, length(@prefix)) = @prefix ORDER BY position LIMIT @limit',
-      ),
+      readStream: this.db.prepare<[string], RawEventRow>(`SELECT ${COLUMNS} FROM events WHERE stream_id = ? ORDER BY revision`).raw(),
+      readAll: this.db.prepare<[number, number], RawEventRow>(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw(),
+      readAllPrefix: this.db
+        .prepare<[number, string, string, number], RawEventRow>(
+          `SELECT ${COLUMNS} FROM events WHERE position > ? AND substr(stream_id, 1, length(?)) = ? ORDER BY position LIMIT ?`,
+        )
+        .raw(),
+      readPositions: this.db
+        .prepare<[string], RawEventRow>(`SELECT ${COLUMNS} FROM events WHERE position IN (SELECT value FROM json_each(?)) ORDER BY position`)
+        .raw(),
       head: this.db.prepare('SELECT MAX(position) AS head FROM events'),
     };
   }
@@ -84,8 +94,13 @@ export class SqliteEventStore implements EventStore {
     if (!columns.includes('hash')) {
       this.db.exec('ALTER TABLE events ADD COLUMN prev_hash TEXT; ALTER TABLE events ADD COLUMN hash TEXT;');
     }
+    // user_version 1: every event is chained; a file at 1 skips the scan below (a full read of the log).
+    if ((this.db.pragma('user_version', { simple: true }) as number) >= 1) return;
     const unchained = this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM events WHERE hash IS NULL').get()?.n ?? 0;
-    if (unchained === 0) return;
+    if (unchained === 0) {
+      this.db.pragma('user_version = 1');
+      return;
+    }
     const rows = this.db.prepare<[], EventRow>('SELECT * FROM events ORDER BY stream_id, revision').all();
     const update = this.db.prepare<[string | null, string, number]>('UPDATE events SET prev_hash = ?, hash = ? WHERE position = ?');
     this.db.transaction(() => {
@@ -100,6 +115,7 @@ export class SqliteEventStore implements EventStore {
         update.run(prev, hash, row.position);
         prev = hash;
       }
+      this.db.pragma('user_version = 1');
     })();
   }
 
@@ -170,9 +186,14 @@ export class SqliteEventStore implements EventStore {
   async readAll(afterPosition: number, options: ReadAllOptions = {}): Promise<StoredEvent[]> {
     const limit = options.limit ?? 1000;
     const rows = options.streamPrefix
-      ? this.stmt.readAllPrefix.all({ after: afterPosition, prefix: options.streamPrefix, limit })
+      ? this.stmt.readAllPrefix.all(afterPosition, options.streamPrefix, options.streamPrefix, limit)
       : this.stmt.readAll.all(afterPosition, limit);
     return rows.map(toStoredEvent);
+  }
+
+  async readPositions(positions: readonly number[]): Promise<StoredEvent[]> {
+    if (positions.length === 0) return [];
+    return this.stmt.readPositions.all(JSON.stringify(positions)).map(toStoredEvent);
   }
 
   async headPosition(): Promise<number> {
@@ -192,16 +213,6 @@ export class SqliteEventStore implements EventStore {
   }
 }
 
-function toStoredEvent(row: EventRow): StoredEvent {
-  return {
-    streamId: row.stream_id,
-    revision: row.revision,
-    position: row.position,
-    type: row.type,
-    data: JSON.parse(row.data),
-    metadata: JSON.parse(row.metadata),
-    recordedAt: row.recorded_at,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
+function toStoredEvent([position, streamId, revision, type, data, metadata, recordedAt, prevHash, hash]: RawEventRow): StoredEvent {
+  return { streamId, revision, position, type, data: JSON.parse(data), metadata: JSON.parse(metadata), recordedAt, prevHash, hash };
 }

@@ -3,18 +3,13 @@ import type Database from 'better-sqlite3';
 import { StoredEvent } from '@lib/event-store';
 import { Projection } from '../keys/projections/projection';
 
-export interface AuditEventRow {
+/** One event in the team's trail: where it is in the log, and what it can be filtered by. */
+export interface AuditIndexRow {
   position: number;
   team_id: string;
-  stream_id: string;
-  revision: number;
   type: string;
   actor_user_id: string | null;
-  data: string;
-  metadata: string;
   recorded_at: string;
-  prev_hash: string | null;
-  hash: string;
 }
 
 /** What an auditor receives for one stored event: the event as stored, with its place and hash. */
@@ -42,50 +37,31 @@ export const toAuditEvent = (e: StoredEvent): AuditEvent => ({
   hash: e.hash,
 });
 
-export const auditEventOfRow = (row: AuditEventRow): AuditEvent => ({
-  position: row.position,
-  stream_id: row.stream_id,
-  revision: row.revision,
-  type: row.type,
-  data: JSON.parse(row.data),
-  metadata: JSON.parse(row.metadata),
-  recorded_at: row.recorded_at,
-  prev_hash: row.prev_hash,
-  hash: row.hash,
-});
-
 /**
- * Every event, indexed by team (and by type and actor), in global order: the team's audit trail.
- * A copy of the log for reading; `keyctl audit verify` checks the log itself.
+ * The team's audit trail as an index into the log: each event's position under its team, with its
+ * type, actor and time to filter on. The bodies are read from the log itself, so the trail cannot
+ * disagree with what `keyctl audit verify` checks, and a rebuild writes a few small columns per event.
  */
 @Injectable()
 export class AuditEventsProjection implements Projection {
   readonly name = 'audit_events';
-  readonly version = 1;
+  /** 2: an index into the log (1 copied every event). */
+  readonly version = 2;
   readonly tables = ['audit_events'];
-  private insert!: Database.Statement<[AuditEventRow]>;
+  private insert!: Database.Statement<[number, string, string, string | null, string]>;
 
   setup(db: Database.Database): void {
     db.exec(`
       CREATE TABLE IF NOT EXISTS audit_events (
         position INTEGER PRIMARY KEY,
         team_id TEXT NOT NULL,
-        stream_id TEXT NOT NULL,
-        revision INTEGER NOT NULL,
         type TEXT NOT NULL,
         actor_user_id TEXT,
-        data TEXT NOT NULL,
-        metadata TEXT NOT NULL,
-        recorded_at TEXT NOT NULL,
-        prev_hash TEXT,
-        hash TEXT NOT NULL
+        recorded_at TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS audit_events_by_team ON audit_events (team_id, position);
     `);
-    this.insert = db.prepare(
-      `INSERT OR IGNORE INTO audit_events VALUES (@position, @team_id, @stream_id, @revision, @type, @actor_user_id, @data,
-         @metadata, @recorded_at, @prev_hash, @hash)`,
-    );
+    this.insert = db.prepare('INSERT OR IGNORE INTO audit_events VALUES (?, ?, ?, ?, ?)');
   }
 
   reset(db: Database.Database): void {
@@ -97,18 +73,6 @@ export class AuditEventsProjection implements Projection {
     const actor = (event.metadata as { actor?: { userId?: unknown; teamId?: unknown } }).actor;
     const teamId = typeof data?.teamId === 'string' ? data.teamId : typeof actor?.teamId === 'string' ? actor.teamId : null;
     if (teamId === null) return;
-    this.insert.run({
-      position: event.position,
-      team_id: teamId,
-      stream_id: event.streamId,
-      revision: event.revision,
-      type: event.type,
-      actor_user_id: typeof actor?.userId === 'string' ? actor.userId : null,
-      data: JSON.stringify(event.data),
-      metadata: JSON.stringify(event.metadata),
-      recorded_at: event.recordedAt,
-      prev_hash: event.prevHash,
-      hash: event.hash,
-    });
+    this.insert.run(event.position, teamId, event.type, typeof actor?.userId === 'string' ? actor.userId : null, event.recordedAt);
   }
 }

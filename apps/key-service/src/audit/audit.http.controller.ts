@@ -37,10 +37,10 @@ export class AuditHttpController {
   @Get('events')
   @ApiOperation({ summary: "The team's events in global order, paged by position, filtered by type and actor" })
   @ApiOkResponse({ type: AuditEventsResponse })
-  teamEvents(@CurrentPrincipal() actor: Principal, @Query() query: TeamEventsRequest): AuditEventsResponse {
+  async teamEvents(@CurrentPrincipal() actor: Principal, @Query() query: TeamEventsRequest): Promise<AuditEventsResponse> {
     const after = query.after ?? 0;
     const limit = query.limit ?? 100;
-    const events = this.audit.teamEvents(actor.teamId, { after, limit, type: query.type, actor: query.actor });
+    const events = await this.audit.teamEvents(actor.teamId, { after, limit, type: query.type, actor: query.actor });
     return { events, next_after: events.length > 0 ? events[events.length - 1].position : after };
   }
 }

@@ -7,7 +7,7 @@ import { decodeKeyEvent } from '../keys/domain/model-access-key.codec';
 import { ModelAccessKeyEvent, keyStreamId } from '../keys/domain/model-access-key.events';
 import { ModelAccessKeyState, fold } from '../keys/domain/model-access-key.state';
 import { READ_MODEL_DB } from '../keys/projections/read-model.database';
-import { AuditEvent, AuditEventRow, auditEventOfRow, toAuditEvent } from './audit-events.projection';
+import { AuditEvent, toAuditEvent } from './audit-events.projection';
 
 export interface TeamEventsFilter {
   readonly after: number;
@@ -35,7 +35,7 @@ export interface KeyStateAt {
 @Injectable()
 export class AuditQuery {
   /** One prepared statement per combination of filters (at most 16). */
-  private readonly statements = new Map<string, Database.Statement<[Record<string, unknown>], AuditEventRow>>();
+  private readonly statements = new Map<string, Database.Statement<[Record<string, unknown>], number>>();
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -86,16 +86,19 @@ export class AuditQuery {
     };
   }
 
-  teamEvents(teamId: string, filter: TeamEventsFilter): AuditEvent[] {
+  /** The team's events from its index, with their bodies read from the log. */
+  async teamEvents(teamId: string, filter: TeamEventsFilter): Promise<AuditEvent[]> {
     const clauses = ['team_id = @teamId', 'position > @after'];
     if (filter.type !== undefined) clauses.push('type = @type');
     if (filter.actor !== undefined) clauses.push('actor_user_id = @actor');
     if (filter.from !== undefined) clauses.push('recorded_at >= @from');
     if (filter.to !== undefined) clauses.push('recorded_at <= @to');
-    const sql = `SELECT * FROM audit_events WHERE ${clauses.join(' AND ')} ORDER BY position LIMIT @limit`;
+    const sql = `SELECT position FROM audit_events WHERE ${clauses.join(' AND ')} ORDER BY position LIMIT @limit`;
     let statement = this.statements.get(sql);
-    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
-    const rows = statement.all({ teamId, after: filter.after, limit: filter.limit, type: filter.type, actor: filter.actor, from: filter.from, to: filter.to });
-    return rows.map(auditEventOfRow);
+    if (!statement) this.statements.set(sql, (statement = this.db.prepare<[Record<string, unknown>], number>(sql).pluck()));
+    const positions = statement.all({ teamId, after: filter.after, limit: filter.limit, type: filter.type, actor: filter.actor, from: filter.from, to: filter.to });
+    const events = await this.store.readPositions(positions);
+    if (events.length !== positions.length) throw new Error('the audit index names positions the event store does not hold');
+    return events.map(toAuditEvent);
   }
 }

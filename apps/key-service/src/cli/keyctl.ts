@@ -185,7 +185,7 @@ async function exportTeamEvents(config: ReturnType<typeof loadConfig>, args: str
     let after = 0;
     let written = 0;
     for (;;) {
-      const page = audit.teamEvents(team, { after, limit: 1000, from, to });
+      const page = await audit.teamEvents(team, { after, limit: 1000, from, to });
       for (const event of page) {
         if (!process.stdout.write(`${JSON.stringify(event)}\n`)) await new Promise((r) => process.stdout.once('drain', r));
         if (++written % 10_000 === 0) process.stderr.write(`keyctl: ${written} events exported...\n`);

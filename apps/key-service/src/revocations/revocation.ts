@@ -24,23 +24,25 @@ export function revocationOf(
   position: number,
   currentHash: (keyUuid: string) => string | undefined,
 ): Revocation | null {
-  const base = { position, key_uuid: event.data.keyUuid, team_id: event.data.teamId, deployment_name: null };
+  const revoked = (secretHashes: readonly string[], reason: RevocationReason, occurredAt: string, deploymentName: string | null = null) => ({
+    position,
+    key_uuid: event.data.keyUuid,
+    team_id: event.data.teamId,
+    secret_hashes: secretHashes,
+    reason,
+    deployment_name: deploymentName,
+    occurred_at: occurredAt,
+  });
   switch (event.type) {
     case 'ModelAccessKeySecretRegenerated':
-      return { ...base, secret_hashes: [event.data.revokedSecretHash], reason: 'regenerated', occurred_at: event.data.regeneratedAt };
+      return revoked([event.data.revokedSecretHash], 'regenerated', event.data.regeneratedAt);
     case 'ModelAccessKeyDeleted':
-      return { ...base, secret_hashes: [event.data.revokedSecretHash], reason: 'deleted', occurred_at: event.data.deletedAt };
+      return revoked([event.data.revokedSecretHash], 'deleted', event.data.deletedAt);
     case 'ModelAccessKeyExpired':
-      return { ...base, secret_hashes: [event.data.revokedSecretHash], reason: 'expired', occurred_at: event.data.expiredAt };
+      return revoked([event.data.revokedSecretHash], 'expired', event.data.expiredAt);
     case 'ModelAccessKeyDeploymentDetached': {
       const hash = currentHash(event.data.keyUuid);
-      return {
-        ...base,
-        secret_hashes: hash === undefined ? [] : [hash],
-        reason: 'deployment_detached',
-        deployment_name: event.data.deploymentName,
-        occurred_at: event.data.detachedAt,
-      };
+      return revoked(hash === undefined ? [] : [hash], 'deployment_detached', event.data.detachedAt, event.data.deploymentName);
     }
     case 'ModelAccessKeyCreated':
     case 'LegacyModelAccessKeyImported':

@@ -26,7 +26,7 @@ export class RevocationsProjection implements Projection {
   readonly name = 'revocations';
   readonly version = 1;
   readonly tables = ['revocations', 'revocation_key_hashes'];
-  private insert!: Database.Statement<[RevocationRow]>;
+  private insert!: Database.Statement<[number, string, string, string, Revocation['reason'], string | null, string]>;
   private setHash!: Database.Statement<[string, string]>;
   private getHash!: Database.Statement<[string], { secret_hash: string }>;
   private dropHash!: Database.Statement<[string]>;
@@ -49,7 +49,7 @@ export class RevocationsProjection implements Projection {
       CREATE TABLE IF NOT EXISTS revocation_key_hashes (key_uuid TEXT PRIMARY KEY, secret_hash TEXT NOT NULL);
     `);
     this.insert = db.prepare(
-      `INSERT OR IGNORE INTO revocations VALUES (@position, @key_uuid, @team_id, @secret_hashes, @reason, @deployment_name, @occurred_at)`,
+      'INSERT OR IGNORE INTO revocations VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     this.setHash = db.prepare(
       'INSERT INTO revocation_key_hashes VALUES (?, ?) ON CONFLICT(key_uuid) DO UPDATE SET secret_hash = excluded.secret_hash',
@@ -84,7 +84,10 @@ export class RevocationsProjection implements Projection {
     const revocation = revocationOf(event, stored.position, (keyUuid) =>
       memory ? memory.get(keyUuid) : this.getHash.get(keyUuid)?.secret_hash,
     );
-    if (revocation) this.insert.run({ ...revocation, secret_hashes: JSON.stringify(revocation.secret_hashes) });
+    if (revocation) {
+      const { position, key_uuid, team_id, secret_hashes, reason, deployment_name, occurred_at } = revocation;
+      this.insert.run(position, key_uuid, team_id, JSON.stringify(secret_hashes), reason, deployment_name, occurred_at);
+    }
     switch (event.type) {
       case 'ModelAccessKeyCreated':
       case 'LegacyModelAccessKeyImported':

@@ -21,7 +21,7 @@ export interface RebuildResult {
   readonly views: readonly string[];
 }
 
-const PAGE = 5000;
+const PAGE = 10_000;
 
 /**
  * Builds views from the first event into a separate SQLite file, then swaps them in: in one
@@ -40,6 +40,11 @@ export async function rebuildAsideAndSwap(store: EventStore, liveDb: Database.Da
     for (const projection of options.aside) {
       projection.setup(aside);
       projection.beginRebuild?.();
+    }
+    // The private copy is only ever read whole, by the copy into the live file, whose tables have
+    // their indexes: maintaining them here too would be work for nothing.
+    for (const { name } of aside.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").all()) {
+      aside.exec(`DROP INDEX "${name.replace(/"/g, '""')}"`);
     }
     let position = 0;
     let events = 0;
@@ -88,7 +93,15 @@ export async function rebuildAsideAndSwap(store: EventStore, liveDb: Database.Da
           projection.setup(liveDb);
           projection.reset(liveDb);
           projection.setup(liveDb);
+          // Into bare tables, then each index built once from sorted data: far cheaper than row by row.
+          const indexes = liveDb
+            .prepare<string[], { name: string; sql: string }>(
+              `SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (${projection.tables.map(() => '?').join(', ')})`,
+            )
+            .all(...projection.tables);
+          for (const { name } of indexes) liveDb.exec(`DROP INDEX main."${name.replace(/"/g, '""')}"`);
           for (const table of projection.tables) liveDb.exec(`INSERT INTO main.${table} SELECT * FROM rebuilt.${table}`);
+          for (const { sql } of indexes) liveDb.exec(sql);
           setCheckpoint.run(projection.name, position);
           setVersion.run(projection.name, projection.version);
         }
