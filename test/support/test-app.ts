@@ -21,7 +21,7 @@ export interface TestApp {
   readonly dataDir: string;
   readonly store: EventStore;
   token(teamId: string, userId: string, role: Role): string;
-  call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, call?: Call): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  call(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, call?: Call): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   restart(): Promise<TestApp>;
   close(options?: { keepData?: boolean }): Promise<void>;
 }

@@ -4,6 +4,7 @@ import { HealthController } from './health/health.controller';
 import { KeysModule } from './keys/keys.module';
 import { GatewayModule } from './revocations/gateway.module';
 import { AuditModule } from './audit/audit.module';
+import { InferenceApiKeysModule } from './inference-api-keys/inference-api-keys.module';
 import { StorageModule, StorageOverrides } from './storage.module';
 
 @Module({})
@@ -11,7 +12,7 @@ export class AppModule {
   static forRoot(config: AppConfig, overrides: StorageOverrides = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [StorageModule.forRoot(config, overrides), KeysModule, GatewayModule, AuditModule],
+      imports: [StorageModule.forRoot(config, overrides), KeysModule, InferenceApiKeysModule, GatewayModule, AuditModule],
       controllers: [HealthController],
     };
   }

@@ -18,7 +18,12 @@ export type ErrorCode =
   | 'BATCH_REQUIRES_ALL_MODELS'
   | 'EXPIRY_NOT_IN_FUTURE'
   | 'INVALID_NAME'
-  | 'INVALID_MODELS';
+  | 'INVALID_MODELS'
+  | 'NAME_TAKEN'
+  | 'KEY_EXPIRED'
+  | 'PROJECT_NOT_FOUND'
+  | 'PROVIDER_KEY_REJECTED'
+  | 'PROVIDER_UNREACHABLE';
 
 export class DomainError extends Error {
   constructor(

@@ -17,11 +17,14 @@ export function statusOf(code: ErrorCode): number {
       return 403;
     case 'KEY_NOT_FOUND':
     case 'DEPLOYMENT_NOT_ATTACHED':
+    case 'PROJECT_NOT_FOUND':
       return 404;
     case 'KEY_ALREADY_EXISTS':
     case 'KEY_ATTACHED_TO_DEPLOYMENTS':
     case 'CONCURRENCY_CONFLICT':
     case 'IDEMPOTENCY_IN_PROGRESS':
+    case 'NAME_TAKEN':
+    case 'KEY_EXPIRED':
       return 409;
     case 'CONFIRMATION_MISMATCH':
       return 412;
@@ -29,7 +32,10 @@ export function statusOf(code: ErrorCode): number {
     case 'BATCH_REQUIRES_ALL_MODELS':
     case 'EXPIRY_NOT_IN_FUTURE':
     case 'IDEMPOTENCY_KEY_REUSED':
+    case 'PROVIDER_KEY_REJECTED':
       return 422;
+    case 'PROVIDER_UNREACHABLE':
+      return 502;
     default: {
       const unknownCode: never = code;
       throw new Error(`Unmapped error code ${unknownCode as string}`);
@@ -62,6 +68,7 @@ const GRPC_CODES: Readonly<Record<number, GrpcStatus>> = {
   409: GrpcStatus.ABORTED,
   412: GrpcStatus.FAILED_PRECONDITION,
   422: GrpcStatus.FAILED_PRECONDITION,
+  502: GrpcStatus.UNAVAILABLE,
   503: GrpcStatus.UNAVAILABLE,
 };
 

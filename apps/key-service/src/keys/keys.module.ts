@@ -26,6 +26,8 @@ import { RenameKeyHttpController } from './rename-key/rename-key.http.controller
 import { ExpiryScheduler } from '../expiry/expiry.scheduler';
 import { IdempotencyService } from './shared/idempotency.service';
 import { KeyCommandExecutor } from './shared/key-command.executor';
+import { KeyNames } from './shared/key-names';
+import { NameRegistry } from '../names/name-registry.service';
 
 const commandHandlers = [
   CreateKeyHandler,
@@ -54,11 +56,12 @@ const grpcControllers = [
   DeleteKeyGrpcController,
   DeploymentsGrpcController,
 ];
-const services = [KeyCommandExecutor, KeyViewsQuery, IdempotencyService, ExpiryScheduler];
+const services = [KeyCommandExecutor, KeyViewsQuery, IdempotencyService, ExpiryScheduler, NameRegistry, KeyNames];
 
 @Module({
   imports: [CqrsModule],
   controllers: [...httpControllers, ...grpcControllers],
   providers: [...commandHandlers, ...queryHandlers, ...services],
+  exports: [KeyCommandExecutor, KeyNames, NameRegistry],
 })
 export class KeysModule {}

@@ -1,6 +1,10 @@
 import { ModelAccessKeyEvent } from '../keys/domain/model-access-key.events';
 
-export const REVOCATION_REASONS = ['regenerated', 'deleted', 'expired', 'deployment_detached'] as const;
+/**
+ * `expiry_changed` withdraws nothing by itself: it tells caches that hold an answer for the key's
+ * secret to drop it, because the expiry that answer carries is no longer the key's.
+ */
+export const REVOCATION_REASONS = ['regenerated', 'deleted', 'expired', 'deployment_detached', 'expiry_changed'] as const;
 export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
 /** One event that removed access, as gateways receive it; `position` is the event's global position. */
@@ -44,8 +48,13 @@ export function revocationOf(
       const hash = currentHash(event.data.keyUuid);
       return revoked(hash === undefined ? [] : [hash], 'deployment_detached', event.data.detachedAt, event.data.deploymentName);
     }
+    case 'ModelAccessKeyExpiryChanged': {
+      const hash = currentHash(event.data.keyUuid);
+      return revoked(hash === undefined ? [] : [hash], 'expiry_changed', event.data.changedAt);
+    }
     case 'ModelAccessKeyCreated':
     case 'LegacyModelAccessKeyImported':
+    case 'ModelAccessKeyDescriptionChanged':
     case 'ModelAccessKeyRenamed':
     case 'ModelAccessKeyDeploymentAttached':
       return null;

@@ -13,6 +13,7 @@ const key = (overrides: Partial<ModelAccessKey> = {}): ModelAccessKey => ({
   vpcUuid: null,
   batchInferenceEnabled: false,
   legacy: false,
+  uniqueName: false,
   description: null,
   expiresAt: null,
   secretHash: 'h',

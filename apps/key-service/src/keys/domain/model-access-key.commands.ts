@@ -19,6 +19,8 @@ export interface CreateModelAccessKey {
   readonly expiresAt: string | null;
   readonly secret: SecretDigest;
   readonly now: string;
+  /** The caller reserved the name in the registry first (the Gcore-style API). */
+  readonly uniqueName?: boolean;
 }
 
 export interface ImportLegacyModelAccessKey {
@@ -82,6 +84,20 @@ export interface DetachDeployment {
   readonly now: string;
 }
 
+/**
+ * The Gcore-style PATCH: each field given is the new value; `deploymentNames` is the whole new set,
+ * so the key is attached to what is added and detached from what is left out.
+ */
+export interface UpdateModelAccessKey {
+  readonly type: 'UpdateModelAccessKey';
+  readonly keyUuid: string;
+  readonly actor: Principal;
+  readonly description?: string | null;
+  readonly expiresAt?: string | null;
+  readonly deploymentNames?: readonly string[];
+  readonly now: string;
+}
+
 /** Issued by the expiry scheduler, not by a caller: no actor, no permission check. */
 export interface ExpireModelAccessKey {
   readonly type: 'ExpireModelAccessKey';
@@ -97,4 +113,5 @@ export type ModelAccessKeyCommand =
   | DeleteModelAccessKey
   | AttachDeployment
   | DetachDeployment
+  | UpdateModelAccessKey
   | ExpireModelAccessKey;

@@ -13,6 +13,7 @@ import {
   RegenerateModelAccessKey,
   RenameModelAccessKey,
   ScopeChangeRequest,
+  UpdateModelAccessKey,
 } from './model-access-key.commands';
 import { ModelAccessKeyEvent } from './model-access-key.events';
 import { ModelAccessKey, ModelAccessKeyState } from './model-access-key.state';
@@ -34,6 +35,8 @@ export function decide(command: ModelAccessKeyCommand, state: ModelAccessKeyStat
       return attach(command, state);
     case 'DetachDeployment':
       return detach(command, state);
+    case 'UpdateModelAccessKey':
+      return updateKey(command, state);
     case 'ExpireModelAccessKey':
       return expire(command, state);
     default: {
@@ -71,6 +74,7 @@ function create(command: CreateModelAccessKey, state: ModelAccessKeyState): Mode
         secretHash: command.secret.hash,
         secretPrefix: command.secret.prefix,
         createdAt: command.now,
+        ...(command.uniqueName ? { uniqueName: true } : {}),
       },
     },
   ];
@@ -164,6 +168,43 @@ function detach(command: DetachDeployment, state: ModelAccessKeyState): ModelAcc
       data: { keyUuid: key.keyUuid, teamId: key.teamId, deploymentName: command.deploymentName, detachedAt: command.now },
     },
   ];
+}
+
+/** Only what differs becomes an event; all of them are appended together, or none. */
+function updateKey(command: UpdateModelAccessKey, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  const key = manageable(state, command.actor, command.keyUuid);
+  const base = { keyUuid: key.keyUuid, teamId: key.teamId };
+  const events: ModelAccessKeyEvent[] = [];
+  if (command.description !== undefined && command.description !== key.description) {
+    events.push({ type: 'ModelAccessKeyDescriptionChanged', data: { ...base, description: command.description, changedAt: command.now } });
+  }
+  if (command.expiresAt !== undefined && command.expiresAt !== key.expiresAt) {
+    const expired = key.expiredAt !== null || (key.expiresAt !== null && Date.parse(key.expiresAt) <= Date.parse(command.now));
+    if (expired) {
+      throw new DomainError('KEY_EXPIRED', 'the key has expired; its expiry can no longer change (create a new key)', { field: 'expires_at' });
+    }
+    if (command.expiresAt !== null && Date.parse(command.expiresAt) <= Date.parse(command.now)) {
+      throw new DomainError('EXPIRY_NOT_IN_FUTURE', 'expires_at must be in the future', { field: 'expires_at' });
+    }
+    events.push({
+      type: 'ModelAccessKeyExpiryChanged',
+      data: { ...base, expiresAt: command.expiresAt, previousExpiresAt: key.expiresAt, changedAt: command.now },
+    });
+  }
+  if (command.deploymentNames !== undefined) {
+    const wanted = new Set(command.deploymentNames);
+    for (const deploymentName of key.deploymentNames) {
+      if (!wanted.has(deploymentName)) {
+        events.push({ type: 'ModelAccessKeyDeploymentDetached', data: { ...base, deploymentName, detachedAt: command.now } });
+      }
+    }
+    for (const deploymentName of [...wanted].sort()) {
+      if (!key.deploymentNames.includes(deploymentName)) {
+        events.push({ type: 'ModelAccessKeyDeploymentAttached', data: { ...base, deploymentName, attachedAt: command.now } });
+      }
+    }
+  }
+  return events;
 }
 
 /** Idempotent: a key that is gone, already expired or not yet due gives no event. */

@@ -20,6 +20,11 @@ export interface ModelAccessKeyCreated {
     readonly secretHash: string;
     readonly secretPrefix: string;
     readonly createdAt: string;
+    /**
+     * The name is unique in the team and names the key in the Gcore-style API; such a key holds a
+     * reservation in the name registry. Absent in events written before names could be unique: false.
+     */
+    readonly uniqueName?: boolean;
   };
 }
 
@@ -76,6 +81,23 @@ export interface ModelAccessKeyDeploymentDetached {
   readonly data: { readonly keyUuid: string; readonly teamId: string; readonly deploymentName: string; readonly detachedAt: string };
 }
 
+export interface ModelAccessKeyDescriptionChanged {
+  readonly type: 'ModelAccessKeyDescriptionChanged';
+  readonly data: { readonly keyUuid: string; readonly teamId: string; readonly description: string | null; readonly changedAt: string };
+}
+
+/** A new `expires_at` (null: never), set before the key expired. */
+export interface ModelAccessKeyExpiryChanged {
+  readonly type: 'ModelAccessKeyExpiryChanged';
+  readonly data: {
+    readonly keyUuid: string;
+    readonly teamId: string;
+    readonly expiresAt: string | null;
+    readonly previousExpiresAt: string | null;
+    readonly changedAt: string;
+  };
+}
+
 /** The key reached its `expires_at`: appended once by the expiry scheduler, whoever runs it. */
 export interface ModelAccessKeyExpired {
   readonly type: 'ModelAccessKeyExpired';
@@ -96,6 +118,8 @@ export type ModelAccessKeyEvent =
   | ModelAccessKeyDeleted
   | ModelAccessKeyDeploymentAttached
   | ModelAccessKeyDeploymentDetached
+  | ModelAccessKeyDescriptionChanged
+  | ModelAccessKeyExpiryChanged
   | ModelAccessKeyExpired;
 
 export const MODEL_ACCESS_KEY_EVENT_TYPES: ReadonlySet<string> = new Set<ModelAccessKeyEvent['type']>([
@@ -106,6 +130,8 @@ export const MODEL_ACCESS_KEY_EVENT_TYPES: ReadonlySet<string> = new Set<ModelAc
   'ModelAccessKeyDeleted',
   'ModelAccessKeyDeploymentAttached',
   'ModelAccessKeyDeploymentDetached',
+  'ModelAccessKeyDescriptionChanged',
+  'ModelAccessKeyExpiryChanged',
   'ModelAccessKeyExpired',
 ]);
 

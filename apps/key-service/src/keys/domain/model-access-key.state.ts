@@ -9,6 +9,8 @@ export interface ModelAccessKey {
   readonly vpcUuid: string | null;
   readonly batchInferenceEnabled: boolean;
   readonly legacy: boolean;
+  /** Unique in the team and held in the name registry (keys created through the Gcore-style API). */
+  readonly uniqueName: boolean;
   readonly description: string | null;
   readonly expiresAt: string | null;
   readonly secretHash: string;
@@ -43,6 +45,7 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
           vpcUuid: d.vpcUuid,
           batchInferenceEnabled: d.batchInferenceEnabled,
           legacy: false,
+          uniqueName: d.uniqueName === true,
           description: d.description,
           expiresAt: d.expiresAt,
           secretHash: d.secretHash,
@@ -68,6 +71,7 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
           vpcUuid: null,
           batchInferenceEnabled: false,
           legacy: true,
+          uniqueName: false,
           description: null,
           expiresAt: null,
           secretHash: d.secretHash,
@@ -101,6 +105,10 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
         deploymentNames: key.deploymentNames.filter((name) => name !== event.data.deploymentName),
         updatedAt: event.data.detachedAt,
       }));
+    case 'ModelAccessKeyDescriptionChanged':
+      return update(state, (key) => ({ ...key, description: event.data.description, updatedAt: event.data.changedAt }));
+    case 'ModelAccessKeyExpiryChanged':
+      return update(state, (key) => ({ ...key, expiresAt: event.data.expiresAt, updatedAt: event.data.changedAt }));
     case 'ModelAccessKeyExpired':
       return update(state, (key) => ({ ...key, expiredAt: event.data.expiredAt }));
     case 'ModelAccessKeyDeleted':

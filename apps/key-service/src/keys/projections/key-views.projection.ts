@@ -15,6 +15,7 @@ export interface KeyViewRow {
   vpc_uuid: string | null;
   batch_inference_enabled: number;
   legacy: number;
+  unique_name: number;
   description: string | null;
   expires_at: string | null;
   secret_hash: string;
@@ -35,8 +36,8 @@ export interface KeyViewRow {
 @Injectable()
 export class KeyViewsProjection implements Projection {
   readonly name = 'key_views';
-  /** 2: expired_at (the expiry scheduler's event). */
-  readonly version = 2;
+  /** 2: expired_at (the expiry scheduler's event); 3: unique_name (the Gcore-style API). */
+  readonly version = 3;
   readonly tables = ['key_views'];
   private select!: Database.Statement<[string], KeyViewRow>;
   private upsert!: Database.Statement<[KeyViewRow]>;
@@ -54,6 +55,7 @@ export class KeyViewsProjection implements Projection {
         vpc_uuid TEXT,
         batch_inference_enabled INTEGER NOT NULL,
         legacy INTEGER NOT NULL,
+        unique_name INTEGER NOT NULL,
         description TEXT,
         expires_at TEXT,
         secret_hash TEXT NOT NULL,
@@ -66,13 +68,14 @@ export class KeyViewsProjection implements Projection {
         created_position INTEGER NOT NULL
       );
       CREATE INDEX IF NOT EXISTS key_views_by_team ON key_views (team_id, deleted_at, created_position);
+      CREATE INDEX IF NOT EXISTS key_views_by_unique_name ON key_views (team_id, name) WHERE unique_name = 1 AND deleted_at IS NULL;
       CREATE INDEX IF NOT EXISTS key_views_by_expiry ON key_views (expires_at)
         WHERE expires_at IS NOT NULL AND deleted_at IS NULL AND expired_at IS NULL;
     `);
     this.select = db.prepare('SELECT * FROM key_views WHERE key_uuid = ?');
     this.upsert = db.prepare(
       `INSERT INTO key_views VALUES (@key_uuid, @team_id, @created_by, @name, @models, @vpc_uuid, @batch_inference_enabled,
-         @legacy, @description, @expires_at, @secret_hash, @secret_prefix, @deployment_names, @created_at, @updated_at,
+         @legacy, @unique_name, @description, @expires_at, @secret_hash, @secret_prefix, @deployment_names, @created_at, @updated_at,
          @deleted_at, @expired_at, @created_position)
        ON CONFLICT(key_uuid) DO UPDATE SET name = excluded.name, description = excluded.description,
          expires_at = excluded.expires_at, secret_hash = excluded.secret_hash, secret_prefix = excluded.secret_prefix,
@@ -131,6 +134,7 @@ export function keyOfRow(row: KeyViewRow): ModelAccessKey {
     vpcUuid: row.vpc_uuid,
     batchInferenceEnabled: row.batch_inference_enabled === 1,
     legacy: row.legacy === 1,
+    uniqueName: row.unique_name === 1,
     description: row.description,
     expiresAt: row.expires_at,
     secretHash: row.secret_hash,
@@ -153,6 +157,7 @@ function rowOf(key: ModelAccessKey, createdPosition: number): KeyViewRow {
     vpc_uuid: key.vpcUuid,
     batch_inference_enabled: key.batchInferenceEnabled ? 1 : 0,
     legacy: key.legacy ? 1 : 0,
+    unique_name: key.uniqueName ? 1 : 0,
     description: key.description,
     expires_at: key.expiresAt,
     secret_hash: key.secretHash,
