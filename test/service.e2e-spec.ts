@@ -50,10 +50,16 @@ describe('the started service (end to end)', () => {
         '/v1/audit/events',
         '/v1/audit/keys/{uuid}/events',
         '/v1/audit/keys/{uuid}/state',
+        '/cloud/v3/inference/{project_id}/api_keys',
+        '/cloud/v3/inference/{project_id}/api_keys/{api_key_name}',
+        '/v2/gen-ai/{provider}/keys',
+        '/v2/gen-ai/{provider}/keys/{uuid}',
+        '/internal/provider-keys/{uuid}/secret',
       ].sort(),
     );
     expect(doc.paths['/v1/keys/verify'].post.requestBody.content['application/json'].schema.$ref).toContain('VerifyKeyRequest');
     expect(doc.paths[KEYS].post.requestBody.content['application/json'].schema.$ref).toContain('CreateKeyRequest');
+    expect(doc.paths['/v2/gen-ai/{provider}/keys'].post.parameters[0].schema.enum).toEqual(['anthropic', 'openai']);
     const page = await fetch(`${service.baseUrl}/docs`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('swagger');
@@ -114,6 +120,10 @@ describe('the started service (end to end)', () => {
       [{ NODE_ENV: 'production', KEY_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') }, 'AUTH_JWT_SECRET'],
       [{ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40) }, 'KEY_ENCRYPTION_KEY'],
       [{ KEY_ENCRYPTION_KEY: 'dG9vIHNob3J0' }, 'KEY_ENCRYPTION_KEY'],
+      [{ NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(40), KEY_ENCRYPTION_KEY: `${'A'.repeat(43)}!` }, 'KEY_ENCRYPTION_KEY'],
+      [{ ANTHROPIC_API_BASE_URL: 'ftp://api.anthropic.com' }, 'ANTHROPIC_API_BASE_URL'],
+      [{ OPENAI_API_BASE_URL: 'not a url' }, 'OPENAI_API_BASE_URL'],
+      [{ PROVIDER_VERIFY_TIMEOUT_MS: 'soon' }, 'PROVIDER_VERIFY_TIMEOUT_MS'],
     ])('%j stops start-up naming %s', (env, variable) => {
       const result = boot(env);
       expect(result.status).toBe(1);

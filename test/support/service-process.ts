@@ -66,7 +66,7 @@ export async function startService(options: { dataDir?: string; env?: NodeJS.Pro
   const baseUrl = `http://127.0.0.1:${port}`;
   const { child, output } = await spawnUntilHealthy('service', MAIN, env, baseUrl);
   const keyctl = (...args: string[]) => {
-    const result = spawnSync(process.execPath, [KEYCTL, ...args], { env, encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [KEYCTL, ...args], { env, encoding: 'utf8', timeout: 60_000 });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   };
   return {

@@ -6,10 +6,11 @@ import { EVENT_STORE, EventStore, SqliteEventStore } from '@lib/event-store';
 import { APP_CONFIG, AppConfig } from './config/app.config';
 import { CLOCK, systemClock } from './common/clock';
 import { MASTER_KEY, loadMasterKey } from './crypto/master-key';
-import { KeyViewsProjection } from './keys/projections/key-views.projection';
-import { RevocationsProjection } from './revocations/revocations.projection';
-import { AuditEventsProjection } from './audit/audit-events.projection';
-import { PROJECTIONS } from './keys/projections/projection';
+import { DATA_KEY_STORE, DataKeyStore } from './crypto/data-key.store';
+import { KEY_WRAPPER, KeyWrapper } from './crypto/key-wrapper.port';
+import { LocalKeyWrapper } from './crypto/local.key-wrapper';
+import { PROJECTIONS, Projection } from './keys/projections/projection';
+import { PROJECTION_CLASSES } from './read-models';
 import { ProjectionRunner } from './keys/projections/projection-runner';
 import { READ_MODEL_DB, openReadModelDatabase } from './keys/projections/read-model.database';
 import { SECRET_GENERATOR, cryptoSecretGenerator } from './keys/shared/secret-generator';
@@ -22,11 +23,13 @@ class StorageLifecycle implements OnApplicationShutdown {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(READ_MODEL_DB) private readonly readModels: Database.Database,
+    @Inject(DATA_KEY_STORE) private readonly dataKeys: DataKeyStore,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.store.close();
     if (this.readModels.open) this.readModels.close();
+    this.dataKeys.close();
   }
 }
 
@@ -46,19 +49,16 @@ export class StorageModule {
       { provide: CLOCK, useValue: overrides.clock ?? systemClock },
       { provide: SECRET_GENERATOR, useValue: cryptoSecretGenerator },
       { provide: MASTER_KEY, useFactory: () => loadMasterKey(config) },
+      { provide: KEY_WRAPPER, useFactory: (masterKey: Buffer) => new LocalKeyWrapper(masterKey), inject: [MASTER_KEY] },
+      // Opening proves the master key against the stored data keys: a wrong one stops start-up here.
+      { provide: DATA_KEY_STORE, useFactory: (wrapper: KeyWrapper) => DataKeyStore.open(config.dataDir, wrapper), inject: [KEY_WRAPPER] },
       {
         provide: EVENT_STORE,
         useFactory: () => overrides.eventStore ?? new SqliteEventStore(path.join(config.dataDir, 'events.db')),
       },
       { provide: READ_MODEL_DB, useFactory: () => openReadModelDatabase(config.dataDir) },
-      KeyViewsProjection,
-      RevocationsProjection,
-      AuditEventsProjection,
-      {
-        provide: PROJECTIONS,
-        useFactory: (keyViews: KeyViewsProjection, revocations: RevocationsProjection, audit: AuditEventsProjection) => [keyViews, revocations, audit],
-        inject: [KeyViewsProjection, RevocationsProjection, AuditEventsProjection],
-      },
+      ...PROJECTION_CLASSES,
+      { provide: PROJECTIONS, useFactory: (...projections: Projection[]) => projections, inject: [...PROJECTION_CLASSES] },
       ProjectionRunner,
       StorageLifecycle,
       TokenService,

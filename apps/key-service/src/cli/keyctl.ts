@@ -7,12 +7,10 @@ import { parseArgs } from 'node:util';
 import { SqliteEventStore } from '@lib/event-store';
 import { describeBreak, verifyChains } from '../audit/verify-chain';
 import { AuditQuery } from '../audit/audit.query';
-import { AuditEventsProjection } from '../audit/audit-events.projection';
-import { KeyViewsProjection } from '../keys/projections/key-views.projection';
+import { PROJECTION_CLASSES } from '../read-models';
 import { Projection } from '../keys/projections/projection';
 import { rebuildAsideAndSwap } from '../keys/projections/projection-rebuild';
 import { openReadModelDatabase } from '../keys/projections/read-model.database';
-import { RevocationsProjection } from '../revocations/revocations.projection';
 import { ProjectionRunner } from '../keys/projections/projection-runner';
 import { EVENT_STORE, EventStore } from '@lib/event-store';
 import { AppModule } from '../app.module';
@@ -133,8 +131,6 @@ async function main(argv: string[]): Promise<number> {
       return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
   }
 }
-
-const PROJECTION_CLASSES: ReadonlyArray<new () => Projection> = [KeyViewsProjection, RevocationsProjection, AuditEventsProjection];
 
 async function rebuildReadModels(config: ReturnType<typeof loadConfig>, args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { name: { type: 'string' } } });

@@ -21,6 +21,14 @@ export interface AppConfig {
   readonly expiryScanMs: number;
   /** null: no Kafka relay (the embedded default; gateways use the stream). */
   readonly kafka: KafkaConfig | null;
+  /** Where partner provider keys are checked before they are stored (`GET {base}/v1/models`). */
+  readonly providers: ProvidersConfig;
+}
+
+export interface ProvidersConfig {
+  readonly anthropicBaseUrl: string;
+  readonly openaiBaseUrl: string;
+  readonly verifyTimeoutMs: number;
 }
 
 export interface KafkaConfig {
@@ -51,9 +59,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (jwt === undefined && nodeEnv === 'production') {
     throw new ConfigError('AUTH_JWT_SECRET', 'is required when NODE_ENV=production');
   }
-  const kek = env.KEY_ENCRYPTION_KEY;
-  if (kek !== undefined && Buffer.from(kek, 'base64').length !== 32) {
-    throw new ConfigError('KEY_ENCRYPTION_KEY', 'must be 32 bytes in base64');
+  const kek = env.KEY_ENCRYPTION_KEY === '' ? undefined : env.KEY_ENCRYPTION_KEY?.trim();
+  if (kek !== undefined && !(BASE64.test(kek) && Buffer.from(kek, 'base64').length === 32)) {
+    throw new ConfigError('KEY_ENCRYPTION_KEY', 'must be 32 bytes in base64 (44 characters; make one with: openssl rand -base64 32)');
   }
   if (kek === undefined && nodeEnv === 'production') {
     throw new ConfigError('KEY_ENCRYPTION_KEY', 'is required when NODE_ENV=production (32 bytes in base64)');
@@ -76,7 +84,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     revocationHeartbeatMs: integerOf(env, 'REVOCATION_HEARTBEAT_MS', 5000, 50, 600_000),
     expiryScanMs: integerOf(env, 'EXPIRY_SCAN_MS', 1000, 10, 3_600_000),
     kafka: kafkaOf(env),
+    providers: {
+      anthropicBaseUrl: baseUrlOf(env, 'ANTHROPIC_API_BASE_URL', 'https://api.anthropic.com'),
+      openaiBaseUrl: baseUrlOf(env, 'OPENAI_API_BASE_URL', 'https://api.openai.com'),
+      verifyTimeoutMs: integerOf(env, 'PROVIDER_VERIFY_TIMEOUT_MS', 10_000, 100, 120_000),
+    },
   };
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** An http(s) URL without a trailing slash: the provider's `/v1/models` is appended to it. */
+function baseUrlOf(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = env[name]?.trim() || fallback;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be an http or https URL (got "${raw}")`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(name, `must be an http or https URL (got "${raw}")`);
+  return raw.replace(/\/+$/, '');
 }
 
 function kafkaOf(env: NodeJS.ProcessEnv): KafkaConfig | null {

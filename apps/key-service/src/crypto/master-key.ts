@@ -18,6 +18,11 @@ export function loadMasterKey(config: Pick<AppConfig, 'keyEncryptionKey' | 'data
     fs.mkdirSync(config.dataDir, { recursive: true });
     fs.writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
   }
-  logger.warn(`KEY_ENCRYPTION_KEY is not set: using the development key ${file}. Never do this in production.`);
+  // Loud on purpose: this key sits next to the data it protects.
+  logger.warn('#############################################################################');
+  logger.warn(`KEY_ENCRYPTION_KEY is not set: using the DEVELOPMENT master key ${file}.`);
+  logger.warn('It lies next to the data it encrypts. Never run like this in production: set');
+  logger.warn('KEY_ENCRYPTION_KEY (openssl rand -base64 32) and keep it outside DATA_DIR.');
+  logger.warn('#############################################################################');
   return Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
 }

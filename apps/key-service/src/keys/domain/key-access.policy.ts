@@ -9,7 +9,7 @@ export interface KeyOwnership {
 
 /**
  * Owners and auditors see every key of their team; members see the keys they created and the
- * team's legacy keys; gateways see none through the management API.
+ * team's legacy keys; gateways and internal services see none through the management API.
  */
 export function canSee(actor: Principal, key: KeyOwnership): boolean {
   if (actor.teamId !== key.teamId) return false;
@@ -20,6 +20,7 @@ export function canSee(actor: Principal, key: KeyOwnership): boolean {
     case 'member':
       return key.createdBy === actor.userId || key.legacy;
     case 'gateway':
+    case 'service':
       return false;
     default: {
       const role: never = actor.role;

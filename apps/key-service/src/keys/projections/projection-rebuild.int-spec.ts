@@ -4,6 +4,7 @@ import { PROJECTIONS, Projection } from './projection';
 import { ProjectionRunner } from './projection-runner';
 import { rebuildAsideAndSwap } from './projection-rebuild';
 import * as path from 'node:path';
+import { ProviderMock, startProviderMock } from '../../../../../test/support/provider-mock';
 import { READ_MODEL_DB } from './read-model.database';
 
 /** Every row of every table of every view, in a stable order. */
@@ -19,8 +20,14 @@ function snapshot(t: TestApp): Record<string, unknown[]> {
 describe('projection rebuild: aside, then swapped in', () => {
   let t: TestApp;
   let owner: string;
+  let openai: ProviderMock;
+  beforeAll(async () => {
+    openai = await startProviderMock('openai', ['gpt-4o']);
+    openai.validKeys.add('sk-proj-rebuild-test-key');
+  });
+  afterAll(() => openai.close());
   beforeEach(async () => {
-    t = await startTestApp();
+    t = await startTestApp({ env: { OPENAI_API_BASE_URL: openai.url } });
     owner = t.token('team-1', 'u1', 'owner');
   });
   afterEach(() => t.close());
@@ -35,16 +42,21 @@ describe('projection rebuild: aside, then swapped in', () => {
         await t.call('DELETE', `${KEYS}/${key.uuid}/deployments/dep`, { token: owner });
         await t.call('DELETE', `${KEYS}/${key.uuid}`, { token: owner });
       }
+      if (i % 5 === 0) {
+        const added = await t.call('POST', '/v2/gen-ai/openai/keys', { token: owner, body: { api_key: 'sk-proj-rebuild-test-key', name: `p${i}-${Date.now()}` } });
+        await t.call('PUT', `/v2/gen-ai/openai/keys/${added.body.api_key_info.uuid}`, { token: owner, body: { name: `q${i}-${Date.now()}` } });
+      }
     }
   };
 
   it('every read model is identical before and after a rebuild', async () => {
     await activity(30);
     const before = snapshot(t);
-    expect(Object.keys(before).sort()).toEqual(['audit_events', 'key_views', 'revocation_key_hashes', 'revocations']);
+    expect(Object.keys(before).sort()).toEqual(['audit_events', 'key_views', 'provider_key_views', 'revocation_key_hashes', 'revocations']);
     expect(before.key_views.length).toBe(30);
+    expect(before.provider_key_views.length).toBe(6);
     const result = await t.app.get(ProjectionRunner).rebuild();
-    expect(result.views).toEqual(['key_views', 'revocations', 'audit_events']);
+    expect(result.views).toEqual(['key_views', 'revocations', 'audit_events', 'provider_key_views']);
     expect(result.position).toBe(await t.store.headPosition());
     expect(snapshot(t)).toEqual(before);
   });

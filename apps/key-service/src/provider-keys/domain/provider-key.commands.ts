@@ -1,0 +1,43 @@
+import { Principal } from '../../auth/principal';
+import { SealedSecret } from '../../crypto/envelope';
+import { Provider } from './provider-key.events';
+
+/** The secret arrives here already verified with the provider and sealed: the domain never sees it. */
+export interface AddProviderKey {
+  readonly type: 'AddProviderKey';
+  readonly keyUuid: string;
+  readonly actor: Principal;
+  readonly provider: Provider;
+  readonly name: string;
+  readonly sealedSecret: SealedSecret;
+  readonly models: readonly string[] | null;
+  readonly now: string;
+}
+
+export interface UpdateProviderKey {
+  readonly type: 'UpdateProviderKey';
+  readonly keyUuid: string;
+  readonly actor: Principal;
+  readonly provider: Provider;
+  readonly name?: string;
+  readonly secret?: { readonly sealedSecret: SealedSecret; readonly models: readonly string[] | null };
+  readonly now: string;
+}
+
+export interface DeleteProviderKey {
+  readonly type: 'DeleteProviderKey';
+  readonly keyUuid: string;
+  readonly actor: Principal;
+  readonly provider: Provider;
+  readonly confirmName: string | null;
+  readonly now: string;
+}
+
+export interface RecordSecretRead {
+  readonly type: 'RecordSecretRead';
+  readonly keyUuid: string;
+  readonly actor: Principal;
+  readonly now: string;
+}
+
+export type ProviderKeyCommand = AddProviderKey | UpdateProviderKey | DeleteProviderKey | RecordSecretRead;

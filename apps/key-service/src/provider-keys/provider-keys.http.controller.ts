@@ -1,0 +1,104 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { AllowRoles, BearerAuthGuard, CurrentPrincipal } from '../auth/auth.guard';
+import { Principal } from '../auth/principal';
+import { DomainError } from '../common/domain-error';
+import { RequestContext } from '../common/request-context';
+import { validateInput } from '../common/validation';
+import { HttpRequestContext, RequestHeader } from '../http/request-context.decorator';
+import { DEFAULT_PER_PAGE, ListKeysRequest } from '../keys/list-keys/list-keys.request.dto';
+import { ErrorResponse } from '../keys/shared/api-key-info.response';
+import { ConfirmNameRequest } from '../keys/shared/confirm-name.request.dto';
+import { KeyUuidParam } from '../keys/shared/key-request.validators';
+import { pageLinks } from '../keys/shared/page-links';
+import { PROVIDERS, Provider } from './domain/provider-key.events';
+import { ProviderKeys, toProviderKeyInfo } from './provider-keys.service';
+import { CreateProviderKeyRequest, ProviderKeyInfoEnvelope, UpdateProviderKeyRequest } from './provider-keys.request.dto';
+
+const providerOf = (raw: string): Provider => {
+  if (!(PROVIDERS as readonly string[]).includes(raw)) throw new DomainError('KEY_NOT_FOUND', `no provider ${raw}: use ${PROVIDERS.join(' or ')}`);
+  return raw as Provider;
+};
+
+/** DigitalOcean's partner provider keys: `/v2/gen-ai/anthropic/keys` and `/v2/gen-ai/openai/keys`. */
+@ApiTags('partner provider keys')
+@ApiBearerAuth()
+@UseGuards(BearerAuthGuard)
+@AllowRoles('owner', 'member', 'auditor')
+@ApiParam({ name: 'provider', enum: PROVIDERS })
+@ApiResponse({ status: 400, type: ErrorResponse, description: 'Malformed input; the message names the field' })
+@ApiResponse({ status: 401, type: ErrorResponse, description: 'No or bad token' })
+@ApiResponse({ status: 403, type: ErrorResponse, description: 'The role may not do this' })
+@Controller('v2/gen-ai/:provider/keys')
+export class ProviderKeysHttpController {
+  constructor(private readonly keys: ProviderKeys) {}
+
+  @Get()
+  @ApiOperation({ summary: 'The provider keys the caller may see, newest first, paged as DigitalOcean pages' })
+  list(@CurrentPrincipal() actor: Principal, @Param('provider') raw: string, @Query() query: ListKeysRequest, @Req() request: FastifyRequest) {
+    const provider = providerOf(raw);
+    if (query.view !== undefined) throw new DomainError('VALIDATION_FAILED', 'view is not a filter of provider keys', { field: 'view' });
+    const page = query.page ?? 1;
+    const perPage = query.per_page ?? DEFAULT_PER_PAGE;
+    const { keys, total } = this.keys.list(actor, provider, page, perPage);
+    return { api_key_infos: keys.map(toProviderKeyInfo), ...pageLinks(request, `v2/gen-ai/${provider}/keys`, page, perPage, total) };
+  }
+
+  @Post()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Verify the key with the provider, then store it encrypted ("Verify and Save")' })
+  @ApiOkResponse({ type: ProviderKeyInfoEnvelope })
+  @ApiResponse({ status: 409, type: ErrorResponse, description: 'The name is in use for this provider' })
+  @ApiResponse({ status: 422, type: ErrorResponse, description: 'The provider rejected the key; nothing stored' })
+  @ApiResponse({ status: 502, type: ErrorResponse, description: 'The provider could not be reached; nothing stored' })
+  async create(
+    @CurrentPrincipal() actor: Principal,
+    @Param('provider') raw: string,
+    @Body() body: CreateProviderKeyRequest,
+    @HttpRequestContext() context: RequestContext,
+  ): Promise<ProviderKeyInfoEnvelope> {
+    return { api_key_info: toProviderKeyInfo(await this.keys.create(actor, providerOf(raw), body, context)) };
+  }
+
+  @Get(':uuid')
+  @ApiOkResponse({ type: ProviderKeyInfoEnvelope })
+  @ApiResponse({ status: 404, type: ErrorResponse, description: 'No such key for this provider in the caller’s team' })
+  get(@CurrentPrincipal() actor: Principal, @Param('provider') raw: string, @KeyUuidParam() uuid: string): ProviderKeyInfoEnvelope {
+    return { api_key_info: toProviderKeyInfo(this.keys.get(actor, providerOf(raw), uuid)) };
+  }
+
+  @Put(':uuid')
+  @ApiOperation({ summary: 'Rename, or replace the key (verified with the provider again)' })
+  @ApiOkResponse({ type: ProviderKeyInfoEnvelope })
+  @ApiResponse({ status: 422, type: ErrorResponse, description: 'The provider rejected the new key; nothing changed' })
+  @ApiResponse({ status: 502, type: ErrorResponse, description: 'The provider could not be reached; nothing changed' })
+  async update(
+    @CurrentPrincipal() actor: Principal,
+    @Param('provider') raw: string,
+    @KeyUuidParam() uuid: string,
+    @Body() body: UpdateProviderKeyRequest,
+    @HttpRequestContext() context: RequestContext,
+  ): Promise<ProviderKeyInfoEnvelope> {
+    return { api_key_info: toProviderKeyInfo(await this.keys.update(actor, providerOf(raw), uuid, body, context)) };
+  }
+
+  @Delete(':uuid')
+  @ApiOperation({ summary: 'Delete the key and destroy its data key: the history stays, the secret is gone for good' })
+  @ApiBody({ type: ConfirmNameRequest, required: false })
+  @ApiHeader({ name: 'X-Confirm-Name', required: false })
+  @ApiOkResponse({ type: ProviderKeyInfoEnvelope })
+  @ApiResponse({ status: 412, type: ErrorResponse, description: 'confirm_name differs from the key name; nothing changed' })
+  async delete(
+    @CurrentPrincipal() actor: Principal,
+    @Param('provider') raw: string,
+    @KeyUuidParam() uuid: string,
+    @Body() body: unknown,
+    @RequestHeader('x-confirm-name') confirmHeader: string | null,
+    @HttpRequestContext() context: RequestContext,
+  ): Promise<ProviderKeyInfoEnvelope> {
+    const request = validateInput(ConfirmNameRequest, body ?? {});
+    const view = await this.keys.delete(actor, providerOf(raw), uuid, request.confirm_name ?? confirmHeader, context);
+    return { api_key_info: toProviderKeyInfo(view) };
+  }
+}

@@ -1,0 +1,64 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
+import { Trim } from '../keys/shared/key-request.validators';
+import { PROVIDER_KEY_NAME, PROVIDER_KEY_NAME_RULE } from './domain/provider-key.rules';
+
+/** A provider key as pasted: printable, no spaces (the providers' keys are single tokens). */
+const API_KEY = /^[\x21-\x7e]+$/;
+const API_KEY_RULE = 'api_key must be 8-512 printable characters without spaces';
+
+export class CreateProviderKeyRequest {
+  @ApiProperty({ writeOnly: true, description: 'The provider’s key; verified with the provider, stored encrypted, never returned' })
+  @IsString()
+  @Length(8, 512, { message: API_KEY_RULE })
+  @Matches(API_KEY, { message: API_KEY_RULE })
+  api_key!: string;
+
+  @ApiProperty({ pattern: PROVIDER_KEY_NAME.source, example: 'prod-anthropic' })
+  @Trim()
+  @IsString()
+  @Matches(PROVIDER_KEY_NAME, { message: PROVIDER_KEY_NAME_RULE })
+  name!: string;
+}
+
+export class UpdateProviderKeyRequest {
+  @ApiPropertyOptional({ format: 'uuid', description: 'If given, the uuid in the path' })
+  @IsOptional()
+  @IsUUID()
+  api_key_uuid?: string;
+
+  @ApiPropertyOptional({ writeOnly: true, description: 'A new key; verified with the provider before it replaces the old one' })
+  @IsOptional()
+  @IsString()
+  @Length(8, 512, { message: API_KEY_RULE })
+  @Matches(API_KEY, { message: API_KEY_RULE })
+  api_key?: string;
+
+  @ApiPropertyOptional({ pattern: PROVIDER_KEY_NAME.source })
+  @IsOptional()
+  @Trim()
+  @IsString()
+  @Matches(PROVIDER_KEY_NAME, { message: PROVIDER_KEY_NAME_RULE })
+  name?: string;
+}
+
+export class ProviderKeyInfo {
+  @ApiProperty({ format: 'uuid' }) uuid!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty() created_at!: string;
+  @ApiProperty() created_by!: string;
+  @ApiProperty() updated_at!: string;
+  @ApiProperty({ nullable: true, type: String }) deleted_at!: string | null;
+  @ApiPropertyOptional({ type: [String], description: 'OpenAI keys: the models the provider listed for the key' }) models?: string[];
+}
+
+export class ProviderKeyInfoEnvelope {
+  @ApiProperty({ type: ProviderKeyInfo }) api_key_info!: ProviderKeyInfo;
+}
+
+export class ProviderSecretResponse {
+  @ApiProperty({ format: 'uuid' }) uuid!: string;
+  @ApiProperty({ enum: ['anthropic', 'openai'] }) provider!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ description: 'The plaintext key' }) api_key!: string;
+}
