@@ -1,6 +1,7 @@
 /**
  * Tiers, named by suffix: *.spec.ts (pure), *.int-spec.ts (Nest module on a real SQLite store),
- * *.e2e-spec.ts (the started processes), *.kafka-spec.ts (the started processes and a real Kafka broker).
+ * *.e2e-spec.ts (the started processes), *.kafka-spec.ts (the started processes and a real Kafka broker),
+ * *.pg-spec.ts (a real PostgreSQL server), *.kurrentdb-spec.ts (a KurrentDB server, when one is configured).
  */
 const base = {
   transform: {
@@ -25,5 +26,9 @@ module.exports = {
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
     // Against a real Kafka broker: npm run test:kafka starts one (scripts/kafka.sh) and sets KAFKA_BROKERS.
     { ...base, displayName: 'kafka', testMatch: ['<rootDir>/test/**/*.kafka-spec.ts'] },
+    // Against a real PostgreSQL server: npm run test:postgres starts one (scripts/postgres.sh) and sets DATABASE_URL.
+    { ...base, displayName: 'postgres', testMatch: ['<rootDir>/{apps,libs,test}/**/*.pg-spec.ts'] },
+    // Against a KurrentDB server named by KURRENTDB_CONNECTION_STRING: npm run test:kurrentdb.
+    { ...base, displayName: 'kurrentdb', testMatch: ['<rootDir>/{apps,libs,test}/**/*.kurrentdb-spec.ts'] },
   ],
 };

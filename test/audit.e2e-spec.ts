@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import * as path from 'node:path';
+import { query, usesPostgres } from './support/postgres';
 import { ServiceProcess, api, startService } from './support/service-process';
 
 const KEYS = '/v2/gen-ai/models/api_keys';
@@ -8,7 +9,7 @@ describe('keyctl audit verify (tamper evidence) on the started service’s store
   let service: ServiceProcess;
   afterEach(async () => service?.kill());
 
-  it('reports an intact chain, then names the first broken link after a row is edited in the file', async () => {
+  it('reports an intact chain, then names the first broken link after a row is edited in the store (the SQLite file, or the PostgreSQL table)', async () => {
     service = await startService();
     const owner = service.token('team-1', 'u1', 'owner');
     const uuids: string[] = [];
@@ -39,9 +40,14 @@ describe('keyctl audit verify (tamper evidence) on the started service’s store
     expect(intact.status).toBe(0);
     await service.kill();
 
-    const db = new Database(path.join(service.dataDir, 'events.db'));
-    db.prepare(`UPDATE events SET data = replace(data, 'renamed-1', 'forged') WHERE stream_id = ? AND revision = 1`).run(`model_access_key-${uuids[1]}`);
-    db.close();
+    const stream = `model_access_key-${uuids[1]}`;
+    if (usesPostgres(service.env)) {
+      await query(service.env.DATABASE_URL!, `UPDATE events SET data = replace(data::text, 'renamed-1', 'forged')::json WHERE stream_id = $1 AND revision = 1`, [stream]);
+    } else {
+      const db = new Database(path.join(service.dataDir, 'events.db'));
+      db.prepare(`UPDATE events SET data = replace(data, 'renamed-1', 'forged') WHERE stream_id = ? AND revision = 1`).run(stream);
+      db.close();
+    }
     const broken = service.keyctl('audit', 'verify');
     expect(broken.status).toBe(1);
     expect(broken.stdout).toContain(`chain broken in stream model_access_key-${uuids[1]} at revision 1`);

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ProviderMock, filesContaining, startProviderMock } from './support/provider-mock';
+import { query, usesPostgres } from './support/postgres';
 import { MAIN, ServiceProcess, api, startService } from './support/service-process';
 
 const ANTHROPIC = '/v2/gen-ai/anthropic/keys';
@@ -66,6 +67,11 @@ describe('provider keys in the running service', () => {
     expect(logs).toContain('ProviderKeys'); // debug lines were written and are part of the scan
     for (const secret of used) expect(logs).not.toContain(secret);
     expect(filesContaining(service.dataDir, used)).toEqual([]);
+    if (usesPostgres(service.env)) {
+      const rows = await query<{ text: string }>(service.env.DATABASE_URL!, 'SELECT data::text || metadata::text AS text FROM events');
+      expect(rows.length).toBeGreaterThan(0);
+      for (const secret of used) expect(rows.filter((r) => r.text.includes(secret))).toEqual([]);
+    }
     service = await startService({ dataDir: service.dataDir, env });
   });
 

@@ -124,10 +124,30 @@ describe('the started service (end to end)', () => {
       [{ ANTHROPIC_API_BASE_URL: 'ftp://api.anthropic.com' }, 'ANTHROPIC_API_BASE_URL'],
       [{ OPENAI_API_BASE_URL: 'not a url' }, 'OPENAI_API_BASE_URL'],
       [{ PROVIDER_VERIFY_TIMEOUT_MS: 'soon' }, 'PROVIDER_VERIFY_TIMEOUT_MS'],
+      [{ EVENT_STORE: 'mongodb' }, 'EVENT_STORE'],
+      [{ EVENT_STORE: 'postgres', DATABASE_URL: '' }, 'DATABASE_URL'],
+      [{ EVENT_STORE: 'postgres', DATABASE_URL: 'mysql://db:3306/keys' }, 'DATABASE_URL'],
+      [{ EVENT_STORE: 'kurrentdb', KURRENTDB_CONNECTION_STRING: '' }, 'KURRENTDB_CONNECTION_STRING'],
     ])('%j stops start-up naming %s', (env, variable) => {
       const result = boot(env);
       expect(result.status).toBe(1);
       expect(result.stderr).toContain(`Invalid configuration: ${variable}`);
+    });
+
+    it.each([
+      [
+        { EVENT_STORE: 'postgres', DATABASE_URL: 'postgres://keys:hunter2@127.0.0.1:9/keys' },
+        'EVENT_STORE=postgres: cannot use PostgreSQL at DATABASE_URL=postgres://keys:***@127.0.0.1:9/keys: ECONNREFUSED',
+      ],
+      [
+        { EVENT_STORE: 'kurrentdb', KURRENTDB_CONNECTION_STRING: 'kurrentdb://127.0.0.1:9?tls=false' },
+        'EVENT_STORE=kurrentdb: cannot reach KurrentDB at KURRENTDB_CONNECTION_STRING=kurrentdb://127.0.0.1:9?tls=false',
+      ],
+    ])('an unreachable store stops start-up saying which variable, which address and what failed: %j', (env, message) => {
+      const result = boot(env);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`Start-up failed: ${message}`);
+      expect(result.stderr + result.stdout).not.toContain('hunter2');
     });
   });
 });

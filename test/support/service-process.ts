@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { databaseFor, usesPostgres } from './postgres';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const MAIN = path.join(ROOT, 'dist/apps/key-service/src/main.js');
@@ -62,7 +63,9 @@ export async function startService(options: { dataDir?: string; env?: NodeJS.Pro
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'key-service-e2e-'));
   const port = await freePort();
   const grpcPort = await freePort();
-  const env = { ...process.env, NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), GRPC_PORT: String(grpcPort), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...options.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), GRPC_PORT: String(grpcPort), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...options.env };
+  // On PostgreSQL (npm run test:postgres), each DATA_DIR gets a database of its own on the test server.
+  if (usesPostgres(env)) env.DATABASE_URL = await databaseFor(dataDir);
   const baseUrl = `http://127.0.0.1:${port}`;
   const { child, output } = await spawnUntilHealthy('service', MAIN, env, baseUrl);
   const keyctl = (...args: string[]) => {

@@ -38,6 +38,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     },
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options), adapter, {
+    abortOnError: false,
     logger: LOG_LEVELS[config.logLevel],
     bodyParser: false,
   });

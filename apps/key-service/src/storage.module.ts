@@ -1,8 +1,7 @@
 import { Global, Inject, Injectable, Module, OnApplicationShutdown, Provider } from '@nestjs/common';
 import type Database from 'better-sqlite3';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { EVENT_STORE, EventStore, SqliteEventStore } from '@lib/event-store';
+import { EVENT_STORE, EventStore, openEventStore } from '@lib/event-store';
 import { APP_CONFIG, AppConfig } from './config/app.config';
 import { CLOCK, systemClock } from './common/clock';
 import { MASTER_KEY, loadMasterKey } from './crypto/master-key';
@@ -54,7 +53,7 @@ export class StorageModule {
       { provide: DATA_KEY_STORE, useFactory: (wrapper: KeyWrapper) => DataKeyStore.open(config.dataDir, wrapper), inject: [KEY_WRAPPER] },
       {
         provide: EVENT_STORE,
-        useFactory: () => overrides.eventStore ?? new SqliteEventStore(path.join(config.dataDir, 'events.db')),
+        useFactory: async () => overrides.eventStore ?? (await openEventStore(config.eventStore)),
       },
       { provide: READ_MODEL_DB, useFactory: () => openReadModelDatabase(config.dataDir) },
       ...PROJECTION_CLASSES,

@@ -6,3 +6,5 @@ export * from './sqlite.event-store';
 export * from './event-follower';
 export * from './command-handling';
 export * from './event-hash';
+export * from './event-store.factory';
+export * from './store-unavailable.error';

@@ -2,9 +2,8 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { CommandBus } from '@nestjs/cqrs';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SqliteEventStore } from '@lib/event-store';
+import { EVENT_STORE, EventStore, EventStoreUnavailableError, openEventStore } from '@lib/event-store';
 import { describeBreak, verifyChains } from '../audit/verify-chain';
 import { AuditQuery } from '../audit/audit.query';
 import { PROJECTION_CLASSES } from '../read-models';
@@ -12,7 +11,6 @@ import { Projection } from '../keys/projections/projection';
 import { rebuildAsideAndSwap } from '../keys/projections/projection-rebuild';
 import { openReadModelDatabase } from '../keys/projections/read-model.database';
 import { ProjectionRunner } from '../keys/projections/projection-runner';
-import { EVENT_STORE, EventStore } from '@lib/event-store';
 import { AppModule } from '../app.module';
 import { ROLES, Role } from '../auth/principal';
 import { TokenService } from '../auth/token.service';
@@ -111,9 +109,7 @@ async function main(argv: string[]): Promise<number> {
       const [sub, ...args] = rest;
       if (sub === 'export') return exportTeamEvents(config, args);
       if (sub !== 'verify') throw new UsageError('audit takes: verify, export');
-      const file = path.join(config.dataDir, 'events.db');
-      if (!fs.existsSync(file)) throw new UsageError(`no event store at ${file} (DATA_DIR=${config.dataDir})`);
-      const store = new SqliteEventStore(file);
+      const store = await openConfiguredStore(config);
       try {
         const report = await verifyChains(store, (n) => process.stderr.write(`keyctl: ${n} events checked...\n`));
         if (report.broken) {
@@ -132,15 +128,22 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The store the service is configured with; for SQLite, only one that exists (no empty file made). */
+async function openConfiguredStore(config: ReturnType<typeof loadConfig>): Promise<EventStore> {
+  const { eventStore } = config;
+  if (eventStore.kind === 'sqlite' && !fs.existsSync(eventStore.sqliteFile)) {
+    throw new UsageError(`no event store at ${eventStore.sqliteFile} (DATA_DIR=${config.dataDir})`);
+  }
+  return openEventStore(eventStore);
+}
+
 async function rebuildReadModels(config: ReturnType<typeof loadConfig>, args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { name: { type: 'string' } } });
   const all = PROJECTION_CLASSES.map((Class) => new Class());
   const names = all.map((p) => p.name);
   if (values.name !== undefined && !names.includes(values.name)) throw new UsageError(`--name must be one of ${names.join(', ')}`);
   const chosen = (list: Projection[]) => list.filter((p) => values.name === undefined || p.name === values.name);
-  const file = path.join(config.dataDir, 'events.db');
-  if (!fs.existsSync(file)) throw new UsageError(`no event store at ${file} (DATA_DIR=${config.dataDir})`);
-  const store = new SqliteEventStore(file);
+  const store = await openConfiguredStore(config);
   const db = openReadModelDatabase(config.dataDir);
   try {
     const started = Date.now();
@@ -199,7 +202,7 @@ async function exportTeamEvents(config: ReturnType<typeof loadConfig>, args: str
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error) => {
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof DomainError) {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof DomainError || error instanceof EventStoreUnavailableError) {
       process.stderr.write(`keyctl: ${error.message}\n`);
     } else if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`keyctl: ${(error as Error).message}\n\n${USAGE}`);

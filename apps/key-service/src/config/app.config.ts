@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { EVENT_STORE_KINDS, EventStoreSettings } from '@lib/event-store';
 
 /** The one place that reads process.env: validated once at boot. */
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -9,6 +10,8 @@ export interface AppConfig {
   readonly port: number;
   readonly grpcPort: number;
   readonly dataDir: string;
+  /** EVENT_STORE (sqlite, the default, in DATA_DIR/events.db), DATABASE_URL, KURRENTDB_CONNECTION_STRING. */
+  readonly eventStore: EventStoreSettings;
   readonly jwtSecret: string;
   /** True when AUTH_JWT_SECRET was not set and the development default is in use. */
   readonly jwtSecretIsDefault: boolean;
@@ -77,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port,
     grpcPort,
     dataDir: path.resolve(dataDir),
+    eventStore: eventStoreOf(env, path.resolve(dataDir)),
     jwtSecret: jwt ?? DEVELOPMENT_JWT_SECRET,
     jwtSecretIsDefault: jwt === undefined,
     keyEncryptionKey: kek ?? null,
@@ -105,6 +109,25 @@ function baseUrlOf(env: NodeJS.ProcessEnv, name: string, fallback: string): stri
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(name, `must be an http or https URL (got "${raw}")`);
   return raw.replace(/\/+$/, '');
+}
+
+function eventStoreOf(env: NodeJS.ProcessEnv, dataDir: string): EventStoreSettings {
+  const kind = oneOf(env, 'EVENT_STORE', EVENT_STORE_KINDS, 'sqlite');
+  const databaseUrl = env.DATABASE_URL?.trim() || null;
+  const kurrentdb = env.KURRENTDB_CONNECTION_STRING?.trim() || null;
+  if (kind === 'postgres') {
+    if (databaseUrl === null) throw new ConfigError('DATABASE_URL', 'is required when EVENT_STORE=postgres (postgres://user:password@host:5432/database)');
+    if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  }
+  if (kind === 'kurrentdb') {
+    if (kurrentdb === null) {
+      throw new ConfigError('KURRENTDB_CONNECTION_STRING', 'is required when EVENT_STORE=kurrentdb (kurrentdb://host:2113?tls=false)');
+    }
+    if (!/^(kurrentdb|kdb|esdb|eventstore)(\+discover)?:\/\//.test(kurrentdb)) {
+      throw new ConfigError('KURRENTDB_CONNECTION_STRING', 'must be a kurrentdb://, kdb:// or esdb:// connection string');
+    }
+  }
+  return { kind, sqliteFile: path.join(dataDir, 'events.db'), databaseUrl, kurrentdbConnectionString: kurrentdb };
 }
 
 function kafkaOf(env: NodeJS.ProcessEnv): KafkaConfig | null {
