@@ -4,9 +4,12 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ -n "${DATABASE_URL:-}" ]; then exec "$@"; fi
+# A server already running (a developer's) is used and left running.
+already=0
+if bash "$here/postgres.sh" status >/dev/null 2>&1; then already=1; fi
 export DATABASE_URL
 DATABASE_URL="$(bash "$here/postgres.sh" start)"
 status=0
 "$@" || status=$?
-bash "$here/postgres.sh" stop
+if [ "$already" = 0 ]; then bash "$here/postgres.sh" stop; fi
 exit $status

@@ -47,6 +47,25 @@ describe('PostgreSQL event store', () => {
     await Promise.all([...writers, reader].map((s) => s.close()));
   });
 
+  it('commits concurrent appends together, failing only the one whose expected revision is stale', async () => {
+    const store = await PostgresEventStore.connect(url);
+    await store.appendToStream('k', [{ type: 'A', data: {} }], 'no_stream');
+    const results = await Promise.allSettled([
+      store.appendToStream('x', [{ type: 'X', data: {} }], 'no_stream'),
+      store.appendToStream('k', [{ type: 'B', data: {} }], 0),
+      store.appendToStream('k', [{ type: 'C', data: {} }], 0),
+      store.appendToStream('y', [{ type: 'Y', data: {} }, { type: 'Y2', data: {} }], 'no_stream'),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(ConcurrencyError);
+    const all = await store.readAll(0);
+    expect(all.map((e) => e.type)).toEqual(['A', 'X', 'B', 'Y', 'Y2']);
+    expect((results[3] as PromiseFulfilledResult<{ lastPosition: number }>).value.lastPosition).toBe(all[4].position);
+    const verifier = new ChainVerifier();
+    expect(all.map((e) => verifier.check(e))).toEqual([null, null, null, null, null]);
+    await store.close();
+  });
+
   it('wakes followers in another process through LISTEN/NOTIFY', async () => {
     const writer = await PostgresEventStore.connect(url);
     const reader = await PostgresEventStore.connect(url);

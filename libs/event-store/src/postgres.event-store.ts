@@ -1,4 +1,4 @@
-import { Client, Pool, PoolClient } from 'pg';
+import { Client, Pool } from 'pg';
 import { ConcurrencyError, revisionMatches } from './concurrency.error';
 import { eventHash } from './event-hash';
 import { AppendResult, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, StoredEvent } from './event-store.port';
@@ -38,6 +38,17 @@ const CHANNEL = 'model_key_events';
 const APPEND_LOCK = 727_274_001;
 const SCHEMA_LOCK = 727_274_002;
 
+interface PendingAppend {
+  readonly streamId: string;
+  readonly events: readonly NewEvent[];
+  readonly expected: ExpectedRevision;
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Bound on one group commit: PostgreSQL takes at most 65,535 parameters in a statement, 8 per event. */
+const MAX_BATCH_EVENTS = 7500;
+
 export interface PostgresEventStoreOptions {
   readonly poolSize?: number;
 }
@@ -56,6 +67,8 @@ export class PostgresEventStore implements EventStore {
   private readonly listeners = new Set<(position: number) => void>();
   private listener: Client | null = null;
   private closed = false;
+  private pending: PendingAppend[] = [];
+  private flushing = false;
 
   private constructor(
     private readonly pool: Pool,
@@ -103,55 +116,112 @@ export class PostgresEventStore implements EventStore {
     this.listener = client;
   }
 
-  async appendToStream(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+  /**
+   * Appends that arrive while a transaction is in flight wait and go together in the next one (group
+   * commit, as the SQLite adapter does): one lock, one read of the heads, one INSERT and one commit for
+   * the lot. Each append is still checked against its own expected revision, and a conflict fails only
+   * that append.
+   */
+  appendToStream(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ streamId, events, expected, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) {
+        let take = 0;
+        for (let events = 0; take < this.pending.length && (take === 0 || events + this.pending[take].events.length <= MAX_BATCH_EVENTS); take++) {
+          events += this.pending[take].events.length;
+        }
+        const batch = this.pending.splice(0, take);
+        try {
+          const outcomes = await this.commit(batch);
+          let last = 0;
+          batch.forEach((append, i) => {
+            const outcome = outcomes[i];
+            if (outcome instanceof ConcurrencyError) append.reject(outcome);
+            else {
+              last = Math.max(last, outcome.lastPosition);
+              append.resolve(outcome);
+            }
+          });
+          if (last > 0) for (const listener of this.listeners) listener(last);
+        } catch (error) {
+          for (const append of batch) append.reject(error);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async commit(batch: readonly PendingAppend[]): Promise<Array<AppendResult | ConcurrencyError>> {
     const client = await this.pool.connect();
     try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK]);
-      const head = await client.query<{ revision: number; hash: string }>(
-        'SELECT revision, hash FROM events WHERE stream_id = $1 ORDER BY revision DESC LIMIT 1',
-        [streamId],
+      // Constants only, so one round trip in the simple protocol.
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${APPEND_LOCK})`);
+      const heads = new Map<string, { revision: number; hash: string | null }>();
+      const found = await client.query<{ stream_id: string; revision: number; hash: string }>(
+        'SELECT DISTINCT ON (stream_id) stream_id, revision, hash FROM events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, revision DESC',
+        [[...new Set(batch.map((a) => a.streamId))]],
       );
-      const current = head.rows[0]?.revision ?? -1;
-      if (!revisionMatches(expected, current)) {
-        await client.query('ROLLBACK');
-        throw new ConcurrencyError(streamId, expected, current);
+      for (const row of found.rows) heads.set(row.stream_id, { revision: row.revision, hash: row.hash });
+      const recordedAt = new Date().toISOString();
+      const values: unknown[] = [];
+      const rows: string[] = [];
+      const outcomes: Array<{ streamId: string; first: number; last: number } | ConcurrencyError> = [];
+      for (const append of batch) {
+        const head = heads.get(append.streamId) ?? { revision: -1, hash: null };
+        if (!revisionMatches(append.expected, head.revision)) {
+          outcomes.push(new ConcurrencyError(append.streamId, append.expected, head.revision));
+          continue;
+        }
+        let { revision, hash: prevHash } = head;
+        const first = revision + 1;
+        for (const event of append.events) {
+          revision += 1;
+          const data = JSON.stringify(event.data ?? null);
+          const metadata = JSON.stringify(event.metadata ?? {});
+          const hash = eventHash(prevHash, { type: event.type, data: JSON.parse(data), metadata: JSON.parse(metadata), revision });
+          const n = values.length;
+          rows.push(`($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}::json, $${n + 5}::json, $${n + 6}, $${n + 7}, $${n + 8})`);
+          values.push(append.streamId, revision, event.type, data, metadata, recordedAt, prevHash, hash);
+          prevHash = hash;
+        }
+        heads.set(append.streamId, { revision, hash: prevHash });
+        outcomes.push({ streamId: append.streamId, first, last: revision });
       }
-      const result = await this.insert(client, streamId, events, current, head.rows[0]?.hash ?? null);
-      await client.query('SELECT pg_notify($1, $2)', [CHANNEL, String(result.lastPosition)]);
-      await client.query('COMMIT');
-      for (const listener of this.listeners) listener(result.lastPosition);
-      return result;
+      const positions = new Map<string, number>();
+      let last = 0;
+      if (rows.length > 0) {
+        const inserted = await client.query<{ position: string; stream_id: string; revision: number }>(
+          `INSERT INTO events (stream_id, revision, type, data, metadata, recorded_at, prev_hash, hash) VALUES ${rows.join(', ')}
+           RETURNING position, stream_id, revision`,
+          values,
+        );
+        for (const row of inserted.rows) {
+          positions.set(`${row.revision}:${row.stream_id}`, Number(row.position));
+          last = Math.max(last, Number(row.position));
+        }
+      }
+      // A number and a constant: safe to inline, and the notification goes out with the commit.
+      await client.query(last > 0 ? `SELECT pg_notify('${CHANNEL}', '${last}'); COMMIT` : 'COMMIT');
+      return outcomes.map((outcome) => {
+        if (outcome instanceof ConcurrencyError) return outcome;
+        let lastPosition = 0;
+        for (let r = outcome.first; r <= outcome.last; r++) lastPosition = Math.max(lastPosition, positions.get(`${r}:${outcome.streamId}`) ?? 0);
+        return { nextExpectedRevision: outcome.last, lastPosition };
+      });
     } catch (error) {
-      if (!(error instanceof ConcurrencyError)) await client.query('ROLLBACK').catch(() => undefined);
+      await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
       client.release();
     }
-  }
-
-  private async insert(client: PoolClient, streamId: string, events: readonly NewEvent[], current: number, headHash: string | null) {
-    const recordedAt = new Date().toISOString();
-    const values: unknown[] = [];
-    const rows: string[] = [];
-    let revision = current;
-    let prevHash = headHash;
-    for (const event of events) {
-      revision += 1;
-      const data = JSON.stringify(event.data ?? null);
-      const metadata = JSON.stringify(event.metadata ?? {});
-      const hash = eventHash(prevHash, { type: event.type, data: JSON.parse(data), metadata: JSON.parse(metadata), revision });
-      const n = values.length;
-      rows.push(`($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}::json, $${n + 5}::json, $${n + 6}, $${n + 7}, $${n + 8})`);
-      values.push(streamId, revision, event.type, data, metadata, recordedAt, prevHash, hash);
-      prevHash = hash;
-    }
-    const inserted = await client.query<{ position: string }>(
-      `INSERT INTO events (stream_id, revision, type, data, metadata, recorded_at, prev_hash, hash) VALUES ${rows.join(', ')} RETURNING position`,
-      values,
-    );
-    const lastPosition = Math.max(...inserted.rows.map((r) => Number(r.position)));
-    return { nextExpectedRevision: revision, lastPosition };
   }
 
   async readStream(streamId: string): Promise<StoredEvent[]> {
@@ -191,6 +261,8 @@ export class PostgresEventStore implements EventStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Let appends already queued reach the server before the pool goes.
+    while (this.pending.length > 0 || this.flushing) await new Promise((r) => setTimeout(r, 5));
     this.listeners.clear();
     await this.listener?.end().catch(() => undefined);
     await this.pool.end();
