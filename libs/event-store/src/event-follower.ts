@@ -4,7 +4,7 @@ export interface FollowOptions {
   readonly batchSize?: number;
   /** Other processes' appends are seen by polling at this interval. */
   readonly pollIntervalMs?: number;
-  readonly streamPrefix?: string;
+  readonly streamPrefixes?: readonly string[];
 }
 
 /**
@@ -34,7 +34,7 @@ export class EventFollower {
     while (!this.stopped) {
       let events: StoredEvent[];
       try {
-        events = await this.store.readAll(position, { limit: batchSize, streamPrefix: this.options.streamPrefix });
+        events = await this.store.readAll(position, { limit: batchSize, streamPrefixes: this.options.streamPrefixes });
       } catch (error) {
         if (this.stopped) return;
         await this.sleep(this.options.pollIntervalMs ?? 250);

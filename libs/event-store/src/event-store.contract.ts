@@ -70,7 +70,9 @@ export function eventStoreContract(name: string, subject: ContractSubject): void
       expect(all.map((e) => (e.data as { i: number }).i)).toEqual([1, 2, 3]);
       expect(all.map((e) => e.position)).toEqual([...all.map((e) => e.position)].sort((x, y) => x - y));
       expect((await store.readAll(all[0].position)).map((e) => e.streamId)).toEqual(['b-1', 'a-2']);
-      expect((await store.readAll(0, { streamPrefix: 'a-' })).map((e) => e.streamId)).toEqual(['a-1', 'a-2']);
+      expect((await store.readAll(0, { streamPrefixes: ['a-'] })).map((e) => e.streamId)).toEqual(['a-1', 'a-2']);
+      expect((await store.readAll(0, { streamPrefixes: ['b-', 'a-2'] })).map((e) => e.streamId)).toEqual(['b-1', 'a-2']);
+      expect((await store.readAll(all[0].position, { streamPrefixes: ['a-'], limit: 1 })).map((e) => e.streamId)).toEqual(['a-2']);
       expect((await store.readAll(0, { limit: 2 })).length).toBe(2);
       expect(await store.headPosition()).toBe(all[2].position);
     });

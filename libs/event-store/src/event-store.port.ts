@@ -1,3 +1,6 @@
+export const matchesPrefixes = (streamId: string, prefixes: readonly string[] | undefined): boolean =>
+  prefixes === undefined || prefixes.some((prefix) => streamId.startsWith(prefix));
+
 /** The one contract every event-store adapter (in-memory, SQLite, PostgreSQL, KurrentDB) keeps. */
 export const EVENT_STORE = Symbol('EVENT_STORE');
 
@@ -37,7 +40,8 @@ export interface AppendResult {
 
 export interface ReadAllOptions {
   readonly limit?: number;
-  readonly streamPrefix?: string;
+  /** Only events of streams whose id starts with one of these (KurrentDB filters on the server). */
+  readonly streamPrefixes?: readonly string[];
 }
 
 export interface EventStore {

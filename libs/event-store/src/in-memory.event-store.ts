@@ -1,6 +1,6 @@
 import { ConcurrencyError, revisionMatches } from './concurrency.error';
 import { eventHash } from './event-hash';
-import { AppendResult, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, StoredEvent } from './event-store.port';
+import { AppendResult, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, StoredEvent, matchesPrefixes } from './event-store.port';
 
 /** For unit tests and throwaway runs: nothing survives the process. */
 export class InMemoryEventStore implements EventStore {
@@ -48,7 +48,7 @@ export class InMemoryEventStore implements EventStore {
     const out: StoredEvent[] = [];
     for (let i = afterPosition; i < this.all.length && out.length < limit; i++) {
       const event = this.all[i];
-      if (!options.streamPrefix || event.streamId.startsWith(options.streamPrefix)) out.push(event);
+      if (matchesPrefixes(event.streamId, options.streamPrefixes)) out.push(event);
     }
     return out;
   }

@@ -27,7 +27,8 @@ class Namespaced implements EventStore {
     return (await this.inner.readStream(this.ns + streamId)).map((e) => this.strip(e));
   }
   async readAll(after: number, options: ReadAllOptions = {}): Promise<StoredEvent[]> {
-    return (await this.inner.readAll(after, { ...options, streamPrefix: this.ns + (options.streamPrefix ?? '') })).map((e) => this.strip(e));
+    const prefixes = (options.streamPrefixes ?? ['']).map((prefix) => this.ns + prefix);
+    return (await this.inner.readAll(after, { ...options, streamPrefixes: prefixes })).map((e) => this.strip(e));
   }
   async readPositions(positions: readonly number[]): Promise<StoredEvent[]> {
     return (await this.inner.readPositions(positions)).filter((e) => e.streamId.startsWith(this.ns)).map((e) => this.strip(e));

@@ -115,7 +115,8 @@ export class KurrentDbEventStore implements EventStore {
 
   async readAll(afterPosition: number, options: ReadAllOptions = {}): Promise<StoredEvent[]> {
     const limit = options.limit ?? 1000;
-    const filter = options.streamPrefix ? streamNameFilter({ prefixes: [options.streamPrefix] }) : excludeSystemEvents();
+    if (options.streamPrefixes?.length === 0) return [];
+    const filter = options.streamPrefixes ? streamNameFilter({ prefixes: [...options.streamPrefixes] }) : excludeSystemEvents();
     const from = afterPosition === 0 ? START : { commit: BigInt(afterPosition), prepare: BigInt(afterPosition) };
     const out: StoredEvent[] = [];
     // fromPosition is inclusive: one more, and the event at afterPosition itself is dropped.

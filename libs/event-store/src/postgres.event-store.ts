@@ -231,10 +231,11 @@ export class PostgresEventStore implements EventStore {
 
   async readAll(afterPosition: number, options: ReadAllOptions = {}): Promise<StoredEvent[]> {
     const limit = options.limit ?? 1000;
-    const result = options.streamPrefix
+    const result = options.streamPrefixes
       ? await this.pool.query<EventRow>(
-          `SELECT ${COLUMNS} FROM events WHERE position > $1 AND left(stream_id, length($2)) = $2 ORDER BY position LIMIT $3`,
-          [afterPosition, options.streamPrefix, limit],
+          `SELECT ${COLUMNS} FROM events WHERE position > $1 AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS p WHERE left(stream_id, length(p)) = p)
+           ORDER BY position LIMIT $3`,
+          [afterPosition, options.streamPrefixes, limit],
         )
       : await this.pool.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2`, [afterPosition, limit]);
     return result.rows.map(toStoredEvent);

@@ -52,12 +52,12 @@ export class SqliteEventStore implements EventStore {
   private readonly listeners = new Set<(position: number) => void>();
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
+  private readonly prefixStatements = new Map<number, Database.Statement<unknown[], RawEventRow>>();
   private readonly stmt: {
     streamHead: Database.Statement<[string], { revision: number; hash: string }>;
     insert: Database.Statement<[string, number, string, string, string, string, string | null, string]>;
     readStream: Database.Statement<[string], RawEventRow>;
     readAll: Database.Statement<[number, number], RawEventRow>;
-    readAllPrefix: Database.Statement<[number, string, string, number], RawEventRow>;
     readPositions: Database.Statement<[string], RawEventRow>;
     head: Database.Statement<[], { head: number | null }>;
   };
@@ -76,11 +76,6 @@ export class SqliteEventStore implements EventStore {
       ),
       readStream: this.db.prepare<[string], RawEventRow>(`SELECT ${COLUMNS} FROM events WHERE stream_id = ? ORDER BY revision`).raw(),
       readAll: this.db.prepare<[number, number], RawEventRow>(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw(),
-      readAllPrefix: this.db
-        .prepare<[number, string, string, number], RawEventRow>(
-          `SELECT ${COLUMNS} FROM events WHERE position > ? AND substr(stream_id, 1, length(?)) = ? ORDER BY position LIMIT ?`,
-        )
-        .raw(),
       readPositions: this.db
         .prepare<[string], RawEventRow>(`SELECT ${COLUMNS} FROM events WHERE position IN (SELECT value FROM json_each(?)) ORDER BY position`)
         .raw(),
@@ -185,10 +180,20 @@ export class SqliteEventStore implements EventStore {
 
   async readAll(afterPosition: number, options: ReadAllOptions = {}): Promise<StoredEvent[]> {
     const limit = options.limit ?? 1000;
-    const rows = options.streamPrefix
-      ? this.stmt.readAllPrefix.all(afterPosition, options.streamPrefix, options.streamPrefix, limit)
-      : this.stmt.readAll.all(afterPosition, limit);
+    const prefixes = options.streamPrefixes;
+    const rows = prefixes ? this.prefixed(prefixes.length).all(afterPosition, ...prefixes.flatMap((p) => [p, p]), limit) : this.stmt.readAll.all(afterPosition, limit);
     return rows.map(toStoredEvent);
+  }
+
+  /** One statement per number of prefixes, each a plain comparison SQLite does in C. */
+  private prefixed(count: number): Database.Statement<unknown[], RawEventRow> {
+    let statement = this.prefixStatements.get(count);
+    if (!statement) {
+      const match = count === 0 ? '0' : Array.from({ length: count }, () => 'substr(stream_id, 1, length(?)) = ?').join(' OR ');
+      statement = this.db.prepare<unknown[], RawEventRow>(`SELECT ${COLUMNS} FROM events WHERE position > ? AND (${match}) ORDER BY position LIMIT ?`).raw();
+      this.prefixStatements.set(count, statement);
+    }
+    return statement;
   }
 
   async readPositions(positions: readonly number[]): Promise<StoredEvent[]> {

@@ -1,4 +1,5 @@
 import { ChainBreak, ChainVerifier, EventStore } from '@lib/event-store';
+import { SERVICE_STREAM_PREFIXES } from '../stream-categories';
 
 export interface ChainReport {
   readonly streams: number;
@@ -9,14 +10,14 @@ export interface ChainReport {
 const PAGE = 5000;
 
 /**
- * Walks every event of the store in global order and checks every stream's hash chain; stops at the
- * first broken link. `progress` is called every 100,000 events.
+ * Walks every event of the service's streams in global order and checks every stream's hash chain;
+ * stops at the first broken link. `progress` is called every 100,000 events.
  */
 export async function verifyChains(store: EventStore, progress: (events: number) => void = () => undefined): Promise<ChainReport> {
   const verifier = new ChainVerifier();
   let after = 0;
   for (;;) {
-    const page = await store.readAll(after, { limit: PAGE });
+    const page = await store.readAll(after, { limit: PAGE, streamPrefixes: SERVICE_STREAM_PREFIXES });
     for (const event of page) {
       const broken = verifier.check(event);
       if (broken) return { streams: verifier.streams, events: verifier.events, broken };

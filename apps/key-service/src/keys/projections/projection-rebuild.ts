@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EventStore } from '@lib/event-store';
+import { SERVICE_STREAM_PREFIXES } from '../../stream-categories';
 import { Projection } from './projection';
 
 export interface RebuildOptions {
@@ -53,7 +54,7 @@ export async function rebuildAsideAndSwap(store: EventStore, liveDb: Database.Da
         for (const event of page) for (const projection of options.aside) projection.apply(event, aside);
       })();
     for (;;) {
-      const page = await store.readAll(position, { limit: PAGE });
+      const page = await store.readAll(position, { limit: PAGE, streamPrefixes: SERVICE_STREAM_PREFIXES });
       if (page.length === 0) break;
       applyPage(page);
       events += page.length;
@@ -74,7 +75,7 @@ export async function rebuildAsideAndSwap(store: EventStore, liveDb: Database.Da
         const checkpoint = liveDb.prepare<[string], { position: number }>('SELECT position FROM projection_checkpoints WHERE name = ?');
         const liveHead = Math.max(0, ...options.live.map((p) => checkpoint.get(p.name)?.position ?? 0));
         while (position < liveHead) {
-          const page = (await store.readAll(position, { limit: PAGE })).filter((e) => e.position <= liveHead);
+          const page = (await store.readAll(position, { limit: PAGE, streamPrefixes: SERVICE_STREAM_PREFIXES })).filter((e) => e.position <= liveHead);
           if (page.length === 0) break;
           applyPage(page);
           events += page.length;

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type Database from 'better-sqlite3';
 import { EVENT_STORE, EventFollower, EventStore, StoredEvent } from '@lib/event-store';
+import { SERVICE_STREAM_PREFIXES } from '../../stream-categories';
 import * as path from 'node:path';
 import { PROJECTIONS, Projection } from './projection';
 import { RebuildResult, rebuildAsideAndSwap } from './projection-rebuild';
@@ -83,7 +84,7 @@ export class ProjectionRunner implements OnApplicationBootstrap, OnApplicationSh
 
   private start(): void {
     this.position = Math.min(...this.projections.map((p) => this.checkpointOf(p.name)));
-    this.follower = new EventFollower(this.store, (events) => this.applyBatch(events), { batchSize: 1000 });
+    this.follower = new EventFollower(this.store, (events) => this.applyBatch(events), { batchSize: 1000, streamPrefixes: SERVICE_STREAM_PREFIXES });
     this.follower.start(this.position);
   }
 
