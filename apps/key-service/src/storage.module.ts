@@ -5,7 +5,7 @@ import { EVENT_STORE, EventStore, openEventStore } from '@lib/event-store';
 import { APP_CONFIG, AppConfig } from './config/app.config';
 import { CLOCK, systemClock } from './common/clock';
 import { MASTER_KEY, loadMasterKey } from './crypto/master-key';
-import { DATA_KEY_STORE, DataKeyStore } from './crypto/data-key.store';
+import { DATA_KEY_STORE, DataKeyStore, SqliteDataKeyStore } from './crypto/data-key.store';
 import { KEY_WRAPPER, KeyWrapper } from './crypto/key-wrapper.port';
 import { LocalKeyWrapper } from './crypto/local.key-wrapper';
 import { PROJECTIONS, Projection } from './keys/projections/projection';
@@ -28,8 +28,20 @@ class StorageLifecycle implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.store.close();
     if (this.readModels.open) this.readModels.close();
-    this.dataKeys.close();
+    await this.dataKeys.close();
   }
+}
+
+/**
+ * Next to the events when they are in PostgreSQL, so that every instance reads what any encrypted;
+ * otherwise in DATA_DIR (a KurrentDB stream cannot be truly deleted, which crypto-shredding needs).
+ */
+async function openDataKeyStore(config: AppConfig, wrapper: KeyWrapper): Promise<DataKeyStore> {
+  if (config.eventStore.kind === 'postgres' && config.eventStore.databaseUrl !== null) {
+    const { PostgresDataKeyStore } = await import('./crypto/postgres.data-key.store');
+    return PostgresDataKeyStore.open(config.eventStore.databaseUrl, wrapper);
+  }
+  return SqliteDataKeyStore.open(config.dataDir, wrapper);
 }
 
 export interface StorageOverrides {
@@ -50,7 +62,7 @@ export class StorageModule {
       { provide: MASTER_KEY, useFactory: () => loadMasterKey(config) },
       { provide: KEY_WRAPPER, useFactory: (masterKey: Buffer) => new LocalKeyWrapper(masterKey), inject: [MASTER_KEY] },
       // Opening proves the master key against the stored data keys: a wrong one stops start-up here.
-      { provide: DATA_KEY_STORE, useFactory: (wrapper: KeyWrapper) => DataKeyStore.open(config.dataDir, wrapper), inject: [KEY_WRAPPER] },
+      { provide: DATA_KEY_STORE, useFactory: (wrapper: KeyWrapper) => openDataKeyStore(config, wrapper), inject: [KEY_WRAPPER] },
       {
         provide: EVENT_STORE,
         useFactory: async () => overrides.eventStore ?? (await openEventStore(config.eventStore)),

@@ -12,14 +12,48 @@ export interface DataKeyRow {
   readonly created_at: string;
 }
 
+/**
+ * Where wrapped data keys live, outside the event log. Deleting one is what makes the ciphertexts made
+ * with it unreadable for good (crypto-shredding).
+ */
+export interface DataKeyStore {
+  put(id: string, ownerId: string, wrapped: string, createdAt: string): Promise<void>;
+  /** null once the key was destroyed. */
+  get(id: string): Promise<string | null>;
+  destroy(id: string): Promise<void>;
+  all(): Promise<DataKeyRow[]>;
+  close(): Promise<void>;
+}
+
 const CHECK_CONTEXT = 'master-key-check';
 
 /**
- * The wrapped data keys, outside the event log: deleting a row is what makes a ciphertext in the log
- * unreadable for good (crypto-shredding). Its own SQLite file with a rollback journal (not WAL, whose
- * frames can keep old page images) and secure_delete, so a deleted row is overwritten in the file.
+ * Proves the master key against the check value kept with the data keys, or keeps one: a wrong
+ * KEY_ENCRYPTION_KEY stops start-up instead of the first decrypt.
  */
-export class DataKeyStore {
+export async function proveMasterKey(
+  wrapper: KeyWrapper,
+  stored: string | undefined,
+  keep: (wrapped: string) => Promise<void>,
+  where: string,
+): Promise<void> {
+  if (stored === undefined) return keep(await wrapper.wrap(randomBytes(32), CHECK_CONTEXT));
+  try {
+    await wrapper.unwrap(stored, CHECK_CONTEXT);
+  } catch {
+    throw new ConfigError(
+      'KEY_ENCRYPTION_KEY',
+      `is not the master key the data in ${where} was encrypted with (its data keys do not unwrap); start with the original key`,
+    );
+  }
+}
+
+/**
+ * The embedded data-key store (with EVENT_STORE=sqlite or kurrentdb): `data-keys.db` under DATA_DIR,
+ * with a rollback journal (not WAL, whose frames can keep old page images) and secure_delete, so a
+ * deleted row is overwritten in the file.
+ */
+export class SqliteDataKeyStore implements DataKeyStore {
   private readonly db: Database.Database;
   private readonly stmt: {
     put: Database.Statement<[string, string, string, string]>;
@@ -47,47 +81,40 @@ export class DataKeyStore {
     };
   }
 
-  /**
-   * Opens `data-keys.db` under DATA_DIR and proves the master key is the one its keys were wrapped
-   * with, so that a wrong KEY_ENCRYPTION_KEY stops start-up instead of the first decrypt.
-   */
-  static async open(dataDir: string, wrapper: KeyWrapper): Promise<DataKeyStore> {
-    const store = new DataKeyStore(path.join(dataDir, 'data-keys.db'));
+  static async open(dataDir: string, wrapper: KeyWrapper): Promise<SqliteDataKeyStore> {
+    const store = new SqliteDataKeyStore(path.join(dataDir, 'data-keys.db'));
     const check = store.db.prepare<[], { wrapped: string }>('SELECT wrapped FROM master_key_check WHERE id = 1').get();
-    if (!check) {
-      store.db.prepare('INSERT INTO master_key_check (id, wrapped) VALUES (1, ?)').run(await wrapper.wrap(randomBytes(32), CHECK_CONTEXT));
-      return store;
-    }
     try {
-      await wrapper.unwrap(check.wrapped, CHECK_CONTEXT);
-    } catch {
-      store.close();
-      throw new ConfigError(
-        'KEY_ENCRYPTION_KEY',
-        `is not the master key the data in ${dataDir} was encrypted with (data-keys.db does not unwrap); start with the original key`,
+      await proveMasterKey(
+        wrapper,
+        check?.wrapped,
+        async (wrapped) => void store.db.prepare('INSERT INTO master_key_check (id, wrapped) VALUES (1, ?)').run(wrapped),
+        dataDir,
       );
+    } catch (error) {
+      await store.close();
+      throw error;
     }
     return store;
   }
 
-  put(id: string, ownerId: string, wrapped: string, createdAt: string): void {
+  async put(id: string, ownerId: string, wrapped: string, createdAt: string): Promise<void> {
     this.stmt.put.run(id, ownerId, wrapped, createdAt);
   }
 
-  /** null once the key was destroyed. */
-  get(id: string): string | null {
+  async get(id: string): Promise<string | null> {
     return this.stmt.get.get(id)?.wrapped ?? null;
   }
 
-  destroy(id: string): void {
+  async destroy(id: string): Promise<void> {
     this.stmt.destroy.run(id);
   }
 
-  all(): DataKeyRow[] {
+  async all(): Promise<DataKeyRow[]> {
     return this.stmt.all.all();
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 }

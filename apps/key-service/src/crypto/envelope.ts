@@ -36,7 +36,7 @@ export class Envelope {
     const dataKey = randomBytes(32);
     const dataKeyId = randomUUID();
     try {
-      this.dataKeys.put(dataKeyId, ownerId, await this.wrapper.wrap(dataKey, wrapContext(dataKeyId, ownerId)), now);
+      await this.dataKeys.put(dataKeyId, ownerId, await this.wrapper.wrap(dataKey, wrapContext(dataKeyId, ownerId)), now);
       const nonce = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', dataKey, nonce);
       cipher.setAAD(Buffer.from(aad));
@@ -48,7 +48,7 @@ export class Envelope {
   }
 
   async open(sealed: SealedSecret, ownerId: string, aad: string): Promise<string> {
-    const wrapped = this.dataKeys.get(sealed.dataKeyId);
+    const wrapped = await this.dataKeys.get(sealed.dataKeyId);
     if (wrapped === null) throw new DataKeyDestroyedError(sealed.dataKeyId);
     const dataKey = await this.wrapper.unwrap(wrapped, wrapContext(sealed.dataKeyId, ownerId));
     try {
@@ -63,8 +63,8 @@ export class Envelope {
   }
 
   /** Crypto-shredding: every ciphertext made with this data key is unreadable from now on. */
-  destroy(dataKeyId: string): void {
-    this.dataKeys.destroy(dataKeyId);
+  destroy(dataKeyId: string): Promise<void> {
+    return this.dataKeys.destroy(dataKeyId);
   }
 }
 

@@ -84,7 +84,7 @@ export class ProviderKeys implements OnApplicationBootstrap {
       const command = { type: 'AddProviderKey', keyUuid, actor, provider, name, sealedSecret: sealed, models: modelsFor(provider, models), now } as const;
       await this.execute(command, metadata);
     } catch (error) {
-      if (sealed) this.envelope.destroy(sealed.dataKeyId);
+      if (sealed) await this.envelope.destroy(sealed.dataKeyId);
       await this.registry.release(nameClaim(actor.teamId, provider, name, keyUuid), now, metadata);
       throw error;
     }
@@ -141,11 +141,11 @@ export class ProviderKeys implements OnApplicationBootstrap {
       const secret = sealed ? { sealedSecret: sealed, models: modelsFor(provider, models ?? []) } : undefined;
       events = await this.execute({ type: 'UpdateProviderKey', keyUuid, actor, provider, name, secret, now }, metadata);
     } catch (error) {
-      if (sealed) this.envelope.destroy(sealed.dataKeyId);
+      if (sealed) await this.envelope.destroy(sealed.dataKeyId);
       if (renaming) await this.registry.release(nameClaim(actor.teamId, provider, name, keyUuid), now, metadata);
       throw error;
     }
-    for (const event of events) if (event.type === 'ProviderKeySecretReplaced') this.envelope.destroy(event.data.replacedDataKeyId);
+    for (const event of events) if (event.type === 'ProviderKeySecretReplaced') await this.envelope.destroy(event.data.replacedDataKeyId);
     if (renaming) await this.registry.release(nameClaim(actor.teamId, provider, current.name, keyUuid), now, metadata);
     return this.get(actor, provider, keyUuid);
   }
@@ -156,7 +156,7 @@ export class ProviderKeys implements OnApplicationBootstrap {
     const metadata = eventMetadata(actor, context);
     const events = await this.execute({ type: 'DeleteProviderKey', keyUuid, actor, provider, confirmName, now }, metadata);
     const state = await this.current(keyUuid);
-    for (const event of events) if (event.type === 'ProviderKeyDeleted') this.envelope.destroy(event.data.dataKeyId);
+    for (const event of events) if (event.type === 'ProviderKeyDeleted') await this.envelope.destroy(event.data.dataKeyId);
     if (state.status !== 'absent') await this.registry.release(nameClaim(state.key.teamId, provider, state.key.name, keyUuid), now, metadata);
     const row = this.db.prepare('SELECT * FROM provider_key_views WHERE key_uuid = ?').get(keyUuid) as ProviderKeyViewRow;
     return viewOfRow(row);
@@ -190,13 +190,13 @@ export class ProviderKeys implements OnApplicationBootstrap {
     const now = this.clock.now().getTime();
     let destroyed = 0;
     // From the keys' own streams, not the views: those may still be catching up at start-up.
-    for (const dataKey of this.dataKeys.all()) {
+    for (const dataKey of await this.dataKeys.all()) {
       const state = await this.current(dataKey.owner_id);
       const old = now - Date.parse(dataKey.created_at) > LEFTOVER_AGE_MS;
       const leftover =
         state.status === 'deleted' || (state.status === 'active' ? state.key.sealedSecret.dataKeyId !== dataKey.id && old : old);
       if (leftover) {
-        this.envelope.destroy(dataKey.id);
+        await this.envelope.destroy(dataKey.id);
         destroyed++;
       }
     }
