@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConcurrencyError, EVENT_STORE, EventStore, Metadata } from '@lib/event-store';
 import { HolderStatus, NameRegistryCommand, decideName, evolveName, initialNameState } from './domain/name-registry.decider';
-import { NAME_STREAM_PREFIX, NameRegistryEvent, nameStreamId } from './domain/name-registry.events';
+import { NameRegistryEvent, nameStreamId } from './domain/name-registry.events';
 
 export interface NameClaim {
   /** What the names are unique in, e.g. `model_access_key/team-1`. */
@@ -64,5 +64,3 @@ export function decodeNameEvent(stored: { readonly type: string; readonly data: 
   if (stored.type !== 'NameReserved' && stored.type !== 'NameReleased') throw new Error(`Unknown stored event type ${stored.type}`);
   return { type: stored.type, data: stored.data } as NameRegistryEvent;
 }
-
-export const isNameStream = (streamId: string): boolean => streamId.startsWith(NAME_STREAM_PREFIX);
