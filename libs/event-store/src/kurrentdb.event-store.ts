@@ -12,7 +12,7 @@ import {
   streamNameFilter,
 } from '@kurrent/kurrentdb-client';
 import { ConcurrencyError, revisionMatches } from './concurrency.error';
-import { eventHash } from './event-hash';
+import { chainEvents } from './group-commit';
 import { AppendResult, EventStore, ExpectedRevision, Metadata, NewEvent, ReadAllOptions, StoredEvent } from './event-store.port';
 import { EventStoreUnavailableError, redactUrl } from './store-unavailable.error';
 
@@ -63,16 +63,10 @@ export class KurrentDbEventStore implements EventStore {
       const head = await this.head(streamId);
       const current = head?.revision ?? -1;
       if (!revisionMatches(expected, current)) throw new ConcurrencyError(streamId, expected, current);
-      let prevHash = head?.hash ?? null;
-      let revision = current;
-      const data = events.map((event) => {
-        revision += 1;
-        const body = JSON.parse(JSON.stringify(event.data ?? null)) as unknown;
-        const metadata = JSON.parse(JSON.stringify(event.metadata ?? {})) as Metadata;
-        const hash = eventHash(prevHash, { type: event.type, data: body, metadata, revision });
-        const chain: Chain = { prevHash, hash };
-        prevHash = hash;
-        return jsonEvent({ type: event.type, data: body as Record<string, unknown>, metadata: { ...metadata, [CHAIN]: chain } });
+      const data = chainEvents(events, current, head?.hash ?? null).map((event) => {
+        const chain: Chain = { prevHash: event.prevHash, hash: event.hash };
+        const metadata = JSON.parse(event.metadata) as Metadata;
+        return jsonEvent({ type: event.type, data: JSON.parse(event.data) as Record<string, unknown>, metadata: { ...metadata, [CHAIN]: chain } });
       });
       try {
         // The chain was built on the head just read: the server must still be at that revision.

@@ -1,8 +1,8 @@
 import { Client, Pool } from 'pg';
 import { ConcurrencyError, revisionMatches } from './concurrency.error';
-import { eventHash } from './event-hash';
 import { AppendResult, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, StoredEvent } from './event-store.port';
 import { EventStoreUnavailableError, redactUrl } from './store-unavailable.error';
+import { PendingAppend, chainEvents, settle } from './group-commit';
 
 interface EventRow {
   position: string;
@@ -37,14 +37,6 @@ const CHANNEL = 'model_key_events';
 /** Any constant will do: every append of every process takes this one lock. */
 const APPEND_LOCK = 727_274_001;
 const SCHEMA_LOCK = 727_274_002;
-
-interface PendingAppend {
-  readonly streamId: string;
-  readonly events: readonly NewEvent[];
-  readonly expected: ExpectedRevision;
-  readonly resolve: (result: AppendResult) => void;
-  readonly reject: (error: unknown) => void;
-}
 
 /** Bound on one group commit: PostgreSQL takes at most 65,535 parameters in a statement, 8 per event. */
 const MAX_BATCH_EVENTS = 7500;
@@ -139,17 +131,7 @@ export class PostgresEventStore implements EventStore {
         }
         const batch = this.pending.splice(0, take);
         try {
-          const outcomes = await this.commit(batch);
-          let last = 0;
-          batch.forEach((append, i) => {
-            const outcome = outcomes[i];
-            if (outcome instanceof ConcurrencyError) append.reject(outcome);
-            else {
-              last = Math.max(last, outcome.lastPosition);
-              append.resolve(outcome);
-            }
-          });
-          if (last > 0) for (const listener of this.listeners) listener(last);
+          settle(batch, await this.commit(batch), this.listeners);
         } catch (error) {
           for (const append of batch) append.reject(error);
         }
@@ -180,20 +162,15 @@ export class PostgresEventStore implements EventStore {
           outcomes.push(new ConcurrencyError(append.streamId, append.expected, head.revision));
           continue;
         }
-        let { revision, hash: prevHash } = head;
-        const first = revision + 1;
-        for (const event of append.events) {
-          revision += 1;
-          const data = JSON.stringify(event.data ?? null);
-          const metadata = JSON.stringify(event.metadata ?? {});
-          const hash = eventHash(prevHash, { type: event.type, data: JSON.parse(data), metadata: JSON.parse(metadata), revision });
+        const chained = chainEvents(append.events, head.revision, head.hash);
+        for (const event of chained) {
           const n = values.length;
           rows.push(`($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}::json, $${n + 5}::json, $${n + 6}, $${n + 7}, $${n + 8})`);
-          values.push(append.streamId, revision, event.type, data, metadata, recordedAt, prevHash, hash);
-          prevHash = hash;
+          values.push(append.streamId, event.revision, event.type, event.data, event.metadata, recordedAt, event.prevHash, event.hash);
         }
-        heads.set(append.streamId, { revision, hash: prevHash });
-        outcomes.push({ streamId: append.streamId, first, last: revision });
+        const tail = chained[chained.length - 1] ?? { revision: head.revision, hash: head.hash };
+        heads.set(append.streamId, { revision: tail.revision, hash: tail.hash });
+        outcomes.push({ streamId: append.streamId, first: head.revision + 1, last: tail.revision });
       }
       const positions = new Map<string, number>();
       let last = 0;

@@ -2,14 +2,7 @@ import Database from 'better-sqlite3';
 import { ConcurrencyError, revisionMatches } from './concurrency.error';
 import { eventHash } from './event-hash';
 import { AppendResult, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, StoredEvent } from './event-store.port';
-
-interface PendingAppend {
-  readonly streamId: string;
-  readonly events: readonly NewEvent[];
-  readonly expected: ExpectedRevision;
-  readonly resolve: (result: AppendResult) => void;
-  readonly reject: (error: unknown) => void;
-}
+import { PendingAppend, chainEvents, settle } from './group-commit';
 
 interface EventRow {
   position: number;
@@ -140,16 +133,7 @@ export class SqliteEventStore implements EventStore {
       for (const append of batch) append.reject(error);
       return;
     }
-    let last = 0;
-    batch.forEach((append, i) => {
-      const outcome = outcomes[i];
-      if (outcome instanceof ConcurrencyError) append.reject(outcome);
-      else {
-        last = Math.max(last, outcome.lastPosition);
-        append.resolve(outcome);
-      }
-    });
-    if (last > 0) for (const listener of this.listeners) listener(last);
+    settle(batch, outcomes, this.listeners);
   }
 
   private appendInTransaction(append: PendingAppend, recordedAt: string): AppendResult | ConcurrencyError {
@@ -159,17 +143,11 @@ export class SqliteEventStore implements EventStore {
       return new ConcurrencyError(append.streamId, append.expected, current);
     }
     let revision = current;
-    let prevHash = head?.hash ?? null;
     let lastPosition = 0;
-    for (const event of append.events) {
-      revision += 1;
-      const data = JSON.stringify(event.data ?? null);
-      const metadata = JSON.stringify(event.metadata ?? {});
-      // Hashed as a reader will see it: the stored JSON, parsed.
-      const hash = eventHash(prevHash, { type: event.type, data: JSON.parse(data), metadata: JSON.parse(metadata), revision });
-      const info = this.stmt.insert.run(append.streamId, revision, event.type, data, metadata, recordedAt, prevHash, hash);
+    for (const event of chainEvents(append.events, current, head?.hash ?? null)) {
+      const info = this.stmt.insert.run(append.streamId, event.revision, event.type, event.data, event.metadata, recordedAt, event.prevHash, event.hash);
       lastPosition = Number(info.lastInsertRowid);
-      prevHash = hash;
+      revision = event.revision;
     }
     return { nextExpectedRevision: revision, lastPosition };
   }
