@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayUnique, IsArray, IsISO8601, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
-import { DEPLOYMENT_NAME, Trim } from '../keys/shared/key-request.validators';
+import { ArrayMaxSize, ArrayUnique, IsArray, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { DEPLOYMENT_NAME, DescriptionField, ExpiresAtField, Trim } from '../keys/shared/key-request.validators';
 
 /** The name is the key's address in the path, so it may not hold a slash or control characters. */
 export const INFERENCE_KEY_NAME = /^[^/\\\u0000-\u001f\u007f]+$/;
@@ -14,32 +14,18 @@ export class CreateInferenceApiKeyRequest {
   @Matches(INFERENCE_KEY_NAME, { message: 'name may not contain a slash, a backslash or control characters' })
   name!: string;
 
-  @ApiPropertyOptional({ maxLength: 1024, nullable: true })
-  @IsOptional()
-  @ValidateIf((_, value) => value !== null)
-  @IsString()
-  @MaxLength(1024)
+  @DescriptionField()
   description?: string | null;
 
-  @ApiPropertyOptional({ example: '2027-01-31', nullable: true, description: 'A date (00:00 UTC of that day) or a timestamp; null: never' })
-  @IsOptional()
-  @ValidateIf((_, value) => value !== null)
-  @IsISO8601({ strict: true })
+  @ExpiresAtField('A date (00:00 UTC of that day) or a timestamp; null: never')
   expires_at?: string | null;
 }
 
 export class UpdateInferenceApiKeyRequest {
-  @ApiPropertyOptional({ maxLength: 1024, nullable: true })
-  @IsOptional()
-  @ValidateIf((_, value) => value !== null)
-  @IsString()
-  @MaxLength(1024)
+  @DescriptionField()
   description?: string | null;
 
-  @ApiPropertyOptional({ example: '2027-01-31', nullable: true, description: 'The new expiry; null: never' })
-  @IsOptional()
-  @ValidateIf((_, value) => value !== null)
-  @IsISO8601({ strict: true })
+  @ExpiresAtField('The new expiry; null: never')
   expires_at?: string | null;
 
   @ApiPropertyOptional({ type: [String], description: 'The whole new set: the key is attached to these deployments and detached from any other' })

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
-import { IsBoolean, IsISO8601, IsOptional, IsString, IsUUID, Length, MaxLength, ValidateIf } from 'class-validator';
-import { IsModelScope, Trim } from '../shared/key-request.validators';
+import { IsBoolean, IsOptional, IsString, IsUUID, Length, ValidateIf } from 'class-validator';
+import { DescriptionField, ExpiresAtField, IsModelScope, Trim } from '../shared/key-request.validators';
 
 export class CreateKeyRequest {
   @ApiProperty({ minLength: 1, maxLength: 255, example: 'test-key' })
@@ -28,16 +28,9 @@ export class CreateKeyRequest {
   @IsBoolean()
   batch_inference_enabled?: boolean;
 
-  @ApiPropertyOptional({ maxLength: 1024, nullable: true })
-  @IsOptional()
-  @ValidateIf((_, value) => value !== null)
-  @IsString()
-  @MaxLength(1024)
+  @DescriptionField()
   description?: string | null;
 
-  @ApiPropertyOptional({ example: '2027-01-31', nullable: true, description: 'A date (00:00 UTC of that day) or a timestamp; must be in the future.' })
-  @IsOptional()
-  @ValidateIf((_, value) => value !== null)
-  @IsISO8601({ strict: true })
+  @ExpiresAtField('A date (00:00 UTC of that day) or a timestamp; must be in the future.')
   expires_at?: string | null;
 }

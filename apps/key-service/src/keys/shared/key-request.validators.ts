@@ -1,6 +1,7 @@
-import { ParseUUIDPipe, Param } from '@nestjs/common';
+import { ParseUUIDPipe, Param, applyDecorators } from '@nestjs/common';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ValidateBy, ValidationOptions } from 'class-validator';
+import { IsISO8601, IsOptional, IsString, MaxLength, ValidateBy, ValidateIf, ValidationOptions } from 'class-validator';
 import { DomainError } from '../../common/domain-error';
 
 export const DEPLOYMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -42,3 +43,22 @@ export function assertUuid(value: string, field = 'api_key_uuid'): string {
   }
   return value.toLowerCase();
 }
+
+/** An optional description: a string of up to 1,024 characters, or null. */
+export const DescriptionField = () =>
+  applyDecorators(
+    ApiPropertyOptional({ maxLength: 1024, nullable: true }),
+    IsOptional(),
+    ValidateIf((_, value) => value !== null),
+    IsString(),
+    MaxLength(1024),
+  );
+
+/** An optional expiry: an ISO-8601 date (00:00 UTC of that day) or timestamp, or null for never. */
+export const ExpiresAtField = (description: string) =>
+  applyDecorators(
+    ApiPropertyOptional({ example: '2027-01-31', nullable: true, description }),
+    IsOptional(),
+    ValidateIf((_, value) => value !== null),
+    IsISO8601({ strict: true }),
+  );
