@@ -1,6 +1,7 @@
-import { Controller, Get, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { AllowRoles, BearerAuthGuard, CurrentPrincipal } from '../auth/auth.guard';
+import { Controller, Get, Query } from '@nestjs/common';
+import { AuthenticatedRoutes } from '../http/authenticated-routes';
+import { ApiOkResponse, ApiOperation, ApiResponse } from '@nestjs/swagger';
+import { CurrentPrincipal } from '../auth/auth.guard';
 import { Principal } from '../auth/principal';
 import { ErrorResponse } from '../keys/shared/api-key-info.response';
 import { KeyUuidParam } from '../keys/shared/key-request.validators';
@@ -8,13 +9,7 @@ import { AuditQuery, KeyStateAt } from './audit.query';
 import { AuditEventResponse, AuditEventsResponse, KeyStateRequest, TeamEventsRequest } from './audit.request.dto';
 
 /** The audit trail of the caller's own team: owners and auditors only. */
-@ApiTags('audit')
-@ApiBearerAuth()
-@UseGuards(BearerAuthGuard)
-@AllowRoles('owner', 'auditor')
-@ApiResponse({ status: 400, type: ErrorResponse, description: 'Malformed input; the message names the field' })
-@ApiResponse({ status: 401, type: ErrorResponse, description: 'No or bad token' })
-@ApiResponse({ status: 403, type: ErrorResponse, description: 'Not an owner or auditor' })
+@AuthenticatedRoutes('audit', ['owner', 'auditor'], 'Not an owner or auditor')
 @Controller('v1/audit')
 export class AuditHttpController {
   constructor(private readonly audit: AuditQuery) {}

@@ -1,6 +1,7 @@
-import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { AllowRoles, BearerAuthGuard, CurrentPrincipal } from '../auth/auth.guard';
+import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { AuthenticatedRoutes } from '../http/authenticated-routes';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiResponse } from '@nestjs/swagger';
+import { CurrentPrincipal } from '../auth/auth.guard';
 import { Principal } from '../auth/principal';
 import { RequestContext } from '../common/request-context';
 import { HttpRequestContext } from '../http/request-context.decorator';
@@ -15,13 +16,7 @@ import {
 } from './inference-api-keys.request.dto';
 
 /** Gcore's inference API keys (`/cloud/v3/inference/{project_id}/api_keys`); `Authorization: APIKey <token>` or Bearer. */
-@ApiTags('inference api keys (Gcore)')
-@ApiBearerAuth()
-@UseGuards(BearerAuthGuard)
-@AllowRoles('owner', 'member', 'auditor')
-@ApiResponse({ status: 400, type: ErrorResponse, description: 'Malformed input; the message names the field' })
-@ApiResponse({ status: 401, type: ErrorResponse, description: 'No or bad token' })
-@ApiResponse({ status: 403, type: ErrorResponse, description: 'The role may not do this' })
+@AuthenticatedRoutes('inference api keys (Gcore)', ['owner', 'member', 'auditor'])
 @ApiResponse({ status: 404, type: ErrorResponse, description: 'Another project, or no such key in the project' })
 @Controller('cloud/v3/inference/:project_id/api_keys')
 export class InferenceApiKeysHttpController {

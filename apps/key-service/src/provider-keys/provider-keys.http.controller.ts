@@ -1,7 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req } from '@nestjs/common';
+import { AuthenticatedRoutes } from '../http/authenticated-routes';
+import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiResponse } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { AllowRoles, BearerAuthGuard, CurrentPrincipal } from '../auth/auth.guard';
+import { CurrentPrincipal } from '../auth/auth.guard';
 import { Principal } from '../auth/principal';
 import { DomainError } from '../common/domain-error';
 import { RequestContext } from '../common/request-context';
@@ -22,14 +23,8 @@ const providerOf = (raw: string): Provider => {
 };
 
 /** DigitalOcean's partner provider keys: `/v2/gen-ai/anthropic/keys` and `/v2/gen-ai/openai/keys`. */
-@ApiTags('partner provider keys')
-@ApiBearerAuth()
-@UseGuards(BearerAuthGuard)
-@AllowRoles('owner', 'member', 'auditor')
+@AuthenticatedRoutes('partner provider keys', ['owner', 'member', 'auditor'])
 @ApiParam({ name: 'provider', enum: PROVIDERS })
-@ApiResponse({ status: 400, type: ErrorResponse, description: 'Malformed input; the message names the field' })
-@ApiResponse({ status: 401, type: ErrorResponse, description: 'No or bad token' })
-@ApiResponse({ status: 403, type: ErrorResponse, description: 'The role may not do this' })
 @Controller('v2/gen-ai/:provider/keys')
 export class ProviderKeysHttpController {
   constructor(private readonly keys: ProviderKeys) {}

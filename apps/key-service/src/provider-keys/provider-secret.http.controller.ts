@@ -1,6 +1,7 @@
-import { Controller, Get, Header, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { AllowRoles, BearerAuthGuard, CurrentPrincipal } from '../auth/auth.guard';
+import { Controller, Get, Header } from '@nestjs/common';
+import { AuthenticatedRoutes } from '../http/authenticated-routes';
+import { ApiOkResponse, ApiOperation, ApiResponse } from '@nestjs/swagger';
+import { CurrentPrincipal } from '../auth/auth.guard';
 import { Principal } from '../auth/principal';
 import { RequestContext } from '../common/request-context';
 import { HttpRequestContext } from '../http/request-context.decorator';
@@ -10,10 +11,7 @@ import { ProviderKeys, ProviderSecret } from './provider-keys.service';
 import { ProviderSecretResponse } from './provider-keys.request.dto';
 
 /** For the platform's own services that call the provider: role `service`, its team's keys only, every read audited. */
-@ApiTags('internal')
-@ApiBearerAuth()
-@UseGuards(BearerAuthGuard)
-@AllowRoles('service')
+@AuthenticatedRoutes('internal', ['service'], 'Not role service')
 @Controller('internal/provider-keys')
 export class ProviderSecretHttpController {
   constructor(private readonly keys: ProviderKeys) {}
@@ -22,7 +20,6 @@ export class ProviderSecretHttpController {
   @Header('Cache-Control', 'no-store')
   @ApiOperation({ summary: 'The plaintext provider key; a ProviderKeySecretRead event is stored first' })
   @ApiOkResponse({ type: ProviderSecretResponse })
-  @ApiResponse({ status: 403, type: ErrorResponse, description: 'Not role service' })
   @ApiResponse({ status: 404, type: ErrorResponse, description: 'No such live key in the caller’s team' })
   secret(@CurrentPrincipal() actor: Principal, @KeyUuidParam() uuid: string, @HttpRequestContext() context: RequestContext): Promise<ProviderSecret> {
     return this.keys.readSecret(actor, uuid, context);
