@@ -121,7 +121,6 @@ async function main(): Promise<void> {
   const result = await rebuildAsideAndSwap(store, db, {
     aside: classes.map((Class) => new Class()),
     live: classes.map((Class) => new Class()),
-    dataDir: dir,
     progress: (events) => process.stderr.write(`  ${events} events applied\n`),
   });
   const seconds = (performance.now() - started) / 1000;

@@ -62,6 +62,39 @@ export function eventStoreContract(name: string, subject: ContractSubject): void
       expect(new Set(events.slice(1).map((e) => (e.data as { id: number }).id)).size).toBe(50);
     });
 
+    it('reads bodies exactly as readAll reads events, less the metadata and the chain', async () => {
+      const odd = { text: 'quote " backslash \\ newline \n ü 🔑', nested: { list: [1, 2.5, null, true], empty: {} } };
+      await store.appendToStream('a-"x\\y', [{ type: 'A', data: odd, metadata: { actor: { userId: 'u' } } }], 'no_stream');
+      await store.appendToStream('b-1', [{ type: 'B', data: [1, 'two'] }], 'no_stream');
+      await store.appendToStream('a-2', [{ type: 'A', data: 'plain' }, { type: 'A', data: null }], 'no_stream');
+      const bodies = (events: StoredEvent[]) => events.map(({ metadata, prevHash, hash, ...body }) => body);
+      for (const options of [{}, { limit: 2 }, { streamPrefixes: ['a-'] }, { streamPrefixes: ['b-'], limit: 1 }, { streamPrefixes: [] }]) {
+        expect(await store.readBodies(0, options)).toEqual(bodies(await store.readAll(0, options)));
+      }
+      const all = await store.readAll(0);
+      expect(await store.readBodies(all[1].position)).toEqual(bodies(all.slice(2)));
+      expect((await store.readBodies(0))[0].data).toEqual(odd);
+    });
+
+    it('replays bodies in pages up to a position, as readBodies reads them', async () => {
+      for (let i = 0; i < 7; i++) await store.appendToStream(`${i % 2 ? 'a' : 'b'}-${i}`, [{ type: 'T', data: { i } }], 'no_stream');
+      const all = await store.readBodies(0, { limit: 100 });
+      const replayed = async (after: number, upTo: number, options = {}) => {
+        const pages: number[][] = [];
+        for await (const page of store.replayBodies(after, upTo, options)) pages.push(page.map((e) => (e.data as { i: number }).i));
+        return pages;
+      };
+      expect(await replayed(0, all[6].position, { pageSize: 3 })).toEqual([[0, 1, 2], [3, 4, 5], [6]]);
+      expect(await replayed(all[1].position, all[4].position, { pageSize: 2 })).toEqual([[2, 3], [4]]);
+      expect(await replayed(0, all[6].position, { pageSize: 2, streamPrefixes: ['a-'] })).toEqual([[1, 3], [5]]);
+      expect(await replayed(all[6].position, all[6].position)).toEqual([]);
+      const whole: unknown[] = [];
+      for await (const page of store.replayBodies(0, all[6].position)) whole.push(...page);
+      expect(whole).toEqual(all);
+      // Leaving early lets go of whatever reads ahead.
+      for await (const page of store.replayBodies(0, all[6].position, { pageSize: 1 })) if (page.length > 0) break;
+    });
+
     it('keeps one global order across streams, readable from any position and by stream prefix', async () => {
       await store.appendToStream('a-1', [{ type: 'A', data: { i: 1 } }], 'no_stream');
       await store.appendToStream('b-1', [{ type: 'B', data: { i: 2 } }], 'no_stream');

@@ -1,6 +1,6 @@
 import { ConcurrencyError, revisionMatches } from './concurrency.error';
 import { eventHash } from './event-hash';
-import { AppendResult, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, StoredEvent, matchesPrefixes } from './event-store.port';
+import { AppendResult, EventBody, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, ReplayOptions, StoredEvent, bodyOf, matchesPrefixes, pagedBodies } from './event-store.port';
 
 /** For unit tests and throwaway runs: nothing survives the process. */
 export class InMemoryEventStore implements EventStore {
@@ -51,6 +51,14 @@ export class InMemoryEventStore implements EventStore {
       if (matchesPrefixes(event.streamId, options.streamPrefixes)) out.push(event);
     }
     return out;
+  }
+
+  async readBodies(afterPosition: number, options: ReadAllOptions = {}): Promise<EventBody[]> {
+    return (await this.readAll(afterPosition, options)).map(bodyOf);
+  }
+
+  replayBodies(afterPosition: number, upTo: number, options?: ReplayOptions): AsyncIterable<EventBody[]> {
+    return pagedBodies(this, afterPosition, upTo, options);
   }
 
   async readPositions(positions: readonly number[]): Promise<StoredEvent[]> {

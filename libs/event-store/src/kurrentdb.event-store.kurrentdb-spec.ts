@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConcurrencyError } from './concurrency.error';
 import { eventStoreContract } from './event-store.contract';
-import { AppendResult, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, StoredEvent } from './event-store.port';
+import { AppendResult, EventBody, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, ReplayOptions, StoredEvent, pagedBodies } from './event-store.port';
 import { KurrentDbEventStore } from './kurrentdb.event-store';
 import { EventStoreUnavailableError } from './store-unavailable.error';
 
@@ -29,6 +29,13 @@ class Namespaced implements EventStore {
   async readAll(after: number, options: ReadAllOptions = {}): Promise<StoredEvent[]> {
     const prefixes = (options.streamPrefixes ?? ['']).map((prefix) => this.ns + prefix);
     return (await this.inner.readAll(after, { ...options, streamPrefixes: prefixes })).map((e) => this.strip(e));
+  }
+  async readBodies(after: number, options: ReadAllOptions = {}): Promise<EventBody[]> {
+    const prefixes = (options.streamPrefixes ?? ['']).map((prefix) => this.ns + prefix);
+    return (await this.inner.readBodies(after, { ...options, streamPrefixes: prefixes })).map((e) => ({ ...e, streamId: e.streamId.slice(this.ns.length) }));
+  }
+  replayBodies(after: number, upTo: number, options?: ReplayOptions): AsyncIterable<EventBody[]> {
+    return pagedBodies(this, after, upTo, options);
   }
   async readPositions(positions: readonly number[]): Promise<StoredEvent[]> {
     return (await this.inner.readPositions(positions)).filter((e) => e.streamId.startsWith(this.ns)).map((e) => this.strip(e));

@@ -13,7 +13,7 @@ import {
 } from '@kurrent/kurrentdb-client';
 import { ConcurrencyError, revisionMatches } from './concurrency.error';
 import { chainEvents } from './group-commit';
-import { AppendResult, EventStore, ExpectedRevision, Metadata, NewEvent, ReadAllOptions, StoredEvent } from './event-store.port';
+import { AppendResult, EventBody, EventStore, ExpectedRevision, Metadata, NewEvent, ReadAllOptions, ReplayOptions, StoredEvent, bodyOf, pagedBodies } from './event-store.port';
 import { EventStoreUnavailableError, redactUrl } from './store-unavailable.error';
 
 /** Where the hash chain travels: a metadata key of its own, taken off again when the event is read. */
@@ -119,6 +119,15 @@ export class KurrentDbEventStore implements EventStore {
       if (event && event.position > afterPosition && out.length < limit) out.push(event);
     }
     return out;
+  }
+
+  /** The server sends whole events either way: bodies are cut from them. */
+  async readBodies(afterPosition: number, options: ReadAllOptions = {}): Promise<EventBody[]> {
+    return (await this.readAll(afterPosition, options)).map(bodyOf);
+  }
+
+  replayBodies(afterPosition: number, upTo: number, options?: ReplayOptions): AsyncIterable<EventBody[]> {
+    return pagedBodies(this, afterPosition, upTo, options);
   }
 
   async readPositions(positions: readonly number[]): Promise<StoredEvent[]> {

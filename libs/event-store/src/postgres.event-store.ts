@@ -1,17 +1,20 @@
-import { Client, Pool } from 'pg';
+import { Client, Pool, QueryResultRow } from 'pg';
 import { ConcurrencyError, revisionMatches } from './concurrency.error';
-import { AppendResult, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, StoredEvent } from './event-store.port';
+import { AppendResult, EventBody, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, ReplayOptions, StoredEvent, pagedBodies } from './event-store.port';
 import { EventStoreUnavailableError, redactUrl } from './store-unavailable.error';
 import { PendingAppend, chainEvents, settle } from './group-commit';
 
-interface EventRow {
+interface BodyRow {
   position: string;
   stream_id: string;
   revision: number;
   type: string;
   data: unknown;
-  metadata: Record<string, unknown>;
   recorded_at: string;
+}
+
+interface EventRow extends BodyRow {
+  metadata: Record<string, unknown>;
   prev_hash: string | null;
   hash: string;
 }
@@ -33,6 +36,7 @@ const SCHEMA = `
 `;
 
 const COLUMNS = 'position, stream_id, revision, type, data, metadata, recorded_at, prev_hash, hash';
+const BODY_COLUMNS = 'position, stream_id, revision, type, data, recorded_at';
 const CHANNEL = 'model_key_events';
 /** Any constant will do: every append of every process takes this one lock. */
 const APPEND_LOCK = 727_274_001;
@@ -207,15 +211,27 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readAll(afterPosition: number, options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    return (await this.readInOrder<EventRow>(COLUMNS, afterPosition, options)).map(toStoredEvent);
+  }
+
+  async readBodies(afterPosition: number, options: ReadAllOptions = {}): Promise<EventBody[]> {
+    return (await this.readInOrder<BodyRow>(BODY_COLUMNS, afterPosition, options)).map(toEventBody);
+  }
+
+  private async readInOrder<R extends QueryResultRow>(columns: string, afterPosition: number, options: ReadAllOptions): Promise<R[]> {
     const limit = options.limit ?? 1000;
     const result = options.streamPrefixes
-      ? await this.pool.query<EventRow>(
-          `SELECT ${COLUMNS} FROM events WHERE position > $1 AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS p WHERE left(stream_id, length(p)) = p)
+      ? await this.pool.query<R>(
+          `SELECT ${columns} FROM events WHERE position > $1 AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS p WHERE left(stream_id, length(p)) = p)
            ORDER BY position LIMIT $3`,
           [afterPosition, options.streamPrefixes, limit],
         )
-      : await this.pool.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2`, [afterPosition, limit]);
-    return result.rows.map(toStoredEvent);
+      : await this.pool.query<R>(`SELECT ${columns} FROM events WHERE position > $1 ORDER BY position LIMIT $2`, [afterPosition, limit]);
+    return result.rows;
+  }
+
+  replayBodies(afterPosition: number, upTo: number, options?: ReplayOptions): AsyncIterable<EventBody[]> {
+    return pagedBodies(this, afterPosition, upTo, options);
   }
 
   async readPositions(positions: readonly number[]): Promise<StoredEvent[]> {
@@ -247,16 +263,10 @@ export class PostgresEventStore implements EventStore {
   }
 }
 
+function toEventBody(row: BodyRow): EventBody {
+  return { streamId: row.stream_id, revision: row.revision, position: Number(row.position), type: row.type, data: row.data, recordedAt: row.recorded_at };
+}
+
 function toStoredEvent(row: EventRow): StoredEvent {
-  return {
-    streamId: row.stream_id,
-    revision: row.revision,
-    position: Number(row.position),
-    type: row.type,
-    data: row.data,
-    metadata: row.metadata,
-    recordedAt: row.recorded_at,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
+  return { ...toEventBody(row), metadata: row.metadata, prevHash: row.prev_hash, hash: row.hash };
 }

@@ -33,7 +33,7 @@ const USAGE = `keyctl: operator commands for the key service (reads the same env
       Walks every stream of the store and checks its hash chain. Prints "N streams, M events,
       chain intact" and exits 0, or names the first broken link and exits 1.
 
-  keyctl projections rebuild [--name key_views|revocations|audit_events]
+  keyctl projections rebuild [--name key_views|revocations|audit_events|provider_key_views]
       Builds the read models (all, or one) again from the first event, aside, then swaps them in
       at once; safe while the service runs. Progress on stderr.
 
@@ -150,7 +150,6 @@ async function rebuildReadModels(config: ReturnType<typeof loadConfig>, args: st
     const result = await rebuildAsideAndSwap(store, db, {
       aside: chosen(PROJECTION_CLASSES.map((Class) => new Class())),
       live: chosen(all),
-      dataDir: config.dataDir,
       progress: (events, position) => process.stderr.write(`keyctl: ${events} events applied (position ${position})...\n`),
     });
     const seconds = (Date.now() - started) / 1000;

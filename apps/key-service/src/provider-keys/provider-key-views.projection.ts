@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type Database from 'better-sqlite3';
-import { StoredEvent } from '@lib/event-store';
-import { Projection } from '../keys/projections/projection';
+import { EventBody } from '@lib/event-store';
+import { BodyProjection, RebuildFold } from '../keys/projections/projection';
 import { PROVIDER_KEY_STREAM_PREFIX, Provider, decodeProviderKeyEvent } from './domain/provider-key.events';
-import { ProviderKey, evolveProviderKey, initialProviderKeyState } from './domain/provider-key.state';
+import { ProviderKey, ProviderKeyState, evolveProviderKey, initialProviderKeyState } from './domain/provider-key.state';
 
 export interface ProviderKeyViewRow {
   key_uuid: string;
@@ -34,16 +34,19 @@ export interface ProviderKeyView {
 }
 
 @Injectable()
-export class ProviderKeyViewsProjection implements Projection {
+export class ProviderKeyViewsProjection implements BodyProjection {
   readonly name = 'provider_key_views';
   readonly version = 1;
   readonly tables = ['provider_key_views'];
+  readonly reads = 'bodies';
   private select!: Database.Statement<[string], ProviderKeyViewRow>;
   private upsert!: Database.Statement<unknown[]>;
+  private rebuilding: RebuildFold<ProviderKeyState> | null = null;
 
-  setup(db: Database.Database): void {
+  setup(db: Database.Database, prefix = ''): void {
+    const table = `${prefix}provider_key_views`;
     db.exec(`
-      CREATE TABLE IF NOT EXISTS provider_key_views (
+      CREATE TABLE IF NOT EXISTS ${table} (
         key_uuid TEXT PRIMARY KEY,
         team_id TEXT NOT NULL,
         provider TEXT NOT NULL,
@@ -56,11 +59,11 @@ export class ProviderKeyViewsProjection implements Projection {
         deleted_at TEXT,
         created_position INTEGER NOT NULL
       );
-      CREATE INDEX IF NOT EXISTS provider_key_views_by_team ON provider_key_views (team_id, provider, deleted_at, created_position);
+      CREATE INDEX IF NOT EXISTS ${table}_by_team ON ${table} (team_id, provider, deleted_at, created_position);
     `);
-    this.select = db.prepare('SELECT * FROM provider_key_views WHERE key_uuid = ?');
+    this.select = db.prepare(`SELECT * FROM ${table} WHERE key_uuid = ?`);
     this.upsert = db.prepare(
-      `INSERT INTO provider_key_views VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO ${table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(key_uuid) DO UPDATE SET name = excluded.name, models = excluded.models, data_key_id = excluded.data_key_id,
          updated_at = excluded.updated_at, deleted_at = excluded.deleted_at`,
     );
@@ -70,29 +73,49 @@ export class ProviderKeyViewsProjection implements Projection {
     db.exec('DROP TABLE IF EXISTS provider_key_views');
   }
 
-  apply(stored: StoredEvent): void {
+  beginRebuild(): void {
+    this.rebuilding = new RebuildFold();
+  }
+
+  endRebuild(db: Database.Database): void {
+    const rebuilt = this.rebuilding;
+    this.rebuilding = null;
+    if (!rebuilt) return;
+    db.transaction(() => {
+      for (const [state, createdPosition] of rebuilt.entries()) if (state.status !== 'absent') this.upsert.run(...rowOf(state.key, createdPosition));
+    }).immediate();
+  }
+
+  apply(stored: EventBody): void {
     if (!stored.streamId.startsWith(PROVIDER_KEY_STREAM_PREFIX)) return;
     const event = decodeProviderKeyEvent(stored);
     if (event.type === 'ProviderKeySecretRead') return;
+    if (this.rebuilding) {
+      this.rebuilding.fold(event.data.keyUuid, stored.position, (state) => evolveProviderKey(state ?? initialProviderKeyState, event));
+      return;
+    }
     const row = this.select.get(event.data.keyUuid);
-    const before = row ? stateOf(row) : initialProviderKeyState;
-    const after = evolveProviderKey(before, event);
+    const after = evolveProviderKey(row ? stateOf(row) : initialProviderKeyState, event);
     if (after.status === 'absent') return;
-    const k = after.key;
-    this.upsert.run(
-      k.keyUuid,
-      k.teamId,
-      k.provider,
-      k.name,
-      k.createdBy,
-      k.models === null ? null : JSON.stringify(k.models),
-      k.sealedSecret.dataKeyId,
-      k.createdAt,
-      k.updatedAt,
-      k.deletedAt,
-      row?.created_position ?? stored.position,
-    );
+    this.upsert.run(...rowOf(after.key, row?.created_position ?? stored.position));
   }
+}
+
+/** The row's values in the table's column order (see ProviderKeyViewRow). */
+function rowOf(k: ProviderKey, createdPosition: number): unknown[] {
+  return [
+    k.keyUuid,
+    k.teamId,
+    k.provider,
+    k.name,
+    k.createdBy,
+    k.models === null ? null : JSON.stringify(k.models),
+    k.sealedSecret.dataKeyId,
+    k.createdAt,
+    k.updatedAt,
+    k.deletedAt,
+    createdPosition,
+  ];
 }
 
 export function viewOfRow(row: ProviderKeyViewRow): ProviderKeyView {

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type Database from 'better-sqlite3';
-import { StoredEvent } from '@lib/event-store';
+import { EventBody } from '@lib/event-store';
 import { decodeKeyEvent } from '../keys/domain/model-access-key.codec';
 import { KEY_STREAM_PREFIX } from '../keys/domain/model-access-key.events';
-import { Projection } from '../keys/projections/projection';
+import { BodyProjection } from '../keys/projections/projection';
 import { Revocation, revocationOf } from './revocation';
 
 interface RevocationRow {
@@ -21,23 +21,31 @@ interface RevocationRow {
  * position. It keeps each live key's current secret hash of its own (a detach event names none),
  * so that it never depends on the order in which the runner feeds the other views.
  */
+type RevocationValues = [number, string, string, string, Revocation['reason'], string | null, string];
+
 @Injectable()
-export class RevocationsProjection implements Projection {
+export class RevocationsProjection implements BodyProjection {
   readonly name = 'revocations';
   readonly version = 1;
   readonly tables = ['revocations', 'revocation_key_hashes'];
-  private insert!: Database.Statement<[number, string, string, string, Revocation['reason'], string | null, string]>;
+  readonly reads = 'bodies';
+  private insert!: Database.Statement<RevocationValues>;
   private setHash!: Database.Statement<[string, string]>;
   private getHash!: Database.Statement<[string], { secret_hash: string }>;
   private dropHash!: Database.Statement<[string]>;
   private selectAfter!: Database.Statement<[number, number], RevocationRow>;
   private selectHead!: Database.Statement<[], { position: number | null }>;
-  /** During a rebuild: each live key's current hash, written once at the end. */
-  private rebuilding: Map<string, string> | null = null;
+  /**
+   * During a rebuild: each live key's current hash, and the feed's rows (about 250 bytes each), written
+   * once at the end: while SQLite builds other views in the same file, writing here would only wait.
+   */
+  private rebuilding: { hashes: Map<string, string>; rows: RevocationValues[] } | null = null;
 
-  setup(db: Database.Database): void {
+  setup(db: Database.Database, prefix = ''): void {
+    const revocations = `${prefix}revocations`;
+    const hashes = `${prefix}revocation_key_hashes`;
     db.exec(`
-      CREATE TABLE IF NOT EXISTS revocations (
+      CREATE TABLE IF NOT EXISTS ${revocations} (
         position INTEGER PRIMARY KEY,
         key_uuid TEXT NOT NULL,
         team_id TEXT NOT NULL,
@@ -46,18 +54,14 @@ export class RevocationsProjection implements Projection {
         deployment_name TEXT,
         occurred_at TEXT NOT NULL
       );
-      CREATE TABLE IF NOT EXISTS revocation_key_hashes (key_uuid TEXT PRIMARY KEY, secret_hash TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS ${hashes} (key_uuid TEXT PRIMARY KEY, secret_hash TEXT NOT NULL);
     `);
-    this.insert = db.prepare(
-      'INSERT OR IGNORE INTO revocations VALUES (?, ?, ?, ?, ?, ?, ?)',
-    );
-    this.setHash = db.prepare(
-      'INSERT INTO revocation_key_hashes VALUES (?, ?) ON CONFLICT(key_uuid) DO UPDATE SET secret_hash = excluded.secret_hash',
-    );
-    this.getHash = db.prepare('SELECT secret_hash FROM revocation_key_hashes WHERE key_uuid = ?');
-    this.dropHash = db.prepare('DELETE FROM revocation_key_hashes WHERE key_uuid = ?');
-    this.selectAfter = db.prepare('SELECT * FROM revocations WHERE position > ? ORDER BY position LIMIT ?');
-    this.selectHead = db.prepare('SELECT MAX(position) AS position FROM revocations');
+    this.insert = db.prepare(`INSERT OR IGNORE INTO ${revocations} VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.setHash = db.prepare(`INSERT INTO ${hashes} VALUES (?, ?) ON CONFLICT(key_uuid) DO UPDATE SET secret_hash = excluded.secret_hash`);
+    this.getHash = db.prepare(`SELECT secret_hash FROM ${hashes} WHERE key_uuid = ?`);
+    this.dropHash = db.prepare(`DELETE FROM ${hashes} WHERE key_uuid = ?`);
+    this.selectAfter = db.prepare(`SELECT * FROM ${revocations} WHERE position > ? ORDER BY position LIMIT ?`);
+    this.selectHead = db.prepare(`SELECT MAX(position) AS position FROM ${revocations}`);
   }
 
   reset(db: Database.Database): void {
@@ -65,38 +69,41 @@ export class RevocationsProjection implements Projection {
   }
 
   beginRebuild(): void {
-    this.rebuilding = new Map();
+    this.rebuilding = { hashes: new Map(), rows: [] };
   }
 
   endRebuild(db: Database.Database): void {
-    const hashes = this.rebuilding;
+    const rebuilt = this.rebuilding;
     this.rebuilding = null;
-    if (!hashes) return;
+    if (!rebuilt) return;
     db.transaction(() => {
-      for (const [keyUuid, hash] of hashes) this.setHash.run(keyUuid, hash);
-    })();
+      for (const row of rebuilt.rows) this.insert.run(...row);
+      for (const [keyUuid, hash] of rebuilt.hashes) this.setHash.run(keyUuid, hash);
+    }).immediate();
   }
 
-  apply(stored: StoredEvent): void {
+  apply(stored: EventBody): void {
     if (!stored.streamId.startsWith(KEY_STREAM_PREFIX)) return;
     const event = decodeKeyEvent(stored);
     const memory = this.rebuilding;
     const revocation = revocationOf(event, stored.position, (keyUuid) =>
-      memory ? memory.get(keyUuid) : this.getHash.get(keyUuid)?.secret_hash,
+      memory ? memory.hashes.get(keyUuid) : this.getHash.get(keyUuid)?.secret_hash,
     );
     if (revocation) {
       const { position, key_uuid, team_id, secret_hashes, reason, deployment_name, occurred_at } = revocation;
-      this.insert.run(position, key_uuid, team_id, JSON.stringify(secret_hashes), reason, deployment_name, occurred_at);
+      const values: RevocationValues = [position, key_uuid, team_id, JSON.stringify(secret_hashes), reason, deployment_name, occurred_at];
+      if (memory) memory.rows.push(values);
+      else this.insert.run(...values);
     }
     switch (event.type) {
       case 'ModelAccessKeyCreated':
       case 'LegacyModelAccessKeyImported':
       case 'ModelAccessKeySecretRegenerated':
-        if (memory) memory.set(event.data.keyUuid, event.data.secretHash);
+        if (memory) memory.hashes.set(event.data.keyUuid, event.data.secretHash);
         else this.setHash.run(event.data.keyUuid, event.data.secretHash);
         break;
       case 'ModelAccessKeyDeleted':
-        if (memory) memory.delete(event.data.keyUuid);
+        if (memory) memory.hashes.delete(event.data.keyUuid);
         else this.dropHash.run(event.data.keyUuid);
         break;
       default:

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type Database from 'better-sqlite3';
-import { StoredEvent } from '@lib/event-store';
+import { EventBody } from '@lib/event-store';
 import { decodeKeyEvent } from '../domain/model-access-key.codec';
 import { KEY_STREAM_PREFIX } from '../domain/model-access-key.events';
 import { ModelAccessKey, ModelAccessKeyState, evolve, initialState } from '../domain/model-access-key.state';
-import { Projection } from './projection';
+import { BodyProjection, RebuildFold } from './projection';
 
 export interface KeyViewRow {
   key_uuid: string;
@@ -34,19 +34,20 @@ export interface KeyViewRow {
  * keep their row, marked, for the audit views; the team views leave them out.
  */
 @Injectable()
-export class KeyViewsProjection implements Projection {
+export class KeyViewsProjection implements BodyProjection {
   readonly name = 'key_views';
   /** 2: expired_at (the expiry scheduler's event); 3: unique_name (the Gcore-style API). */
   readonly version = 3;
   readonly tables = ['key_views'];
+  readonly reads = 'bodies';
   private select!: Database.Statement<[string], KeyViewRow>;
-  private upsert!: Database.Statement<[KeyViewRow]>;
-  /** During a rebuild: every key's state, written once at the end. */
-  private rebuilding: Map<string, { state: ModelAccessKeyState; createdPosition: number }> | null = null;
+  private upsert!: Database.Statement<unknown[]>;
+  private rebuilding: RebuildFold<ModelAccessKeyState> | null = null;
 
-  setup(db: Database.Database): void {
+  setup(db: Database.Database, prefix = ''): void {
+    const table = `${prefix}key_views`;
     db.exec(`
-      CREATE TABLE IF NOT EXISTS key_views (
+      CREATE TABLE IF NOT EXISTS ${table} (
         key_uuid TEXT PRIMARY KEY,
         team_id TEXT NOT NULL,
         created_by TEXT NOT NULL,
@@ -67,16 +68,15 @@ export class KeyViewsProjection implements Projection {
         expired_at TEXT,
         created_position INTEGER NOT NULL
       );
-      CREATE INDEX IF NOT EXISTS key_views_by_team ON key_views (team_id, deleted_at, created_position);
-      CREATE INDEX IF NOT EXISTS key_views_by_unique_name ON key_views (team_id, name) WHERE unique_name = 1 AND deleted_at IS NULL;
-      CREATE INDEX IF NOT EXISTS key_views_by_expiry ON key_views (expires_at)
+      CREATE INDEX IF NOT EXISTS ${table}_by_team ON ${table} (team_id, deleted_at, created_position);
+      CREATE INDEX IF NOT EXISTS ${table}_by_unique_name ON ${table} (team_id, name) WHERE unique_name = 1 AND deleted_at IS NULL;
+      CREATE INDEX IF NOT EXISTS ${table}_by_expiry ON ${table} (expires_at)
         WHERE expires_at IS NOT NULL AND deleted_at IS NULL AND expired_at IS NULL;
     `);
-    this.select = db.prepare('SELECT * FROM key_views WHERE key_uuid = ?');
+    this.select = db.prepare(`SELECT * FROM ${table} WHERE key_uuid = ?`);
+    // Positional, in the table's column order (rowOf): binding by name costs far more per row.
     this.upsert = db.prepare(
-      `INSERT INTO key_views VALUES (@key_uuid, @team_id, @created_by, @name, @models, @vpc_uuid, @batch_inference_enabled,
-         @legacy, @unique_name, @description, @expires_at, @secret_hash, @secret_prefix, @deployment_names, @created_at, @updated_at,
-         @deleted_at, @expired_at, @created_position)
+      `INSERT INTO ${table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(key_uuid) DO UPDATE SET name = excluded.name, description = excluded.description,
          expires_at = excluded.expires_at, secret_hash = excluded.secret_hash, secret_prefix = excluded.secret_prefix,
          deployment_names = excluded.deployment_names, updated_at = excluded.updated_at, deleted_at = excluded.deleted_at,
@@ -89,30 +89,27 @@ export class KeyViewsProjection implements Projection {
   }
 
   beginRebuild(): void {
-    this.rebuilding = new Map();
+    this.rebuilding = new RebuildFold();
   }
 
   endRebuild(db: Database.Database): void {
-    const keys = this.rebuilding;
+    const rebuilt = this.rebuilding;
     this.rebuilding = null;
-    if (!keys) return;
+    if (!rebuilt) return;
     db.transaction(() => {
-      for (const { state, createdPosition } of keys.values()) if (state.status !== 'absent') this.upsert.run(rowOf(state.key, createdPosition));
-    })();
+      for (const [state, createdPosition] of rebuilt.entries()) if (state.status !== 'absent') this.upsert.run(rowOf(state.key, createdPosition));
+    }).immediate();
   }
 
-  apply(stored: StoredEvent): void {
+  apply(stored: EventBody): void {
     if (!stored.streamId.startsWith(KEY_STREAM_PREFIX)) return;
     const event = decodeKeyEvent(stored);
+    const keyUuid = event.data.keyUuid;
     if (this.rebuilding) {
-      const known = this.rebuilding.get(event.data.keyUuid);
-      this.rebuilding.set(event.data.keyUuid, {
-        state: evolve(known?.state ?? initialState, event),
-        createdPosition: known?.createdPosition ?? stored.position,
-      });
+      this.rebuilding.fold(keyUuid, stored.position, (state) => evolve(state ?? initialState, event));
       return;
     }
-    const row = this.select.get(event.data.keyUuid);
+    const row = this.select.get(keyUuid);
     const after = evolve(row ? stateOf(row) : initialState, event);
     if (after.status === 'absent') return;
     this.upsert.run(rowOf(after.key, row?.created_position ?? stored.position));
@@ -147,26 +144,27 @@ export function keyOfRow(row: KeyViewRow): ModelAccessKey {
   };
 }
 
-function rowOf(key: ModelAccessKey, createdPosition: number): KeyViewRow {
-  return {
-    key_uuid: key.keyUuid,
-    team_id: key.teamId,
-    created_by: key.createdBy,
-    name: key.name,
-    models: JSON.stringify(key.models),
-    vpc_uuid: key.vpcUuid,
-    batch_inference_enabled: key.batchInferenceEnabled ? 1 : 0,
-    legacy: key.legacy ? 1 : 0,
-    unique_name: key.uniqueName ? 1 : 0,
-    description: key.description,
-    expires_at: key.expiresAt,
-    secret_hash: key.secretHash,
-    secret_prefix: key.secretPrefix,
-    deployment_names: JSON.stringify(key.deploymentNames),
-    created_at: key.createdAt,
-    updated_at: key.updatedAt,
-    deleted_at: key.deletedAt,
-    expired_at: key.expiredAt,
-    created_position: createdPosition,
-  };
+/** The row's values in the table's column order (see KeyViewRow). */
+function rowOf(key: ModelAccessKey, createdPosition: number): unknown[] {
+  return [
+    key.keyUuid,
+    key.teamId,
+    key.createdBy,
+    key.name,
+    JSON.stringify(key.models),
+    key.vpcUuid,
+    key.batchInferenceEnabled ? 1 : 0,
+    key.legacy ? 1 : 0,
+    key.uniqueName ? 1 : 0,
+    key.description,
+    key.expiresAt,
+    key.secretHash,
+    key.secretPrefix,
+    JSON.stringify(key.deploymentNames),
+    key.createdAt,
+    key.updatedAt,
+    key.deletedAt,
+    key.expiredAt,
+    createdPosition,
+  ];
 }

@@ -2,10 +2,18 @@ import type Database from 'better-sqlite3';
 import { KEYS, TestApp, startTestApp } from '../../../../../test/support/test-app';
 import { PROJECTIONS, Projection } from './projection';
 import { ProjectionRunner } from './projection-runner';
-import { rebuildAsideAndSwap } from './projection-rebuild';
+import { REBUILD_PREFIX, rebuildAsideAndSwap } from './projection-rebuild';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { SqliteEventStore } from '@lib/event-store';
+import { AuditEventsProjection } from '../../audit/audit-events.projection';
+import { SERVICE_STREAM_PREFIXES } from '../../stream-categories';
+import { KEY_STREAM_PREFIX } from '../domain/model-access-key.events';
+import { KeyViewsProjection } from './key-views.projection';
 import { ProviderMock, startProviderMock } from '../../../../../test/support/provider-mock';
-import { READ_MODEL_DB } from './read-model.database';
+import { READ_MODEL_DB, openReadModelDatabase } from './read-model.database';
 
 /** Every row of every table of every view, in a stable order. */
 function snapshot(t: TestApp): Record<string, unknown[]> {
@@ -88,7 +96,6 @@ describe('projection rebuild: aside, then swapped in', () => {
     const result = await rebuildAsideAndSwap(t.store, db, {
       aside: live.map((p) => new (p.constructor as new () => Projection)()),
       live,
-      dataDir: path.dirname(db.name),
       // Another writer and the live runner move on between the copy's last read and the swap.
       beforeSwap: async () => {
         lateKey = (await t.call('POST', KEYS, { token: owner, body: { name: 'late' } })).body.api_key_info.uuid;
@@ -102,5 +109,84 @@ describe('projection rebuild: aside, then swapped in', () => {
     expect(swapped.revocations.some((row) => (row as { key_uuid: string }).key_uuid === lateKey)).toBe(true);
     await runner.rebuild();
     expect(snapshot(t)).toEqual(swapped);
+  });
+});
+
+describe('projection rebuild: the SQL worker, and one rebuild at a time', () => {
+  let dir: string;
+  let store: SqliteEventStore;
+  let db: Database.Database;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rebuild-'));
+    store = new SqliteEventStore(path.join(dir, 'events.db'));
+    db = openReadModelDatabase(dir);
+  });
+  afterEach(async () => {
+    db.close();
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const rows = (table: string) => db.prepare(`SELECT * FROM ${table} ORDER BY 1, 2`).all();
+  const fresh = () => [new AuditEventsProjection()];
+
+  it('builds audit_events in SQL exactly as apply does, odd events included', async () => {
+    const stream = (n: number) => `${KEY_STREAM_PREFIX}odd-${n}`;
+    const odd: Array<[unknown, Record<string, unknown>]> = [
+      [{ teamId: 'team-a' }, { actor: { userId: 'u1', teamId: 'team-b' } }],
+      [{ teamId: 7 }, { actor: { userId: 'u2', teamId: 'team-b' } }], // not a string: the actor's team
+      [{}, { actor: { teamId: 'team-c' } }], // no user
+      [{ teamId: null }, { actor: { userId: 3, teamId: 'team-d' } }], // a number is no user
+      ['plain', { actor: 'nobody' }], // no team at all: no row
+      [[1, 2], {}],
+      [{ teamId: 'tëam "quoted" \\ 🔑' }, { actor: { userId: 'ü' } }],
+      [null, { actor: { teamId: 'team-e', userId: 'u5' } }],
+    ];
+    for (const [i, [data, metadata]] of odd.entries()) await store.appendToStream(stream(i), [{ type: `Odd${i}`, data, metadata }], 'no_stream');
+    await store.appendToStream('other_category-1', [{ type: 'Elsewhere', data: { teamId: 'team-a' } }], 'no_stream');
+
+    // apply, event by event, as the live runner does
+    const live = new AuditEventsProjection();
+    live.setup(db);
+    for (const event of await store.readAll(0, { streamPrefixes: SERVICE_STREAM_PREFIXES })) live.apply(event);
+    const byApply = rows('audit_events');
+    expect(byApply).toHaveLength(6);
+
+    const result = await rebuildAsideAndSwap(store, db, { aside: fresh(), live: [live] });
+    // Eight events of the service's streams; the checkpoint is the head, past the other category's event.
+    expect(result).toEqual({ events: 8, position: await store.headPosition(), views: ['audit_events'] });
+    expect(rows('audit_events')).toEqual(byApply);
+  });
+
+  it('refuses a second rebuild while one runs, and clears what a crashed one left', async () => {
+    await store.appendToStream(`${KEY_STREAM_PREFIX}x`, [{ type: 'Odd', data: { teamId: 't' } }], 'no_stream');
+    const live = fresh();
+    live[0].setup(db);
+    db.exec('CREATE TABLE IF NOT EXISTS projection_rebuilds (pid INTEGER NOT NULL, started_at TEXT NOT NULL)');
+    db.prepare('INSERT INTO projection_rebuilds VALUES (?, ?)').run(process.ppid, '2026-11-22T10:00:00.000Z');
+    await expect(rebuildAsideAndSwap(store, db, { aside: fresh(), live })).rejects.toThrow(
+      `another rebuild is running on these read models (pid ${process.ppid}, since 2026-11-22T10:00:00.000Z)`,
+    );
+
+    // A rebuild whose process is gone: its claim and its half-built copy are cleared.
+    const gone = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    db.prepare('UPDATE projection_rebuilds SET pid = ?').run(Number(gone.stdout.trim()));
+    db.exec(`CREATE TABLE ${REBUILD_PREFIX}audit_events (junk)`);
+    const result = await rebuildAsideAndSwap(store, db, { aside: fresh(), live });
+    expect(result.views).toEqual(['audit_events']);
+    expect(rows('audit_events')).toHaveLength(1);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE name GLOB 'rebuilding__*'").all()).toEqual([]);
+    expect(db.prepare('SELECT * FROM projection_rebuilds').all()).toEqual([]);
+  });
+
+  it('a rebuild that fails drops its copy and lets the next one run', async () => {
+    await store.appendToStream(`${KEY_STREAM_PREFIX}x`, [{ type: 'Odd', data: { teamId: 't' } }], 'no_stream');
+    const failing = new KeyViewsProjection(); // cannot decode an unknown event type
+    await expect(rebuildAsideAndSwap(store, db, { aside: [failing, ...fresh()], live: [new KeyViewsProjection(), ...fresh()] })).rejects.toThrow(
+      'Unknown stored event type Odd',
+    );
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE name GLOB 'rebuilding__*'").all()).toEqual([]);
+    expect(db.prepare('SELECT * FROM projection_rebuilds').all()).toEqual([]);
+    const result = await rebuildAsideAndSwap(store, db, { aside: fresh(), live: fresh() });
+    expect(result.events).toBe(1);
   });
 });

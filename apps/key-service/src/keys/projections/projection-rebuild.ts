@@ -1,16 +1,14 @@
-import Database from 'better-sqlite3';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { EventStore } from '@lib/event-store';
+import type Database from 'better-sqlite3';
+import { Worker } from 'node:worker_threads';
+import { EventStore, SqliteEventStore } from '@lib/event-store';
 import { SERVICE_STREAM_PREFIXES } from '../../stream-categories';
-import { Projection } from './projection';
+import { BodyProjection, EventProjection, Projection } from './projection';
 
 export interface RebuildOptions {
-  /** Fresh projection instances, bound to the aside database while it is built. */
+  /** Fresh projection instances: they build the copy, beside the live views under REBUILD_PREFIX. */
   readonly aside: readonly Projection[];
-  /** The same projections, bound to the live database for the swap. */
+  /** The same projections, bound to the live views: what the copy replaces at the swap. */
   readonly live: readonly Projection[];
-  readonly dataDir: string;
   readonly progress?: (events: number, position: number) => void;
   /** Called just before the swap takes the live database's write lock (a runner in this process pauses). */
   readonly beforeSwap?: () => void | Promise<void>;
@@ -22,101 +20,275 @@ export interface RebuildResult {
   readonly views: readonly string[];
 }
 
-const PAGE = 10_000;
+/** Names of the copy's tables and indexes while it is built: the live name with this in front. */
+export const REBUILD_PREFIX = 'rebuilding__';
 
-/**
- * Builds views from the first event into a separate SQLite file, then swaps them in: in one
- * transaction on the live read-model database, holding its write lock, it applies to the aside copy
- * whatever the live views took in meanwhile, replaces the live tables with the aside ones and sets
- * their checkpoints. Readers see the old views until the commit and the rebuilt ones after it, never a
- * half-built one; a service running on the same DATA_DIR goes on from the swapped checkpoint.
- */
-export async function rebuildAsideAndSwap(store: EventStore, liveDb: Database.Database, options: RebuildOptions): Promise<RebuildResult> {
-  const asideFile = path.join(options.dataDir, `read-models.rebuild-${process.pid}.db`);
-  fs.rmSync(asideFile, { force: true });
-  const aside = new Database(asideFile);
-  aside.pragma('journal_mode = OFF');
-  aside.pragma('synchronous = OFF');
-  try {
-    for (const projection of options.aside) {
-      projection.setup(aside);
-      projection.beginRebuild?.();
-    }
-    // The private copy is only ever read whole, by the copy into the live file, whose tables have
-    // their indexes: maintaining them here too would be work for nothing.
-    for (const { name } of aside.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").all()) {
-      aside.exec(`DROP INDEX "${name.replace(/"/g, '""')}"`);
-    }
-    let position = 0;
-    let events = 0;
-    const applyPage = (page: Awaited<ReturnType<EventStore['readAll']>>) =>
-      aside.transaction(() => {
-        for (const event of page) for (const projection of options.aside) projection.apply(event, aside);
-      })();
-    for (;;) {
-      const page = await store.readAll(position, { limit: PAGE, streamPrefixes: SERVICE_STREAM_PREFIXES });
-      if (page.length === 0) break;
-      applyPage(page);
-      events += page.length;
-      const next = page[page.length - 1].position;
-      if (Math.floor(next / 100_000) > Math.floor(position / 100_000)) options.progress?.(events, next);
-      position = next;
-    }
-
-    await options.beforeSwap?.();
-    liveDb.exec(`ATTACH DATABASE '${asideFile.replace(/'/g, "''")}' AS rebuilt`);
-    try {
-      // The live write lock, on main only: BEGIN IMMEDIATE would lock the attached copy as well, and
-      // the copy is still written (the catch-up below) through its own connection.
-      liveDb.exec('BEGIN');
-      try {
-        liveDb.prepare("DELETE FROM projection_checkpoints WHERE name = ''").run();
-        // What the live views applied while the aside copy was built must be in the copy too.
-        const checkpoint = liveDb.prepare<[string], { position: number }>('SELECT position FROM projection_checkpoints WHERE name = ?');
-        const liveHead = Math.max(0, ...options.live.map((p) => checkpoint.get(p.name)?.position ?? 0));
-        while (position < liveHead) {
-          const page = (await store.readAll(position, { limit: PAGE, streamPrefixes: SERVICE_STREAM_PREFIXES })).filter((e) => e.position <= liveHead);
-          if (page.length === 0) break;
-          applyPage(page);
-          events += page.length;
-          position = page[page.length - 1].position;
-        }
-        for (const projection of options.aside) projection.endRebuild?.(aside);
-        const setCheckpoint = liveDb.prepare(
-          'INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position',
-        );
-        const setVersion = liveDb.prepare(
-          'INSERT INTO projection_versions (name, version) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET version = excluded.version',
-        );
-        for (const projection of options.live) {
-          // Unqualified names resolve to main first, then to attached files: main must have the
-          // tables before reset drops them, or the drop would reach the rebuilt copy.
-          projection.setup(liveDb);
-          projection.reset(liveDb);
-          projection.setup(liveDb);
-          // Into bare tables, then each index built once from sorted data: far cheaper than row by row.
-          const indexes = liveDb
-            .prepare<string[], { name: string; sql: string }>(
-              `SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (${projection.tables.map(() => '?').join(', ')})`,
-            )
-            .all(...projection.tables);
-          for (const { name } of indexes) liveDb.exec(`DROP INDEX main."${name.replace(/"/g, '""')}"`);
-          for (const table of projection.tables) liveDb.exec(`INSERT INTO main.${table} SELECT * FROM rebuilt.${table}`);
-          for (const { sql } of indexes) liveDb.exec(sql);
-          setCheckpoint.run(projection.name, position);
-          setVersion.run(projection.name, projection.version);
-        }
-        liveDb.exec('COMMIT');
-      } catch (error) {
-        if (liveDb.inTransaction) liveDb.exec('ROLLBACK');
-        throw error;
-      }
-    } finally {
-      liveDb.exec('DETACH DATABASE rebuilt');
-    }
-    return { events, position, views: options.live.map((p) => p.name) };
-  } finally {
-    aside.close();
-    fs.rmSync(asideFile, { force: true });
+export class RebuildInProgressError extends Error {
+  constructor(pid: number, since: string) {
+    super(`another rebuild is running on these read models (pid ${pid}, since ${since})`);
   }
 }
+
+const PAGE = 10_000;
+/** Events per transaction of the worker's SQL: short enough for the live views to write in between. */
+const SQL_CHUNK = 50_000;
+
+/**
+ * Builds views from the first event into a copy beside the live ones, in the same SQLite file under
+ * REBUILD_PREFIX, then swaps them in. Readers see the old views until the swap commits and the rebuilt
+ * ones after it, never a half-built one; a service running on the same DATA_DIR goes on serving and
+ * following meanwhile, and continues from the swapped checkpoints.
+ *
+ * Up to the store's head when the rebuild starts, the copy is built two ways at once:
+ * - projections that say what they write as SQL (insertFromEventsSql) are built by SQLite in a worker
+ *   thread, straight from the events table, when the events are in a SQLite file;
+ * - the others are fed pages of events in this thread, bodies only where they need no more.
+ * The swap is one transaction holding the live write lock: the copy takes in what the live views took
+ * in meanwhile, the live tables are dropped and the copy's renamed in, the indexes built once, the
+ * checkpoints set.
+ */
+export async function rebuildAsideAndSwap(store: EventStore, liveDb: Database.Database, options: RebuildOptions): Promise<RebuildResult> {
+  claim(liveDb);
+  const aside = options.aside;
+  let worker: SqlWorker | null = null;
+  try {
+    const target = await store.headPosition();
+    for (const projection of aside) {
+      projection.setup(liveDb, REBUILD_PREFIX);
+      projection.beginRebuild?.();
+    }
+    // The copy's indexes are built once, at the swap, from the finished tables: far cheaper than row by row.
+    for (const { name } of liveDb
+      .prepare<[string], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND name GLOB ?")
+      .all(`${REBUILD_PREFIX}*`)) {
+      liveDb.exec(`DROP INDEX "${name}"`);
+    }
+
+    const eventsFile = store instanceof SqliteEventStore ? store.file : null;
+    const bySql = eventsFile === null ? [] : aside.filter((p) => p.insertFromEventsSql);
+    const fed = aside.filter((p) => !bySql.includes(p));
+    let events = 0;
+    if (bySql.length > 0) {
+      // With nothing fed here, the worker counts the events, for the result and the progress lines.
+      worker = new SqlWorker(liveDb.name, eventsFile!, bySql, target, fed.length === 0 ? (options.progress ?? (() => undefined)) : undefined);
+    }
+    if (fed.length > 0) {
+      events = await feed(store, liveDb, fed, 0, target, true, (count, position) => options.progress?.(count, position));
+    }
+    if (worker) {
+      const counted = await worker.done;
+      if (fed.length === 0) events = counted;
+    }
+    for (const projection of aside) projection.endRebuild?.(liveDb);
+
+    await options.beforeSwap?.();
+    liveDb.exec('BEGIN IMMEDIATE');
+    try {
+      // What the live views applied while the copy was built must be in the copy too.
+      const checkpoint = liveDb.prepare<[string], { position: number }>('SELECT position FROM projection_checkpoints WHERE name = ?');
+      const liveHead = Math.max(0, ...options.live.map((p) => checkpoint.get(p.name)?.position ?? 0));
+      let position = target;
+      if (liveHead > target) {
+        events += await feed(store, liveDb, aside, target, liveHead, false, () => undefined);
+        position = liveHead;
+      }
+      swap(liveDb, aside, options.live, position);
+      liveDb.prepare('DELETE FROM projection_rebuilds').run();
+      liveDb.exec('COMMIT');
+      return { events, position, views: options.live.map((p) => p.name) };
+    } catch (error) {
+      if (liveDb.inTransaction) liveDb.exec('ROLLBACK');
+      throw error;
+    }
+  } catch (error) {
+    await worker?.stop();
+    abandon(liveDb);
+    throw error;
+  }
+}
+
+/**
+ * One rebuild at a time per read-model file: a second one (in this process or another) is refused,
+ * and what a crashed one left (its copy, its claim) is cleared by the next.
+ */
+function claim(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS projection_rebuilds (pid INTEGER NOT NULL, started_at TEXT NOT NULL)');
+  db.transaction(() => {
+    const running = db.prepare<[], { pid: number; started_at: string }>('SELECT pid, started_at FROM projection_rebuilds').get();
+    if (running && isAlive(running.pid)) throw new RebuildInProgressError(running.pid, running.started_at);
+    dropCopy(db);
+    db.prepare('DELETE FROM projection_rebuilds').run();
+    db.prepare('INSERT INTO projection_rebuilds (pid, started_at) VALUES (?, ?)').run(process.pid, new Date().toISOString());
+  }).immediate();
+}
+
+function abandon(db: Database.Database): void {
+  try {
+    db.transaction(() => {
+      dropCopy(db);
+      db.prepare('DELETE FROM projection_rebuilds WHERE pid = ?').run(process.pid);
+    }).immediate();
+  } catch {
+    // The next rebuild clears what is left.
+  }
+}
+
+function dropCopy(db: Database.Database): void {
+  const tables = db
+    .prepare<[string], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB ?")
+    .all(`${REBUILD_PREFIX}*`);
+  for (const { name } of tables) db.exec(`DROP TABLE "${name}"`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Feeds the events in (after, upTo] to the projections; returns how many there were. `inRebuild`: the
+ * projections with beginRebuild are folding in memory.
+ */
+async function feed(
+  store: EventStore,
+  db: Database.Database,
+  projections: readonly Projection[],
+  after: number,
+  upTo: number,
+  inRebuild: boolean,
+  progress: (events: number, position: number) => void,
+): Promise<number> {
+  const bodies = projections.filter((p): p is BodyProjection => p.reads === 'bodies');
+  const whole = projections.filter((p): p is EventProjection => p.reads === 'events');
+  // Projections that fold in memory write nothing here; the others write a page per transaction.
+  const inTransaction = (apply: () => void) => (projections.some((p) => !p.beginRebuild || !inRebuild) ? db.transaction(apply).immediate() : apply());
+  let events = 0;
+  let reported = after;
+  const pageDone = (position: number) => {
+    if (Math.floor(position / 100_000) > Math.floor(reported / 100_000)) progress(events, position);
+    reported = position;
+  };
+  if (whole.length === 0) {
+    // Bodies only (about twice as cheap to read), read ahead by the store where it can.
+    for await (const page of store.replayBodies(after, upTo, { pageSize: PAGE, streamPrefixes: SERVICE_STREAM_PREFIXES })) {
+      inTransaction(() => {
+        for (const event of page) for (const projection of bodies) projection.apply(event, db);
+      });
+      events += page.length;
+      pageDone(page[page.length - 1].position);
+    }
+    return events;
+  }
+  for (let position = after; position < upTo; ) {
+    const page = (await store.readAll(position, { limit: PAGE, streamPrefixes: SERVICE_STREAM_PREFIXES })).filter((e) => e.position <= upTo);
+    inTransaction(() => {
+      for (const event of page) {
+        for (const projection of bodies) projection.apply(event, db);
+        for (const projection of whole) projection.apply(event, db);
+      }
+    });
+    events += page.length;
+    position = page.length === 0 ? upTo : page[page.length - 1].position;
+    pageDone(position);
+  }
+  return events;
+}
+
+/** Inside the swap's transaction: the live tables are replaced by the copy, and the checkpoints moved. */
+function swap(db: Database.Database, aside: readonly Projection[], live: readonly Projection[], position: number): void {
+  db.prepare("DELETE FROM projection_checkpoints WHERE name = ''").run();
+  const setCheckpoint = db.prepare(
+    'INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position',
+  );
+  const setVersion = db.prepare(
+    'INSERT INTO projection_versions (name, version) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET version = excluded.version',
+  );
+  aside.forEach((copy, i) => {
+    const projection = live[i];
+    for (const table of copy.tables) {
+      db.exec(`DROP TABLE IF EXISTS "${table}"`);
+      db.exec(`ALTER TABLE "${REBUILD_PREFIX}${table}" RENAME TO "${table}"`);
+    }
+    // The live names' indexes, built once from the finished tables; the statements prepared again.
+    projection.setup(db);
+    setCheckpoint.run(projection.name, position);
+    setVersion.run(projection.name, projection.version);
+  });
+}
+
+/**
+ * Runs the projections' insertFromEventsSql in a worker thread: SQLite reads the events file and writes
+ * the copy in C, in transactions of SQL_CHUNK positions, while this thread feeds the other projections.
+ * The worker is plain JavaScript given as text, so it runs the same from the sources and from dist/.
+ */
+class SqlWorker {
+  readonly done: Promise<number>;
+  private readonly worker: Worker;
+
+  /** With `progress`, the worker also counts the events it went through (a second pass over each chunk, in C). */
+  constructor(readModelsFile: string, eventsFile: string, projections: readonly Projection[], upTo: number, progress?: (events: number, position: number) => void) {
+    const prefixes = SERVICE_STREAM_PREFIXES;
+    const source = `(SELECT position, stream_id, revision, type, data, metadata, recorded_at FROM rebuild_events.events
+      WHERE position > @after AND position <= @upTo AND (${prefixes.map((_, i) => `substr(stream_id, 1, length(@p${i})) = @p${i}`).join(' OR ') || '0'}))`;
+    const parameters = Object.fromEntries(prefixes.map((prefix, i) => [`p${i}`, prefix]));
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        driver: require.resolve('better-sqlite3'),
+        readModelsFile,
+        eventsFile,
+        statements: projections.map((p) => p.insertFromEventsSql!(REBUILD_PREFIX, source)),
+        count: progress ? `SELECT count(*) FROM ${source}` : null,
+        parameters,
+        upTo,
+        chunk: SQL_CHUNK,
+      },
+    });
+    this.done = new Promise<number>((resolve, reject) => {
+      this.worker.on('message', (message: { events: number; position: number; done?: boolean }) => {
+        if (message.done) resolve(message.events);
+        else progress?.(message.events, message.position);
+      });
+      this.worker.on('error', reject);
+      this.worker.on('exit', (code) => reject(new Error(`the rebuild's SQL worker stopped (exit code ${code})`)));
+    });
+    // Settled through `done`; a failure before anyone awaits it must not be an unhandled rejection.
+    this.done.catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.readModelsFile);
+// The live views and the main thread write between this worker's transactions.
+db.pragma('busy_timeout = 60000');
+// As for the live views: a crash loses the copy, never the log; a rebuild starts over.
+db.pragma('synchronous = NORMAL');
+db.prepare('ATTACH DATABASE ? AS rebuild_events').run(workerData.eventsFile);
+const statements = workerData.statements.map((sql) => db.prepare(sql));
+const count = workerData.count === null ? null : db.prepare(workerData.count).pluck();
+let events = 0;
+let lastReported = 0;
+for (let after = 0; after < workerData.upTo; after += workerData.chunk) {
+  const range = { ...workerData.parameters, after, upTo: Math.min(after + workerData.chunk, workerData.upTo) };
+  db.transaction(() => {
+    for (const statement of statements) statement.run(range);
+  })();
+  if (count !== null) events += count.get(range);
+  if (Math.floor(range.upTo / 100000) > Math.floor(lastReported / 100000)) {
+    parentPort.postMessage({ events, position: range.upTo });
+    lastReported = range.upTo;
+  }
+}
+db.close();
+parentPort.postMessage({ events, position: workerData.upTo, done: true });
+`;

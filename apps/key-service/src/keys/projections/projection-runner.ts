@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import type Database from 'better-sqlite3';
 import { EVENT_STORE, EventFollower, EventStore, StoredEvent } from '@lib/event-store';
 import { SERVICE_STREAM_PREFIXES } from '../../stream-categories';
-import * as path from 'node:path';
 import { PROJECTIONS, Projection } from './projection';
 import { RebuildResult, rebuildAsideAndSwap } from './projection-rebuild';
 import { READ_MODEL_DB } from './read-model.database';
@@ -106,13 +105,15 @@ export class ProjectionRunner implements OnApplicationBootstrap, OnApplicationSh
     while (this.swapping) await this.swapping;
     const last = events[events.length - 1].position;
     try {
+      // IMMEDIATE: the batch reads rows, then writes them; a deferred transaction would fail instead of
+      // waiting if another connection (a rebuild) wrote in between.
       this.db.transaction(() => {
         for (const projection of this.projections) {
           const from = this.checkpointOf(projection.name);
           for (const event of events) if (event.position > from) projection.apply(event, this.db);
           if (last > from) this.setCheckpoint.run(projection.name, last);
         }
-      })();
+      }).immediate();
     } catch (error) {
       // A projection that cannot apply an event must not skip it: stop here, loudly, and retry later.
       this.logger.error(`projection batch ending at ${last} failed: ${(error as Error).message}`);
@@ -157,7 +158,6 @@ export class ProjectionRunner implements OnApplicationBootstrap, OnApplicationSh
     const result = await rebuildAsideAndSwap(this.store, this.db, {
       aside,
       live,
-      dataDir: path.dirname(this.db.name),
       progress,
       beforeSwap: () => {
         this.swapping = new Promise((resolve) => (release = resolve));

@@ -1,17 +1,20 @@
 import type Database from 'better-sqlite3';
-import { StoredEvent } from '@lib/event-store';
+import { EventBody, StoredEvent } from '@lib/event-store';
 
 export const PROJECTIONS = Symbol('PROJECTIONS');
 
-/** A read model built from the store's global order; `apply` runs inside the runner's transaction. */
-export interface Projection {
+interface ProjectionBase {
   readonly name: string;
   /** Raised whenever the tables' shape or meaning changes: a stored view of another version is rebuilt. */
   readonly version: number;
   /** Every table the projection owns: what a rebuild builds aside and swaps in. */
   readonly tables: readonly string[];
-  setup(db: Database.Database): void;
-  apply(event: StoredEvent, db: Database.Database): void;
+  /**
+   * Creates the tables and their indexes where missing, and prepares the statements. `prefix` goes in
+   * front of every table and index name: a rebuild builds its copy beside the live views under a
+   * prefix, and renames the copy in when it swaps.
+   */
+  setup(db: Database.Database, prefix?: string): void;
   /** Drops what the projection built, so that it can be rebuilt from position 0. */
   reset(db: Database.Database): void;
   /**
@@ -20,4 +23,46 @@ export interface Projection {
    */
   beginRebuild?(): void;
   endRebuild?(db: Database.Database): void;
+  /**
+   * The rows `apply` writes for the events of `source`, as one INSERT ... SELECT over the SQLite store's
+   * stored columns (position, stream_id, revision, type, recorded_at, and data and metadata as JSON
+   * text). When the events are in a SQLite file, a rebuild has SQLite run it in a worker thread, beside
+   * the projections fed in JavaScript; the rebuild tests hold it to the rows `apply` writes.
+   */
+  insertFromEventsSql?(prefix: string, source: string): string;
+}
+
+/** A projection that folds event bodies only: a rebuild feeds it bodies, far cheaper to read in bulk. */
+export interface BodyProjection extends ProjectionBase {
+  readonly reads: 'bodies';
+  apply(event: EventBody, db: Database.Database): void;
+}
+
+/** A projection that needs the whole stored event (its metadata, or its place in the hash chain). */
+export interface EventProjection extends ProjectionBase {
+  readonly reads: 'events';
+  apply(event: StoredEvent, db: Database.Database): void;
+}
+
+/** A read model built from the store's global order; `apply` runs inside the runner's transaction. */
+export type Projection = BodyProjection | EventProjection;
+
+/**
+ * What a view that keeps one row per aggregate holds during a rebuild: each aggregate's latest state,
+ * and the position of its first event, written once by endRebuild.
+ */
+export class RebuildFold<S> {
+  private readonly states = new Map<string, S>();
+  private readonly firstPositions = new Map<string, number>();
+
+  fold(id: string, position: number, step: (state: S | undefined) => S): void {
+    const known = this.states.get(id);
+    if (known === undefined) this.firstPositions.set(id, position);
+    this.states.set(id, step(known));
+  }
+
+  /** Every aggregate in the order of its first event, with that event's position. */
+  *entries(): IterableIterator<[S, number]> {
+    for (const [id, state] of this.states) yield [state, this.firstPositions.get(id)!];
+  }
 }
