@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import { EventBody } from '@lib/event-store';
 import { decodeKeyEvent } from '../keys/domain/model-access-key.codec';
 import { KEY_STREAM_PREFIX } from '../keys/domain/model-access-key.events';
-import { BodyProjection } from '../keys/projections/projection';
+import { BodyProjection, RebuildRows } from '../keys/projections/projection';
 import { Revocation, revocationOf } from './revocation';
 
 interface RevocationRow {
@@ -35,11 +35,8 @@ export class RevocationsProjection implements BodyProjection {
   private dropHash!: Database.Statement<[string]>;
   private selectAfter!: Database.Statement<[number, number], RevocationRow>;
   private selectHead!: Database.Statement<[], { position: number | null }>;
-  /**
-   * During a rebuild: each live key's current hash, and the feed's rows (about 250 bytes each), written
-   * once at the end: while SQLite builds other views in the same file, writing here would only wait.
-   */
-  private rebuilding: { hashes: Map<string, string>; rows: RevocationValues[] } | null = null;
+  /** During a rebuild: each live key's current hash (written once at the end), and where the feed's rows go. */
+  private rebuilding: { hashes: Map<string, string>; rows: RebuildRows } | null = null;
 
   setup(db: Database.Database, prefix = ''): void {
     const revocations = `${prefix}revocations`;
@@ -68,8 +65,8 @@ export class RevocationsProjection implements BodyProjection {
     db.exec('DROP TABLE IF EXISTS revocations; DROP TABLE IF EXISTS revocation_key_hashes;');
   }
 
-  beginRebuild(): void {
-    this.rebuilding = { hashes: new Map(), rows: [] };
+  beginRebuild(rows: RebuildRows): void {
+    this.rebuilding = { hashes: new Map(), rows };
   }
 
   endRebuild(db: Database.Database): void {
@@ -77,7 +74,6 @@ export class RevocationsProjection implements BodyProjection {
     this.rebuilding = null;
     if (!rebuilt) return;
     db.transaction(() => {
-      for (const row of rebuilt.rows) this.insert.run(...row);
       for (const [keyUuid, hash] of rebuilt.hashes) this.setHash.run(keyUuid, hash);
     }).immediate();
   }
@@ -92,7 +88,7 @@ export class RevocationsProjection implements BodyProjection {
     if (revocation) {
       const { position, key_uuid, team_id, secret_hashes, reason, deployment_name, occurred_at } = revocation;
       const values: RevocationValues = [position, key_uuid, team_id, JSON.stringify(secret_hashes), reason, deployment_name, occurred_at];
-      if (memory) memory.rows.push(values);
+      if (memory) memory.rows.add('revocations', values);
       else this.insert.run(...values);
     }
     switch (event.type) {

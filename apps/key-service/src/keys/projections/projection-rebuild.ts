@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
 import { EventStore, SqliteEventStore } from '@lib/event-store';
 import { SERVICE_STREAM_PREFIXES } from '../../stream-categories';
-import { BodyProjection, EventProjection, Projection } from './projection';
+import { BodyProjection, EventProjection, Projection, RebuildRows } from './projection';
 
 export interface RebuildOptions {
   /** Fresh projection instances: they build the copy, beside the live views under REBUILD_PREFIX. */
@@ -53,30 +53,30 @@ export async function rebuildAsideAndSwap(store: EventStore, liveDb: Database.Da
   let worker: SqlWorker | null = null;
   try {
     const target = await store.headPosition();
-    for (const projection of aside) {
-      projection.setup(liveDb, REBUILD_PREFIX);
-      projection.beginRebuild?.();
-    }
+    const eventsFile = store instanceof SqliteEventStore ? store.file : null;
+    const bySql = eventsFile === null ? [] : aside.filter((p) => p.insertFromEventsSql);
+    const fed = aside.filter((p) => !bySql.includes(p));
+    for (const projection of aside) projection.setup(liveDb, REBUILD_PREFIX);
     // The copy's indexes are built once, at the swap, from the finished tables: far cheaper than row by row.
     for (const { name } of liveDb
       .prepare<[string], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND name GLOB ?")
       .all(`${REBUILD_PREFIX}*`)) {
       liveDb.exec(`DROP INDEX "${name}"`);
     }
-
-    const eventsFile = store instanceof SqliteEventStore ? store.file : null;
-    const bySql = eventsFile === null ? [] : aside.filter((p) => p.insertFromEventsSql);
-    const fed = aside.filter((p) => !bySql.includes(p));
-    let events = 0;
-    if (bySql.length > 0) {
+    if (eventsFile !== null) {
       // With nothing fed here, the worker counts the events, for the result and the progress lines.
-      worker = new SqlWorker(liveDb.name, eventsFile!, bySql, target, fed.length === 0 ? (options.progress ?? (() => undefined)) : undefined);
+      worker = new SqlWorker(liveDb.name, eventsFile, bySql, target, fed.length === 0 ? (options.progress ?? (() => undefined)) : undefined);
     }
+    const rows = new RowWriter(liveDb, worker);
+    for (const projection of aside) projection.beginRebuild?.(rows);
+
+    let events = 0;
     if (fed.length > 0) {
       events = await feed(store, liveDb, fed, 0, target, true, (count, position) => options.progress?.(count, position));
     }
+    rows.flush();
     if (worker) {
-      const counted = await worker.done;
+      const counted = await worker.finish();
       if (fed.length === 0) events = counted;
     }
     for (const projection of aside) projection.endRebuild?.(liveDb);
@@ -220,13 +220,53 @@ function swap(db: Database.Database, aside: readonly Projection[], live: readonl
   });
 }
 
+const ROW_BATCH = 5_000;
+
+/**
+ * The rebuild's RebuildRows. With a SQL worker, batches of rows go to it, to be written once its SQL is
+ * done, while the fold goes on here: the two threads never wait on each other's write lock, and the rows
+ * leave this thread's heap as soon as they are posted. Without one, they are written here.
+ */
+class RowWriter implements RebuildRows {
+  private readonly pending = new Map<string, unknown[][]>();
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly worker: SqlWorker | null,
+  ) {}
+
+  add(table: string, values: readonly unknown[]): void {
+    const rows = this.pending.get(table) ?? [];
+    if (rows.push([...values]) === 1) this.pending.set(table, rows);
+    if (rows.length >= ROW_BATCH) this.write(table, rows);
+  }
+
+  flush(): void {
+    for (const [table, rows] of this.pending) this.write(table, rows);
+  }
+
+  private write(table: string, rows: unknown[][]): void {
+    this.pending.delete(table);
+    if (rows.length === 0) return;
+    if (this.worker) return this.worker.write(table, rows);
+    const insert = this.db.prepare(insertSql(table, rows[0].length));
+    this.db.transaction(() => {
+      for (const row of rows) insert.run(...row);
+    }).immediate();
+  }
+}
+
+const insertSql = (table: string, columns: number) =>
+  `INSERT OR IGNORE INTO "${REBUILD_PREFIX}${table}" VALUES (${Array.from({ length: columns }, () => '?').join(', ')})`;
+
 /**
  * Runs the projections' insertFromEventsSql in a worker thread: SQLite reads the events file and writes
  * the copy in C, in transactions of SQL_CHUNK positions, while this thread feeds the other projections.
+ * Then it writes the rows this thread hands it (RowWriter), until told to finish.
  * The worker is plain JavaScript given as text, so it runs the same from the sources and from dist/.
  */
 class SqlWorker {
-  readonly done: Promise<number>;
+  private readonly done: Promise<number>;
   private readonly worker: Worker;
 
   /** With `progress`, the worker also counts the events it went through (a second pass over each chunk, in C). */
@@ -256,8 +296,20 @@ class SqlWorker {
       this.worker.on('error', reject);
       this.worker.on('exit', (code) => reject(new Error(`the rebuild's SQL worker stopped (exit code ${code})`)));
     });
-    // Settled through `done`; a failure before anyone awaits it must not be an unhandled rejection.
+    // Settled through `finish`; a failure before anyone awaits it must not be an unhandled rejection.
     this.done.catch(() => undefined);
+  }
+
+  write(table: string, rows: unknown[][]): void {
+    this.worker.postMessage({ sql: insertSql(table, rows[0].length), rows });
+  }
+
+  /** Resolves, with the events the worker counted, once everything handed to it is written. */
+  async finish(): Promise<number> {
+    this.worker.postMessage({ finish: true });
+    const events = await this.done;
+    await this.worker.terminate();
+    return events;
   }
 
   async stop(): Promise<void> {
@@ -269,7 +321,7 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.readModelsFile);
-// The live views and the main thread write between this worker's transactions.
+// The live views write between this worker's transactions.
 db.pragma('busy_timeout = 60000');
 // As for the live views: a crash loses the copy, never the log; a rebuild starts over.
 db.pragma('synchronous = NORMAL');
@@ -289,6 +341,18 @@ for (let after = 0; after < workerData.upTo; after += workerData.chunk) {
     lastReported = range.upTo;
   }
 }
-db.close();
-parentPort.postMessage({ events, position: workerData.upTo, done: true });
+// Then the rows the main thread folded, as they come (they queued up meanwhile).
+const inserts = new Map();
+parentPort.on('message', (message) => {
+  if (message.finish) {
+    db.close();
+    parentPort.postMessage({ events, position: workerData.upTo, done: true });
+    return;
+  }
+  let insert = inserts.get(message.sql);
+  if (!insert) inserts.set(message.sql, (insert = db.prepare(message.sql)));
+  db.transaction(() => {
+    for (const row of message.rows) insert.run(row);
+  }).immediate();
+});
 `;

@@ -3,6 +3,11 @@ import { EventBody, StoredEvent } from '@lib/event-store';
 
 export const PROJECTIONS = Symbol('PROJECTIONS');
 
+/** Where a rebuild's finished rows go: `values` in the column order of the copy of `table`. */
+export interface RebuildRows {
+  add(table: string, values: readonly unknown[]): void;
+}
+
 interface ProjectionBase {
   readonly name: string;
   /** Raised whenever the tables' shape or meaning changes: a stored view of another version is rebuilt. */
@@ -19,9 +24,11 @@ interface ProjectionBase {
   reset(db: Database.Database): void;
   /**
    * A rebuild into a private copy may keep state in memory (nobody else writes that copy) and
-   * write it once in `endRebuild`, instead of reading and writing rows per event.
+   * write it once in `endRebuild`, instead of reading and writing rows per event. Rows that need no
+   * more folding go to `rows`: the rebuild writes them into the copy while the fold goes on (in
+   * another thread where it has one).
    */
-  beginRebuild?(): void;
+  beginRebuild?(rows: RebuildRows): void;
   endRebuild?(db: Database.Database): void;
   /**
    * The rows `apply` writes for the events of `source`, as one INSERT ... SELECT over the SQLite store's
