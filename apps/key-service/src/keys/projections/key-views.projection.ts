@@ -96,9 +96,7 @@ export class KeyViewsProjection implements BodyProjection {
     const rebuilt = this.rebuilding;
     this.rebuilding = null;
     if (!rebuilt) return;
-    db.transaction(() => {
-      for (const [state, createdPosition] of rebuilt.entries()) if (state.status !== 'absent') this.upsert.run(rowOf(state.key, createdPosition));
-    }).immediate();
+    rebuilt.write(db, this.upsert, (state, createdPosition) => (state.status === 'absent' ? null : rowOf(state.key, createdPosition)));
   }
 
   apply(stored: EventBody): void {

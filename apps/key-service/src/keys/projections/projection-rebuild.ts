@@ -228,7 +228,7 @@ const ROW_BATCH = 5_000;
  * leave this thread's heap as soon as they are posted. Without one, they are written here.
  */
 class RowWriter implements RebuildRows {
-  private readonly pending = new Map<string, unknown[][]>();
+  private readonly pending = new Map<string, Array<readonly unknown[]>>();
 
   constructor(
     private readonly db: Database.Database,
@@ -237,7 +237,7 @@ class RowWriter implements RebuildRows {
 
   add(table: string, values: readonly unknown[]): void {
     const rows = this.pending.get(table) ?? [];
-    if (rows.push([...values]) === 1) this.pending.set(table, rows);
+    if (rows.push(values) === 1) this.pending.set(table, rows);
     if (rows.length >= ROW_BATCH) this.write(table, rows);
   }
 
@@ -245,7 +245,7 @@ class RowWriter implements RebuildRows {
     for (const [table, rows] of this.pending) this.write(table, rows);
   }
 
-  private write(table: string, rows: unknown[][]): void {
+  private write(table: string, rows: Array<readonly unknown[]>): void {
     this.pending.delete(table);
     if (rows.length === 0) return;
     if (this.worker) return this.worker.write(table, rows);
@@ -300,7 +300,7 @@ class SqlWorker {
     this.done.catch(() => undefined);
   }
 
-  write(table: string, rows: unknown[][]): void {
+  write(table: string, rows: Array<readonly unknown[]>): void {
     this.worker.postMessage({ sql: insertSql(table, rows[0].length), rows });
   }
 

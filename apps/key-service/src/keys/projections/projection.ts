@@ -68,8 +68,13 @@ export class RebuildFold<S> {
     this.states.set(id, step(known));
   }
 
-  /** Every aggregate in the order of its first event, with that event's position. */
-  *entries(): IterableIterator<[S, number]> {
-    for (const [id, state] of this.states) yield [state, this.firstPositions.get(id)!];
+  /** One row per aggregate (in the order of its first event) that `row` gives values for, in one transaction. */
+  write(db: Database.Database, insert: Database.Statement<unknown[]>, row: (state: S, firstPosition: number) => readonly unknown[] | null): void {
+    db.transaction(() => {
+      for (const [id, state] of this.states) {
+        const values = row(state, this.firstPositions.get(id)!);
+        if (values !== null) insert.run(...values);
+      }
+    }).immediate();
   }
 }
