@@ -6,9 +6,12 @@ export const READ_MODEL_DB = Symbol('READ_MODEL_DB');
 /**
  * The read side's own SQLite file. synchronous=NORMAL is enough here: a view and its checkpoint
  * commit together, so a crash can only roll both back, and the projection replays from the store.
+ * A new file gets 16 KiB pages: a rebuild writes its views in bulk, and on 4 KiB pages the same
+ * rows cost about a fifth more to write (a file made before keeps its page size).
  */
 export function openReadModelDatabase(dataDir: string): Database.Database {
   const db = new Database(path.join(dataDir, 'read-models.db'));
+  db.pragma('page_size = 16384');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
