@@ -63,10 +63,15 @@ describe('projection rebuild: aside, then swapped in', () => {
     expect(Object.keys(before).sort()).toEqual(['audit_events', 'key_views', 'provider_key_views', 'revocation_key_hashes', 'revocations']);
     expect(before.key_views.length).toBe(30);
     expect(before.provider_key_views.length).toBe(6);
+    const db = t.app.get<Database.Database>(READ_MODEL_DB);
+    expect(db.pragma('page_size', { simple: true })).toBe(16384);
+    const checkpointEvery = db.pragma('wal_autocheckpoint', { simple: true });
     const result = await t.app.get(ProjectionRunner).rebuild();
     expect(result.views).toEqual(['key_views', 'revocations', 'audit_events', 'provider_key_views']);
     expect(result.position).toBe(await t.store.headPosition());
     expect(snapshot(t)).toEqual(before);
+    // The rebuild's larger WAL allowance was its own: the connection is as it was.
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(checkpointEvery);
   });
 
   it('commands during a rebuild are all in the views after the swap, and the views keep answering throughout', async () => {
