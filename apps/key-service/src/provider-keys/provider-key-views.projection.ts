@@ -41,7 +41,7 @@ export class ProviderKeyViewsProjection implements BodyProjection {
   readonly reads = 'bodies';
   private select!: Database.Statement<[string], ProviderKeyViewRow>;
   private upsert!: Database.Statement<unknown[]>;
-  private rebuilding: RebuildFold<ProviderKeyState> | null = null;
+  private rebuilding: RebuildFold<ProviderKey, ProviderKeyState> | null = null;
 
   setup(db: Database.Database, prefix = ''): void {
     const table = `${prefix}provider_key_views`;
@@ -81,7 +81,7 @@ export class ProviderKeyViewsProjection implements BodyProjection {
     const rebuilt = this.rebuilding;
     this.rebuilding = null;
     if (!rebuilt) return;
-    rebuilt.write(db, this.upsert, (state, createdPosition) => (state.status === 'absent' ? null : rowOf(state.key, createdPosition)));
+    rebuilt.write(db, this.upsert, rowOf);
   }
 
   apply(stored: EventBody): void {

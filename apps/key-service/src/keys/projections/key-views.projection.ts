@@ -42,7 +42,7 @@ export class KeyViewsProjection implements BodyProjection {
   readonly reads = 'bodies';
   private select!: Database.Statement<[string], KeyViewRow>;
   private upsert!: Database.Statement<unknown[]>;
-  private rebuilding: RebuildFold<ModelAccessKeyState> | null = null;
+  private rebuilding: RebuildFold<ModelAccessKey, ModelAccessKeyState> | null = null;
 
   setup(db: Database.Database, prefix = ''): void {
     const table = `${prefix}key_views`;
@@ -96,7 +96,7 @@ export class KeyViewsProjection implements BodyProjection {
     const rebuilt = this.rebuilding;
     this.rebuilding = null;
     if (!rebuilt) return;
-    rebuilt.write(db, this.upsert, (state, createdPosition) => (state.status === 'absent' ? null : rowOf(state.key, createdPosition)));
+    rebuilt.write(db, this.upsert, rowOf);
   }
 
   apply(stored: EventBody): void {

@@ -54,11 +54,14 @@ export interface EventProjection extends ProjectionBase {
 /** A read model built from the store's global order; `apply` runs inside the runner's transaction. */
 export type Projection = BodyProjection | EventProjection;
 
+/** An aggregate's state as the per-aggregate views fold it: absent until created, then with its key. */
+export type AggregateState<K> = { readonly status: 'absent' } | { readonly status: string; readonly key: K };
+
 /**
  * What a view that keeps one row per aggregate holds during a rebuild: each aggregate's latest state,
  * and the position of its first event, written once by endRebuild.
  */
-export class RebuildFold<S> {
+export class RebuildFold<K, S extends AggregateState<K>> {
   private readonly states = new Map<string, S>();
   private readonly firstPositions = new Map<string, number>();
 
@@ -68,12 +71,11 @@ export class RebuildFold<S> {
     this.states.set(id, step(known));
   }
 
-  /** One row per aggregate (in the order of its first event) that `row` gives values for, in one transaction. */
-  write(db: Database.Database, insert: Database.Statement<unknown[]>, row: (state: S, firstPosition: number) => readonly unknown[] | null): void {
+  /** One row per aggregate that exists (in the order of its first event), given by `row`, in one transaction. */
+  write(db: Database.Database, insert: Database.Statement<unknown[]>, row: (key: K, firstPosition: number) => readonly unknown[]): void {
     db.transaction(() => {
       for (const [id, state] of this.states) {
-        const values = row(state, this.firstPositions.get(id)!);
-        if (values !== null) insert.run(...values);
+        if ('key' in state) insert.run(...row(state.key, this.firstPositions.get(id)!));
       }
     }).immediate();
   }
