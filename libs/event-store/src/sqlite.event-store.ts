@@ -198,6 +198,7 @@ export class SqliteEventStore implements EventStore {
       workerData: {
         driver: require.resolve('better-sqlite3'),
         file: this.file,
+        mmapBytes: REPLAY_MMAP_BYTES,
         sql: bodyPageSql(options.streamPrefixes?.length),
         parameters: prefixParameters(options.streamPrefixes),
         after: afterPosition,
@@ -276,12 +277,20 @@ function bodiesOfPage(page: string): EventBody[] {
   return ordered ? bodies : bodies.sort((a, b) => a.position - b.position);
 }
 
+/**
+ * How much of the events file a replay maps into memory (SQLite caps it at 2 GiB; the rest is read as
+ * usual). A replay reads every page of the file once: mapped, SQLite reads them in place instead of
+ * copying each into its cache with a read call, about a tenth of a million-event rebuild.
+ */
+export const REPLAY_MMAP_BYTES = 2 ** 31;
+
 /** Plain JavaScript given as text, so that it runs the same from the sources (tests) and from dist/. */
 const PAGE_READER_SOURCE = `
 const { parentPort, workerData: w } = require('node:worker_threads');
 const Database = require(w.driver);
 const db = new Database(w.file);
 db.pragma('busy_timeout = 5000');
+db.pragma('mmap_size = ' + w.mmapBytes);
 const read = db.prepare(w.sql).raw();
 let after = w.after;
 let credits = w.ahead;

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
-import { EventStore, SqliteEventStore } from '@lib/event-store';
+import { EventStore, REPLAY_MMAP_BYTES, SqliteEventStore } from '@lib/event-store';
 import { SERVICE_STREAM_PREFIXES } from '../../stream-categories';
 import { BodyProjection, EventProjection, Projection, RebuildRows } from './projection';
 
@@ -88,8 +88,12 @@ export async function rebuildAsideAndSwap(store: EventStore, liveDb: Database.Da
     if (worker) {
       const counted = await worker.finish();
       if (fed.length === 0) events = counted;
+      // The worker now checkpoints what it wrote, beside the writes below; what they add is left to the
+      // checkpoint after the swap.
+      liveDb.pragma('wal_autocheckpoint = 0');
     }
     for (const projection of aside) projection.endRebuild?.(liveDb);
+    await worker?.close();
 
     await options.beforeSwap?.();
     liveDb.exec('BEGIN IMMEDIATE');
@@ -279,7 +283,10 @@ const insertSql = (table: string, columns: number) =>
  * The worker is plain JavaScript given as text, so it runs the same from the sources and from dist/.
  */
 class SqlWorker {
-  private readonly done: Promise<number>;
+  /** Everything handed to the worker is written: the events it counted. */
+  private readonly written: Promise<number>;
+  /** It has checkpointed what it wrote, and closed its connection. */
+  private readonly closed: Promise<void>;
   private readonly worker: Worker;
 
   /** With `progress`, the worker also counts the events it went through (a second pass over each chunk, in C). */
@@ -301,6 +308,7 @@ class SqlWorker {
         driver: require.resolve('better-sqlite3'),
         readModelsFile,
         eventsFile,
+        mmapBytes: REPLAY_MMAP_BYTES,
         checkpointEvery,
         statements: projections.map((p) => p.insertFromEventsSql!(REBUILD_PREFIX, source)),
         count: progress ? `SELECT count(*) FROM ${source}` : null,
@@ -309,16 +317,28 @@ class SqlWorker {
         chunk: SQL_CHUNK,
       },
     });
-    this.done = new Promise<number>((resolve, reject) => {
-      this.worker.on('message', (message: { events: number; position: number; done?: boolean }) => {
-        if (message.done) resolve(message.events);
+    let closed!: () => void;
+    let failed!: (error: Error) => void;
+    this.closed = new Promise<void>((resolve, reject) => {
+      closed = resolve;
+      failed = reject;
+    });
+    this.written = new Promise<number>((resolve, reject) => {
+      this.worker.on('message', (message: { events: number; position: number; written?: boolean; closed?: boolean }) => {
+        if (message.written) resolve(message.events);
+        else if (message.closed) closed();
         else progress?.(message.events, message.position);
       });
-      this.worker.on('error', reject);
-      this.worker.on('exit', (code) => reject(new Error(`the rebuild's SQL worker stopped (exit code ${code})`)));
+      const fail = (error: Error) => {
+        reject(error);
+        failed(error);
+      };
+      this.worker.on('error', fail);
+      this.worker.on('exit', (code) => fail(new Error(`the rebuild's SQL worker stopped (exit code ${code})`)));
     });
-    // Settled through `finish`; a failure before anyone awaits it must not be an unhandled rejection.
-    this.done.catch(() => undefined);
+    // Settled through `finish` and `close`; a failure before anyone awaits them must not be an unhandled rejection.
+    this.written.catch(() => undefined);
+    this.closed.catch(() => undefined);
   }
 
   write(table: string, rows: Array<readonly unknown[]>): void {
@@ -326,11 +346,15 @@ class SqlWorker {
   }
 
   /** Resolves, with the events the worker counted, once everything handed to it is written. */
-  async finish(): Promise<number> {
+  finish(): Promise<number> {
     this.worker.postMessage({ finish: true });
-    const events = await this.done;
+    return this.written;
+  }
+
+  /** After `finish`: resolves once the worker has checkpointed what it wrote and stopped. */
+  async close(): Promise<void> {
+    await this.closed;
     await this.worker.terminate();
-    return events;
   }
 
   async stop(): Promise<void> {
@@ -348,6 +372,8 @@ db.pragma('busy_timeout = 60000');
 db.pragma('synchronous = NORMAL');
 db.pragma('wal_autocheckpoint = ' + workerData.checkpointEvery);
 db.prepare('ATTACH DATABASE ? AS rebuild_events').run(workerData.eventsFile);
+// The events file is read once from end to end: mapped, not copied page by page (see REPLAY_MMAP_BYTES).
+db.pragma('rebuild_events.mmap_size = ' + workerData.mmapBytes);
 const statements = workerData.statements.map((sql) => db.prepare(sql));
 const count = workerData.count === null ? null : db.prepare(workerData.count).pluck();
 let events = 0;
@@ -367,8 +393,11 @@ for (let after = 0; after < workerData.upTo; after += workerData.chunk) {
 const inserts = new Map();
 parentPort.on('message', (message) => {
   if (message.finish) {
+    parentPort.postMessage({ events, position: workerData.upTo, written: true });
+    // Beside the main thread's last writes: the checkpoint after the swap is left only those.
+    db.pragma('wal_checkpoint(PASSIVE)');
     db.close();
-    parentPort.postMessage({ events, position: workerData.upTo, done: true });
+    parentPort.postMessage({ closed: true });
     return;
   }
   let insert = inserts.get(message.sql);

@@ -62,20 +62,20 @@ export type AggregateState<K> = { readonly status: 'absent' } | { readonly statu
  * and the position of its first event, written once by endRebuild.
  */
 export class RebuildFold<K, S extends AggregateState<K>> {
-  private readonly states = new Map<string, S>();
-  private readonly firstPositions = new Map<string, number>();
+  /** One entry per aggregate, changed in place: one map lookup per event. */
+  private readonly aggregates = new Map<string, { state: S; readonly firstPosition: number }>();
 
   fold(id: string, position: number, step: (state: S | undefined) => S): void {
-    const known = this.states.get(id);
-    if (known === undefined) this.firstPositions.set(id, position);
-    this.states.set(id, step(known));
+    const known = this.aggregates.get(id);
+    if (known === undefined) this.aggregates.set(id, { state: step(undefined), firstPosition: position });
+    else known.state = step(known.state);
   }
 
   /** One row per aggregate that exists (in the order of its first event), given by `row`, in one transaction. */
   write(db: Database.Database, insert: Database.Statement<unknown[]>, row: (key: K, firstPosition: number) => readonly unknown[]): void {
     db.transaction(() => {
-      for (const [id, state] of this.states) {
-        if ('key' in state) insert.run(...row(state.key, this.firstPositions.get(id)!));
+      for (const { state, firstPosition } of this.aggregates.values()) {
+        if ('key' in state) insert.run(...row(state.key, firstPosition));
       }
     }).immediate();
   }
