@@ -54,7 +54,7 @@ export interface ReadAllOptions {
 
 export interface ReplayOptions {
   readonly streamPrefixes?: readonly string[];
-  /** Events per page; 10,000 unless told. */
+  /** Events per page at most; 10,000 unless told. A store may make pages of large events smaller. */
   readonly pageSize?: number;
 }
 

@@ -47,6 +47,27 @@ describe('SQLite event store group commit', () => {
   });
 });
 
+describe('SQLite event store replay pages', () => {
+  it('makes pages smaller where the bodies are large, and loses or repeats none', async () => {
+    const store = new SqliteEventStore(path.join(dir, 'events.db'));
+    // 40,000 characters each: after the first page, at most two fit under the reader's page size.
+    const big = (i: number) => ({ i, text: String(i % 10).repeat(40_000) });
+    for (let i = 0; i < 30; i++) await store.appendToStream(`s-${i}`, [{ type: 'Big', data: big(i) }], 'no_stream');
+    await store.appendToStream('s-small', Array.from({ length: 30 }, (_, i) => ({ type: 'Small', data: { i: 30 + i } })), 'no_stream');
+    const head = await store.headPosition();
+    const pages: number[][] = [];
+    for await (const page of store.replayBodies(0, head, { pageSize: 25 })) pages.push(page.map((e) => (e.data as { i: number }).i));
+    expect(pages.flat()).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    // The first page is read before any size is known; the big events after it come two at a time.
+    const bigPages = pages.slice(1).filter((page) => page[0] < 30);
+    expect(bigPages.length).toBeGreaterThan(3);
+    expect(bigPages.every((page) => page.length <= 2)).toBe(true);
+    // Small bodies again: the pages grow back, up to pageSize.
+    expect(Math.max(...pages.map((page) => page.length))).toBe(25);
+    await store.close();
+  });
+});
+
 describe('SQLite event store tamper evidence', () => {
   const firstBreak = async (store: SqliteEventStore): Promise<ChainBreak | null> => {
     const verifier = new ChainVerifier();

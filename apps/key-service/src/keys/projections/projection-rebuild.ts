@@ -29,7 +29,10 @@ export class RebuildInProgressError extends Error {
   }
 }
 
-/** Bodies per page: a small page keeps less of the fold's heap alive when V8 collects its young generation. */
+/**
+ * Events per page at most: a small page keeps less of the fold's heap alive when V8 collects its young
+ * generation. The SQLite store's reader makes its pages smaller still where the bodies are large.
+ */
 const PAGE = 2_000;
 /**
  * How much write-ahead log a rebuild lets build up between checkpoints (SQLite's default is 1000
