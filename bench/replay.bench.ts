@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PROJECTION_CLASSES } from '../apps/key-service/src/read-models';
 import type { ReplayRound } from './replay-round';
-import { WORK } from './support';
+import { WORK, percentile } from './support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -34,14 +34,11 @@ function rawScanRate(file: string): number {
   return rows / seconds;
 }
 
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
+const median = (values: readonly number[]) => percentile([...values].sort((a, b) => a - b), 50);
 
 function main(): void {
-  if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`BENCH_ROUNDS must be a positive integer, not ${process.env.BENCH_ROUNDS}`);
+  // An odd count, so that each median is one round's own figure.
+  if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS % 2 === 0) throw new Error(`BENCH_ROUNDS must be an odd positive integer, not ${process.env.BENCH_ROUNDS}`);
   const dir = path.join(WORK, 'replay');
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
