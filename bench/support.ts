@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { TokenService } from '../apps/key-service/src/auth/token.service';
 import { Role } from '../apps/key-service/src/auth/principal';
-import { DEVELOPMENT_JWT_SECRET } from '../apps/key-service/src/config/app.config';
+import { DEFAULT_MAX_TOKEN_TTL_S, DEVELOPMENT_JWT_SECRET } from '../apps/key-service/src/config/app.config';
 
 /** The benchmarks run compiled, from dist/bench/. */
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -24,7 +24,7 @@ export async function freePort(): Promise<number> {
 
 /** Benchmarks sign their tokens with the development secret, so the service must use it too. */
 export function benchToken(teamId: string, userId: string, role: Role): string {
-  return new TokenService({ jwtSecret: DEVELOPMENT_JWT_SECRET }).sign({ teamId, userId, role });
+  return new TokenService({ jwtSecret: DEVELOPMENT_JWT_SECRET, maxTokenTtlSeconds: DEFAULT_MAX_TOKEN_TTL_S }).sign({ teamId, userId, role });
 }
 
 export async function waitForHealth(origin: string, child: ChildProcess): Promise<void> {

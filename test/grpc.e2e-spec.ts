@@ -12,7 +12,8 @@ describe('the gRPC API (a real @grpc/grpc-js client against the started service)
   let owner: grpc.Metadata;
 
   beforeAll(async () => {
-    service = await startService();
+    // The service runs eight hours behind UTC: instants must not depend on the host's zone.
+    service = await startService({ env: { TZ: 'America/Los_Angeles' } });
     const definition = protoLoader.loadSync(path.join(ROOT, 'libs/contracts/src/proto/model_access_keys.proto'), {
       keepCase: true,
       defaults: false,
@@ -91,5 +92,19 @@ describe('the gRPC API (a real @grpc/grpc-js client against the started service)
       code: grpc.status.FAILED_PRECONDITION,
       errorCode: 'CONFIRMATION_MISMATCH',
     });
+  });
+
+  it('holds names and instants to the HTTP rules: control characters, bidirectional overrides, NFC, no offset', async () => {
+    for (const name of ['a\u0000b', 'invoice\u202Etxt.exe', ' ', 'n'.repeat(256)]) {
+      expect(await failure('CreateKey', { name })).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, errorCode: 'VALIDATION_FAILED' });
+    }
+    const key = (await call('CreateKey', { name: 'Cafe\u0301' })).api_key_info;
+    expect(key.name).toBe('Caf\u00e9');
+    expect(await failure('RenameKey', { uuid: key.uuid, name: 'bell\u0007' })).toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    expect(await failure('CreateKey', { name: 'tz', expires_at: '2099-01-31T10:00:00' })).toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      errorCode: 'VALIDATION_FAILED',
+    });
+    expect((await call('CreateKey', { name: 'tz', expires_at: '2099-01-31T10:00:00+01:00' })).api_key_info.expires_at).toBe('2099-01-31T09:00:00.000Z');
   });
 });

@@ -124,6 +124,8 @@ describe('the started service (end to end)', () => {
       [{ ANTHROPIC_API_BASE_URL: 'ftp://api.anthropic.com' }, 'ANTHROPIC_API_BASE_URL'],
       [{ OPENAI_API_BASE_URL: 'not a url' }, 'OPENAI_API_BASE_URL'],
       [{ PROVIDER_VERIFY_TIMEOUT_MS: 'soon' }, 'PROVIDER_VERIFY_TIMEOUT_MS'],
+      [{ PUBLIC_BASE_URL: 'keys.example.com' }, 'PUBLIC_BASE_URL'],
+      [{ AUTH_MAX_TOKEN_TTL_S: 'forever' }, 'AUTH_MAX_TOKEN_TTL_S'],
       [{ EVENT_STORE: 'mongodb' }, 'EVENT_STORE'],
       [{ EVENT_STORE: 'postgres', DATABASE_URL: '' }, 'DATABASE_URL'],
       [{ EVENT_STORE: 'postgres', DATABASE_URL: 'mysql://db:3306/keys' }, 'DATABASE_URL'],

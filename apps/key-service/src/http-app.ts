@@ -2,19 +2,23 @@ import { INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { MODEL_ACCESS_KEYS_PACKAGE, SERVICE_PROTOS } from '@lib/contracts';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app.config';
 import { createValidationPipe } from './common/validation';
+import { parseJsonBody } from './common/json-body';
+import { NAME_MAX_LENGTH } from './keys/domain/key-input.rules';
 import { AppExceptionFilter } from './http/app-exception.filter';
+import { answerMethodNotAllowed } from './http/method-not-allowed';
 import { StorageOverrides } from './storage.module';
 import { TokenService } from './auth/token.service';
 import { VerificationLookup } from './verification/verification.lookup';
-import { VerifyKeyRequest, VerifyKeyResponse } from './verification/verify-key.request.dto';
-import { documentVerifyRoute, registerVerifyRoute } from './verification/verify-key.route';
-import { ErrorResponse } from './keys/shared/api-key-info.response';
+import { registerVerifyRoute } from './verification/verify-key.route';
+import { buildOpenApiDocument } from './http/openapi-document';
+import { StorageHealth } from './health/storage-health';
+import { capConnections, connectionTimeouts } from './http/connection-limits';
 
 const LOG_LEVELS: Record<AppConfig['logLevel'], LogLevel[]> = {
   error: ['fatal', 'error'],
@@ -28,10 +32,17 @@ export interface AppOptions extends StorageOverrides {
   readonly grpc?: boolean;
 }
 
+/** A name of NAME_MAX_LENGTH code points of 4 UTF-8 bytes each, every byte percent-encoded (3 characters). */
+const MAX_ENCODED_NAME_LENGTH = NAME_MAX_LENGTH * 4 * 3;
+
 /** The whole service, configured but not listening: main.ts and the integration specs share it. */
 export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: 256 * 1024,
+    ...connectionTimeouts(config.http),
+    // Names are addresses in paths (Gcore's keys, deployments): the longest name accepted must fit,
+    // percent-encoded (find-my-way counts the encoded form), where the default of 100 answers 414.
+    routerOptions: { maxParamLength: MAX_ENCODED_NAME_LENGTH },
     genReqId: (request: { headers: Record<string, string | string[] | undefined> }) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
@@ -43,13 +54,14 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     bodyParser: false,
   });
   const fastify = app.getHttpAdapter().getInstance();
+  capConnections(fastify.server, config.http);
+  answerMethodNotAllowed(fastify); // before any route is added: it collects their methods
   // DigitalOcean's clients send PUT .../regenerate with a JSON content type and no body: that is {}.
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-    if (body === '') return done(null, undefined);
     try {
-      done(null, JSON.parse(body as string));
-    } catch {
-      done(Object.assign(new Error('malformed JSON in the request body'), { statusCode: 400 }), undefined);
+      done(null, parseJsonBody(body as string));
+    } catch (error) {
+      done(error as Error, undefined);
     }
   });
   fastify.removeContentTypeParser('text/plain');
@@ -58,20 +70,11 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   });
   registerVerifyRoute(fastify, app.get(VerificationLookup), app.get(TokenService));
   app.useGlobalPipes(createValidationPipe());
-  app.useGlobalFilters(new AppExceptionFilter());
+  const storage = app.get(StorageHealth);
+  app.useGlobalFilters(new AppExceptionFilter((reason) => storage.fault('writes', reason)));
   app.enableShutdownHooks();
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Model key service')
-      .setDescription('Event-sourced model access keys: DigitalOcean-compatible paths and shapes, with our fields alongside.')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-    { extraModels: [VerifyKeyRequest, VerifyKeyResponse, ErrorResponse] },
-  );
-  documentVerifyRoute(document);
+  const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', yamlDocumentUrl: 'openapi.yaml' });
 
   if (options.grpc !== false) {

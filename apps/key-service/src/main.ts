@@ -2,8 +2,10 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from './config/app.config';
 import { createApp, listen } from './http-app';
+import { keepLogStreamsAlive } from './common/log-streams';
 
 async function main(): Promise<void> {
+  keepLogStreamsAlive();
   const logger = new Logger('KeyService');
   let config;
   try {

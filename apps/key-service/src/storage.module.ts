@@ -15,6 +15,7 @@ import { READ_MODEL_DB, openReadModelDatabase } from './keys/projections/read-mo
 import { SECRET_GENERATOR, cryptoSecretGenerator } from './keys/shared/secret-generator';
 import { TokenService } from './auth/token.service';
 import { GrpcCall } from './grpc/grpc-call';
+import { StorageHealth } from './health/storage-health';
 
 /** Closes the stores after everything that reads or writes them has stopped. */
 @Injectable()
@@ -70,6 +71,7 @@ export class StorageModule {
       { provide: READ_MODEL_DB, useFactory: () => openReadModelDatabase(config.dataDir) },
       ...PROJECTION_CLASSES,
       { provide: PROJECTIONS, useFactory: (...projections: Projection[]) => projections, inject: [...PROJECTION_CLASSES] },
+      StorageHealth,
       ProjectionRunner,
       StorageLifecycle,
       TokenService,

@@ -4,6 +4,7 @@ import { eventHash } from './event-hash';
 import { Worker } from 'node:worker_threads';
 import { AppendResult, EventBody, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, ReplayOptions, StoredEvent } from './event-store.port';
 import { PendingAppend, chainEvents, settle } from './group-commit';
+import { EventStoreUnavailableError, StoreUnavailableError, isCorruptFileError, storageFaultOf } from './store-unavailable.error';
 
 interface EventRow {
   position: number;
@@ -20,6 +21,15 @@ interface EventRow {
 /** A row as an array, in COLUMNS order: better-sqlite3 builds arrays far faster than keyed objects. */
 type RawEventRow = [number, string, number, string, string, string, string, string | null, string];
 const COLUMNS = 'position, stream_id, revision, type, data, metadata, recorded_at, prev_hash, hash';
+
+interface Statements {
+  streamHead: Database.Statement<[string], { revision: number; hash: string }>;
+  insert: Database.Statement<[string, number, string, string, string, string, string | null, string]>;
+  readStream: Database.Statement<[string], RawEventRow>;
+  readAll: Database.Statement<[number, number], RawEventRow>;
+  readPositions: Database.Statement<[string], RawEventRow>;
+  head: Database.Statement<[], { head: number | null }>;
+}
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS events (
@@ -48,23 +58,33 @@ export class SqliteEventStore implements EventStore {
   private flushScheduled = false;
   private readonly prefixStatements = new Map<number, Database.Statement<unknown[], RawEventRow>>();
   private readonly bodyStatements = new Map<number | 'all', Database.Statement<unknown[], [string | null, number | null]>>();
-  private readonly stmt: {
-    streamHead: Database.Statement<[string], { revision: number; hash: string }>;
-    insert: Database.Statement<[string, number, string, string, string, string, string | null, string]>;
-    readStream: Database.Statement<[string], RawEventRow>;
-    readAll: Database.Statement<[number, number], RawEventRow>;
-    readPositions: Database.Statement<[string], RawEventRow>;
-    head: Database.Statement<[], { head: number | null }>;
-  };
+  private readonly stmt: Statements;
 
   constructor(readonly file: string) {
-    this.db = new Database(file);
+    try {
+      this.db = new Database(file);
+    } catch (error) {
+      throw isCorruptFileError(error) ? corruptLog(file, error) : error;
+    }
+    try {
+      this.stmt = this.openAndPrepare();
+    } catch (error) {
+      this.db.close();
+      throw isCorruptFileError(error) ? corruptLog(file, error) : error;
+    }
+  }
+
+  /**
+   * The pragmas, the schema and the statements, then the head read once: a damaged header or schema
+   * fails here, at start-up, with the file named (see corruptLog), rather than at a first append.
+   */
+  private openAndPrepare(): Statements {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     this.chainEventsStoredBeforeHashing();
-    this.stmt = {
+    const stmt: Statements = {
       streamHead: this.db.prepare('SELECT revision, hash FROM events WHERE stream_id = ? ORDER BY revision DESC LIMIT 1'),
       insert: this.db.prepare(
         'INSERT INTO events (stream_id, revision, type, data, metadata, recorded_at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -76,6 +96,8 @@ export class SqliteEventStore implements EventStore {
         .raw(),
       head: this.db.prepare('SELECT MAX(position) AS head FROM events'),
     };
+    stmt.head.get();
+    return stmt;
   }
 
   /** A file written before events were hash-chained gets the columns and its chains, once. */
@@ -132,7 +154,10 @@ export class SqliteEventStore implements EventStore {
         })
         .immediate();
     } catch (error) {
-      for (const append of batch) append.reject(error);
+      // The whole batch was rolled back: every append in it is told, none is left waiting.
+      const reason = storageFaultOf(error);
+      const failure = reason === null ? error : new StoreUnavailableError(reason, `the event store cannot write: ${reason}`);
+      for (const append of batch) append.reject(failure);
       return;
     }
     settle(batch, outcomes, this.listeners);
@@ -250,6 +275,14 @@ export class SqliteEventStore implements EventStore {
     this.listeners.clear();
     if (this.db.open) this.db.close();
   }
+}
+
+/** One line for the operator: the event log is the source of everything else, so nothing rebuilds it. */
+function corruptLog(file: string, error: unknown): EventStoreUnavailableError {
+  return new EventStoreUnavailableError(
+    `${file} is corrupt (${(error as Error).message}). It is the event log, which nothing can rebuild: ` +
+      'stop the service, keep the file for inspection, restore it (with its -wal file) from a backup, then run keyctl audit verify',
+  );
 }
 
 /**

@@ -36,6 +36,8 @@ export interface GatewayClientStatus {
   readonly lag: number;
   readonly lastContactAgeMs: number | null;
   readonly feedConnected: boolean;
+  /** Why the service last refused the token (expired, invalid), until the feed connects again; else null. */
+  readonly tokenRefused: string | null;
   /** False: the feed is silent or down for longer than maxFeedSilenceMs, so the cache is bypassed. */
   readonly feedFresh: boolean;
   readonly startedFrom: number;
@@ -51,7 +53,8 @@ const silentLogger: Logger = { log: () => undefined, warn: () => undefined };
  * Verification for a gateway: answers from a local cache while the revocation feed is known to be
  * live, asks the key service otherwise, and denies when neither can be trusted. Every revocation
  * evicts the answers for its hashes. Emits 'revocation' (revocation, evicted answers) after each
- * eviction and 'feed' (connected, reason) when the feed's state changes.
+ * eviction, 'feed' (connected, reason) when the feed's state changes, and 'token' (reason) when the
+ * service refuses its token or ends the feed because the token expired.
  */
 export class GatewayClient extends EventEmitter {
   private readonly cache: VerificationCache;
@@ -65,6 +68,7 @@ export class GatewayClient extends EventEmitter {
   private startedFrom = 0;
   private lastContact: number | null = null;
   private connected = false;
+  private tokenProblem: string | null = null;
   private counters = { cacheHits: 0, serviceCalls: 0, failClosed: 0 };
 
   constructor(private readonly options: GatewayClientOptions) {
@@ -94,6 +98,7 @@ export class GatewayClient extends EventEmitter {
       revocation: (revocation) => this.onRevocation(revocation),
       heartbeat: (position, head) => this.onHeartbeat(position, head),
       connected: (connected, reason) => this.onConnected(connected, reason),
+      tokenRefused: (reason) => this.onTokenRefused(reason),
     });
   }
 
@@ -147,6 +152,7 @@ export class GatewayClient extends EventEmitter {
       lag: Math.max(0, this.head - this.position),
       lastContactAgeMs: this.lastContact === null ? null : now - this.lastContact,
       feedConnected: this.connected,
+      tokenRefused: this.tokenProblem,
       feedFresh: this.isFresh(now),
       startedFrom: this.startedFrom,
       cacheSize: this.cache.size,
@@ -233,9 +239,19 @@ export class GatewayClient extends EventEmitter {
       this.cache.clear();
       this.logger.warn(`revocation feed disconnected (${reason ?? 'unknown'}); verifying online until it is back`);
     } else {
+      this.tokenProblem = null;
       this.logger.log(`revocation feed connected at position ${this.position}`);
     }
     this.emit('feed', connected, reason);
+  }
+
+  /** Said once until the feed connects again, not on every one of the feed's slow retries. */
+  private onTokenRefused(reason: string): void {
+    if (this.tokenProblem === null) {
+      this.logger.warn(`the key service refused the gateway token (${reason}): give the client a new token; failing closed until then`);
+      this.emit('token', reason);
+    }
+    this.tokenProblem = reason;
   }
 
   private async fetchHead(): Promise<number> {

@@ -45,6 +45,8 @@ export interface FeedListener {
   /** Every revocation up to `position` has been delivered; `head` is the feed's own position. */
   heartbeat(position: number, head: number): void;
   connected(connected: boolean, reason?: string): void;
+  /** The service refused the feed's token or ended the feed because it expired: a new token is needed. */
+  tokenRefused?(reason: string): void;
 }
 
 export interface Feed {

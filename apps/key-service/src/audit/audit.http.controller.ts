@@ -6,7 +6,7 @@ import { Principal } from '../auth/principal';
 import { ErrorResponse } from '../keys/shared/api-key-info.response';
 import { KeyUuidParam } from '../keys/shared/key-request.validators';
 import { AuditQuery, KeyStateAt } from './audit.query';
-import { AuditEventResponse, AuditEventsResponse, KeyStateRequest, TeamEventsRequest } from './audit.request.dto';
+import { AuditEventsResponse, KeyEventsResponse, KeyStateRequest, KeyStateResponse, TeamEventsRequest } from './audit.request.dto';
 
 /** The audit trail of the caller's own team: owners and auditors only. */
 @AuthenticatedRoutes('audit', ['owner', 'auditor'], 'Not an owner or auditor')
@@ -16,14 +16,15 @@ export class AuditHttpController {
 
   @Get('keys/:uuid/events')
   @ApiOperation({ summary: "A key's whole history, deleted keys included, with metadata, revision, position and hash" })
-  @ApiOkResponse({ type: [AuditEventResponse] })
+  @ApiOkResponse({ type: KeyEventsResponse })
   @ApiResponse({ status: 404, type: ErrorResponse, description: 'No such key in the caller’s team' })
-  async keyEvents(@CurrentPrincipal() actor: Principal, @KeyUuidParam() uuid: string): Promise<{ events: AuditEventResponse[] }> {
+  async keyEvents(@CurrentPrincipal() actor: Principal, @KeyUuidParam() uuid: string): Promise<KeyEventsResponse> {
     return { events: await this.audit.keyHistory(actor, uuid) };
   }
 
   @Get('keys/:uuid/state')
   @ApiOperation({ summary: 'The key as it was at as_of, folded from its events recorded up to then' })
+  @ApiOkResponse({ type: KeyStateResponse })
   @ApiResponse({ status: 404, type: ErrorResponse, description: 'No such key in the caller’s team' })
   keyState(@CurrentPrincipal() actor: Principal, @KeyUuidParam() uuid: string, @Query() query: KeyStateRequest): Promise<KeyStateAt> {
     return this.audit.keyStateAt(actor, uuid, new Date(query.as_of));

@@ -1,36 +1,28 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsISO8601, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsOptional, IsString, Length } from 'class-validator';
+import { INSTANT_SCHEMA, IsInstant } from '../keys/shared/key-request.validators';
+import { IntegerField, MAX_POSITION } from '../common/bounds';
 
 export class KeyStateRequest {
-  @ApiProperty({ example: '2026-11-22T10:00:00Z', description: 'The instant to answer for (ISO-8601)' })
-  @IsISO8601({ strict: true })
+  @ApiProperty({ ...INSTANT_SCHEMA, example: '2026-11-22T10:00:00Z', description: 'The instant to answer for: a date-time with an offset, or a date (00:00 UTC)' })
+  @IsInstant()
   as_of!: string;
 }
 
 export class TeamEventsRequest {
-  @ApiPropertyOptional({ minimum: 0, default: 0, description: 'Only events with a greater position' })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
+  @IntegerField({ minimum: 0, maximum: MAX_POSITION, default: 0, description: 'Only events with a greater position' })
   after?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
+  @IntegerField({ minimum: 1, maximum: 1000, default: 100 })
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'An event type, e.g. ModelAccessKeySecretRegenerated' })
+  @ApiPropertyOptional({ minLength: 1, maxLength: 200, description: 'An event type, e.g. ModelAccessKeySecretRegenerated' })
   @IsOptional()
   @IsString()
   @Length(1, 200)
   type?: string;
 
-  @ApiPropertyOptional({ description: 'The acting user id' })
+  @ApiPropertyOptional({ minLength: 1, maxLength: 200, description: 'The acting user id' })
   @IsOptional()
   @IsString()
   @Length(1, 200)
@@ -53,4 +45,18 @@ export class AuditEventResponse {
 export class AuditEventsResponse {
   @ApiProperty({ type: [AuditEventResponse] }) events!: AuditEventResponse[];
   @ApiProperty({ description: 'Ask again with after = this for the next page' }) next_after!: number;
+}
+
+export class KeyStateResponse {
+  @ApiProperty({ format: 'date-time' }) as_of!: string;
+  @ApiProperty({ description: 'The key had been created by then' }) existed!: boolean;
+  @ApiProperty() deleted!: boolean;
+  @ApiProperty() expired!: boolean;
+  @ApiProperty({ type: 'integer', nullable: true, description: '1 for the secret issued at creation, +1 per regenerate' }) secret_generation!: number | null;
+  @ApiProperty({ type: 'integer', nullable: true }) revision!: number | null;
+  @ApiProperty({ type: Object, nullable: true, description: 'The key as it was (no secret)' }) key!: Record<string, unknown> | null;
+}
+
+export class KeyEventsResponse {
+  @ApiProperty({ type: [AuditEventResponse] }) events!: AuditEventResponse[];
 }

@@ -18,11 +18,13 @@ import { ConfigError, loadConfig } from '../config/app.config';
 import { DomainError } from '../common/domain-error';
 import { ImportLegacyKeyCommand } from '../keys/import-legacy-key/import-legacy-key.command';
 import { toApiKeyInfo } from '../keys/shared/api-key-info.response';
+import { INSTANT_RULE, parseInstant } from '../keys/domain/key-input.rules';
 
 const USAGE = `keyctl: operator commands for the key service (reads the same environment as the service)
 
   keyctl token --team T --user U --role ${ROLES.join('|')} [--ttl SECONDS]
-      Prints a signed bearer token and nothing else.
+      Prints a signed bearer token and nothing else. --ttl: 12 hours (or AUTH_MAX_TOKEN_TTL_S if shorter)
+      unless given, at most AUTH_MAX_TOKEN_TTL_S (365 days unless set).
 
   keyctl import-legacy --team T --user U --name NAME --secret-hash SHA256HEX
                        [--secret-prefix P] [--created-at ISO] [--uuid UUID]
@@ -61,8 +63,11 @@ async function main(argv: string[]): Promise<number> {
       });
       const role = required(values, 'role');
       if (!ROLES.includes(role as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
-      const ttl = values.ttl === undefined ? 12 * 3600 : Number(values.ttl);
+      const ttl = values.ttl === undefined ? Math.min(12 * 3600, config.maxTokenTtlSeconds) : Number(values.ttl);
       if (!Number.isInteger(ttl) || ttl <= 0) throw new UsageError('--ttl must be a positive whole number of seconds');
+      if (ttl > config.maxTokenTtlSeconds) {
+        throw new UsageError(`--ttl ${ttl} is longer than AUTH_MAX_TOKEN_TTL_S (${config.maxTokenTtlSeconds} s): the service would refuse the token`);
+      }
       const token = new TokenService(config).sign({ teamId: required(values, 'team'), userId: required(values, 'user'), role: role as Role }, ttl);
       process.stdout.write(`${token}\n`);
       return 0;
@@ -81,14 +86,15 @@ async function main(argv: string[]): Promise<number> {
         },
       });
       const createdAt = values['created-at'];
-      if (createdAt !== undefined && Number.isNaN(Date.parse(createdAt))) throw new UsageError('--created-at must be an ISO-8601 timestamp');
+      const createdAtMs = createdAt === undefined ? null : parseInstant(createdAt);
+      if (createdAtMs === null && createdAt !== undefined) throw new UsageError(`--created-at ${INSTANT_RULE}`);
       const input = {
         teamId: required(values, 'team'),
         createdBy: required(values, 'user'),
         name: required(values, 'name'),
         secretHash: required(values, 'secret-hash'),
         secretPrefix: values['secret-prefix'] ?? null,
-        createdAt: createdAt ? new Date(createdAt).toISOString() : null,
+        createdAt: createdAtMs === null ? null : new Date(createdAtMs).toISOString(),
         keyUuid: values.uuid ?? null,
       };
       const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: ['error'] });
@@ -144,7 +150,11 @@ async function rebuildReadModels(config: ReturnType<typeof loadConfig>, args: st
   if (values.name !== undefined && !names.includes(values.name)) throw new UsageError(`--name must be one of ${names.join(', ')}`);
   const chosen = (list: Projection[]) => list.filter((p) => values.name === undefined || p.name === values.name);
   const store = await openConfiguredStore(config);
-  const db = openReadModelDatabase(config.dataDir);
+  const db = openReadModelDatabase(
+    config.dataDir,
+    (line) => process.stderr.write(`keyctl: ${line}\n`),
+    'the views are built again from the event log; restart a service running on this DATA_DIR, which still has the old file open',
+  );
   try {
     const started = Date.now();
     const result = await rebuildAsideAndSwap(store, db, {
@@ -169,8 +179,9 @@ async function exportTeamEvents(config: ReturnType<typeof loadConfig>, args: str
   const bound = (name: 'from' | 'to') => {
     const raw = values[name];
     if (raw === undefined) return undefined;
-    if (Number.isNaN(Date.parse(raw))) throw new UsageError(`--${name} must be an ISO-8601 timestamp`);
-    return new Date(raw).toISOString();
+    const ms = parseInstant(raw);
+    if (ms === null) throw new UsageError(`--${name} ${INSTANT_RULE}`);
+    return new Date(ms).toISOString();
   };
   const from = bound('from');
   const to = bound('to');

@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'KEY_EXPIRED'
   | 'PROJECT_NOT_FOUND'
   | 'PROVIDER_KEY_REJECTED'
-  | 'PROVIDER_UNREACHABLE';
+  | 'PROVIDER_UNREACHABLE'
+  | 'STORE_UNAVAILABLE';
 
 export class DomainError extends Error {
   constructor(

@@ -15,6 +15,17 @@ export interface AppConfig {
   readonly jwtSecret: string;
   /** True when AUTH_JWT_SECRET was not set and the development default is in use. */
   readonly jwtSecretIsDefault: boolean;
+  /**
+   * AUTH_MAX_TOKEN_TTL_S, in seconds: the longest lifetime a bearer token may have (exp - iat, or exp - now
+   * when iat is absent). A token without exp, or living longer, is refused.
+   */
+  readonly maxTokenTtlSeconds: number;
+  /**
+   * PUBLIC_BASE_URL: the service's address as its clients reach it (scheme, host and an optional path
+   * prefix, no trailing slash), for absolute links in answers. null: links are relative (path and query).
+   * Never taken from the request's Host header, which the client controls.
+   */
+  readonly publicBaseUrl: string | null;
   /** 32 bytes, base64; absent outside production means: generate one under DATA_DIR. */
   readonly keyEncryptionKey: string | null;
   readonly logLevel: 'error' | 'warn' | 'log' | 'debug';
@@ -26,6 +37,22 @@ export interface AppConfig {
   readonly kafka: KafkaConfig | null;
   /** Where partner provider keys are checked before they are stored (`GET {base}/v1/models`). */
   readonly providers: ProvidersConfig;
+  /** How long a client may take to send a request, and how many connections may be open at once. */
+  readonly http: HttpLimitsConfig;
+}
+
+export interface HttpLimitsConfig {
+  /** HTTP_REQUEST_TIMEOUT_MS, in ms: the whole request (headers and body) must arrive within it, else 408. */
+  readonly requestTimeoutMs: number;
+  /** HTTP_HEADERS_TIMEOUT_MS, in ms: the headers must arrive within it, else 408; at most the request timeout. */
+  readonly headersTimeoutMs: number;
+  /** HTTP_KEEP_ALIVE_TIMEOUT_MS, in ms: an idle keep-alive connection is closed after it. */
+  readonly keepAliveTimeoutMs: number;
+  /**
+   * HTTP_MAX_CONNECTIONS: open HTTP connections at most; one more is closed at once. null: the
+   * process's open-file limit less a reserve for its own files (see connection-limits.ts).
+   */
+  readonly maxConnections: number | null;
 }
 
 export interface ProvidersConfig {
@@ -52,6 +79,9 @@ export class ConfigError extends Error {
 }
 
 export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-do-not-use-in-production';
+
+/** 365 days in seconds: the README's deployment mints the gateway's token with --ttl 31536000. */
+export const DEFAULT_MAX_TOKEN_TTL_S = 31_536_000;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
@@ -83,6 +113,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     eventStore: eventStoreOf(env, path.resolve(dataDir)),
     jwtSecret: jwt ?? DEVELOPMENT_JWT_SECRET,
     jwtSecretIsDefault: jwt === undefined,
+    maxTokenTtlSeconds: integerOf(env, 'AUTH_MAX_TOKEN_TTL_S', DEFAULT_MAX_TOKEN_TTL_S, 60, 10 * DEFAULT_MAX_TOKEN_TTL_S),
+    publicBaseUrl: publicBaseUrlOf(env),
     keyEncryptionKey: kek ?? null,
     logLevel: oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'log', 'debug'] as const, 'log'),
     revocationHeartbeatMs: integerOf(env, 'REVOCATION_HEARTBEAT_MS', 5000, 50, 600_000),
@@ -93,6 +125,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       openaiBaseUrl: baseUrlOf(env, 'OPENAI_API_BASE_URL', 'https://api.openai.com'),
       verifyTimeoutMs: integerOf(env, 'PROVIDER_VERIFY_TIMEOUT_MS', 10_000, 100, 120_000),
     },
+    http: httpLimitsOf(env),
+  };
+}
+
+function httpLimitsOf(env: NodeJS.ProcessEnv): HttpLimitsConfig {
+  const requestTimeoutMs = integerOf(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000);
+  const headersTimeoutMs = integerOf(env, 'HTTP_HEADERS_TIMEOUT_MS', Math.min(10_000, requestTimeoutMs), 100, 3_600_000);
+  // Node refuses a headers timeout longer than the request timeout.
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', `must not exceed HTTP_REQUEST_TIMEOUT_MS (${requestTimeoutMs}; got "${headersTimeoutMs}")`);
+  }
+  const maxConnections = env.HTTP_MAX_CONNECTIONS === undefined || env.HTTP_MAX_CONNECTIONS === '' ? null : integerOf(env, 'HTTP_MAX_CONNECTIONS', 0, 1, 1_000_000);
+  return {
+    requestTimeoutMs,
+    headersTimeoutMs,
+    keepAliveTimeoutMs: integerOf(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 72_000, 100, 3_600_000),
+    maxConnections,
   };
 }
 
@@ -109,6 +158,23 @@ function baseUrlOf(env: NodeJS.ProcessEnv, name: string, fallback: string): stri
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(name, `must be an http or https URL (got "${raw}")`);
   return raw.replace(/\/+$/, '');
+}
+
+/** An http(s) origin with an optional path prefix; no query, fragment or credentials, since links append to it. */
+function publicBaseUrlOf(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.PUBLIC_BASE_URL?.trim();
+  if (!raw) return null;
+  const refuse = () => new ConfigError('PUBLIC_BASE_URL', `must be an http or https URL without query, fragment or credentials, such as https://keys.example.com (got "${raw}")`);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw refuse();
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '' || raw.includes('?') || raw.includes('#')) {
+    throw refuse();
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 function eventStoreOf(env: NodeJS.ProcessEnv, dataDir: string): EventStoreSettings {

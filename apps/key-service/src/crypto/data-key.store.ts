@@ -1,8 +1,9 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { ConfigError } from '../config/app.config';
 import { KeyWrapper } from './key-wrapper.port';
+import { openIrreplaceableSqliteFile } from '../common/sqlite-file';
 
 export const DATA_KEY_STORE = Symbol('DATA_KEY_STORE');
 
@@ -63,16 +64,22 @@ export class SqliteDataKeyStore implements DataKeyStore {
   };
 
   private constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = DELETE');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('secure_delete = ON');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS data_keys (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, wrapped TEXT NOT NULL, created_at TEXT NOT NULL);
-      CREATE INDEX IF NOT EXISTS data_keys_by_owner ON data_keys (owner_id);
-      CREATE TABLE IF NOT EXISTS master_key_check (id INTEGER PRIMARY KEY CHECK (id = 1), wrapped TEXT NOT NULL);
-    `);
+    this.db = openIrreplaceableSqliteFile(
+      file,
+      (db) => {
+        db.pragma('journal_mode = DELETE');
+        db.pragma('synchronous = FULL');
+        db.pragma('secure_delete = ON');
+        db.pragma('busy_timeout = 5000');
+        db.exec(`
+          CREATE TABLE IF NOT EXISTS data_keys (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, wrapped TEXT NOT NULL, created_at TEXT NOT NULL);
+          CREATE INDEX IF NOT EXISTS data_keys_by_owner ON data_keys (owner_id);
+          CREATE TABLE IF NOT EXISTS master_key_check (id INTEGER PRIMARY KEY CHECK (id = 1), wrapped TEXT NOT NULL);
+        `);
+      },
+      'It holds the data keys of the provider secrets, which the event log cannot rebuild: stop the service, keep the file, ' +
+        'and restore it from a backup (it is readable only with the same master key); without it, every provider key must be entered again',
+    );
     this.stmt = {
       put: this.db.prepare('INSERT INTO data_keys (id, owner_id, wrapped, created_at) VALUES (?, ?, ?, ?)'),
       get: this.db.prepare('SELECT wrapped FROM data_keys WHERE id = ?'),

@@ -24,5 +24,14 @@ export function loadMasterKey(config: Pick<AppConfig, 'keyEncryptionKey' | 'data
   logger.warn('It lies next to the data it encrypts. Never run like this in production: set');
   logger.warn('KEY_ENCRYPTION_KEY (openssl rand -base64 32) and keep it outside DATA_DIR.');
   logger.warn('#############################################################################');
-  return Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
+  const text = fs.readFileSync(file, 'utf8').trim();
+  const key = Buffer.from(text, 'base64');
+  // A damaged file (truncated on a full disk, edited) would otherwise pass as another key.
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(text) || key.length !== 32) {
+    throw new Error(
+      `${file} is not a master key (32 bytes in base64). Nothing can rebuild it: restore it from a backup, ` +
+        'or set KEY_ENCRYPTION_KEY to the key it held',
+    );
+  }
+  return key;
 }

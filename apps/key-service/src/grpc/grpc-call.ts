@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { DomainError } from '../common/domain-error';
 import { RequestContext } from '../common/request-context';
 import { Principal, Role } from '../auth/principal';
-import { TokenService } from '../auth/token.service';
+import { TokenService, TokenSession } from '../auth/token.service';
 import { ModelScope } from '../keys/domain/model-access-key.events';
 import { ModelAccessKey } from '../keys/domain/model-access-key.state';
 
@@ -16,10 +16,16 @@ export class GrpcCall {
   constructor(private readonly tokens: TokenService) {}
 
   principal(metadata: Metadata, allowed: readonly Role[] = MANAGEMENT_ROLES): Principal {
+    return this.session(metadata, allowed).principal;
+  }
+
+  /** The principal with its token's expiry: a streaming call must end then. */
+  session(metadata: Metadata, allowed: readonly Role[] = MANAGEMENT_ROLES): TokenSession {
     const header = metadata.get('authorization')[0];
-    const principal = this.tokens.fromAuthorizationHeader(typeof header === 'string' ? header : undefined);
-    if (!allowed.includes(principal.role)) throw new DomainError('FORBIDDEN', `role ${principal.role} may not call this method`);
-    return principal;
+    const session = this.tokens.sessionFromAuthorizationHeader(typeof header === 'string' ? header : undefined);
+    const { role } = session.principal;
+    if (!allowed.includes(role)) throw new DomainError('FORBIDDEN', `role ${role} may not call this method`);
+    return session;
   }
 
   context(metadata: Metadata, call?: ServerUnaryCall<unknown, unknown>): RequestContext {

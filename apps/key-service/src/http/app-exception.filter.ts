@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { throwError } from 'rxjs';
-import { ConcurrencyError } from '@lib/event-store';
+import { ConcurrencyError, StoreUnavailableError, storageFaultOf } from '@lib/event-store';
 import { DomainError, ErrorCode } from '../common/domain-error';
 
 export function statusOf(code: ErrorCode): number {
@@ -36,6 +36,8 @@ export function statusOf(code: ErrorCode): number {
       return 422;
     case 'PROVIDER_UNREACHABLE':
       return 502;
+    case 'STORE_UNAVAILABLE':
+      return 503;
     default: {
       const unknownCode: never = code;
       throw new Error(`Unmapped error code ${unknownCode as string}`);
@@ -72,6 +74,12 @@ const GRPC_CODES: Readonly<Record<number, GrpcStatus>> = {
   503: GrpcStatus.UNAVAILABLE,
 };
 
+/**
+ * Fastify's 415 (a body without a content type, or of another type: JSON is the only one parsed) says
+ * only "Unsupported Media Type"; Nest hands it on as an HttpException. Say what is expected.
+ */
+const JSON_BODY_EXPECTED = 'a request body must be JSON, sent with Content-Type: application/json';
+
 export interface ErrorAnswer {
   readonly status: number;
   readonly code: string;
@@ -90,12 +98,20 @@ export function toErrorAnswer(exception: unknown, logger?: Logger): ErrorAnswer 
   if (exception instanceof HttpException) {
     const body = exception.getResponse();
     const message = typeof body === 'object' && body && 'message' in body ? String((body as { message: unknown }).message) : exception.message;
-    return { status: exception.getStatus(), code: STATUS_IDS[exception.getStatus()]?.toUpperCase() ?? 'HTTP_ERROR', message };
+    const status = exception.getStatus();
+    return { status, code: STATUS_IDS[status]?.toUpperCase() ?? 'HTTP_ERROR', message: status === 415 ? JSON_BODY_EXPECTED : message };
+  }
+  // A write that could not be made durable (a full disk, an I/O error), from any store or file: retryable.
+  const fault = exception instanceof StoreUnavailableError ? exception.reason : storageFaultOf(exception);
+  if (fault !== null) {
+    const message = exception instanceof StoreUnavailableError ? exception.message : `the service cannot store this now: ${fault}`;
+    return { status: statusOf('STORE_UNAVAILABLE'), code: 'STORE_UNAVAILABLE', message: `${message}; retry later`, details: { reason: fault } };
   }
   const statusCode = (exception as { statusCode?: unknown })?.statusCode;
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
     // Fastify's own errors (malformed JSON, body too large, unsupported media type): their messages name no secret.
-    return { status: statusCode, code: STATUS_IDS[statusCode]?.toUpperCase() ?? 'BAD_REQUEST', message: (exception as Error).message };
+    const message = statusCode === 415 ? JSON_BODY_EXPECTED : (exception as Error).message;
+    return { status: statusCode, code: STATUS_IDS[statusCode]?.toUpperCase() ?? 'BAD_REQUEST', message };
   }
   logger?.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
   return { status: 500, code: 'SERVER_ERROR', message: 'internal error' };
@@ -111,13 +127,20 @@ export function errorBody(answer: ErrorAnswer, requestId: string) {
   };
 }
 
+/** Told of every answer STORE_UNAVAILABLE, with its reason (see StorageHealth: /readyz). */
+export type StorageFaultListener = (reason: string) => void;
+
 /** One mapping for both transports: HTTP answers {id, message, request_id}; gRPC a status code. */
 @Catch()
 export class AppExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
+  private lastFaultLogged = 0;
+
+  constructor(private readonly onStorageFault: StorageFaultListener = () => undefined) {}
 
   catch(exception: unknown, host: ArgumentsHost) {
     const answer = toErrorAnswer(exception, this.logger);
+    if (answer.code === 'STORE_UNAVAILABLE') this.storageFault(String(answer.details?.reason));
     if (host.getType() === 'rpc') {
       const metadata = new Metadata();
       metadata.set('error-code', answer.code);
@@ -125,6 +148,20 @@ export class AppExceptionFilter implements ExceptionFilter {
     }
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
-    void http.getResponse<FastifyReply>().status(answer.status).send(errorBody(answer, String(request.id)));
+    const reply = http.getResponse<FastifyReply>();
+    if (answer.code === 'STORE_UNAVAILABLE') void reply.header('retry-after', String(STORE_RETRY_AFTER_SECONDS));
+    void reply.status(answer.status).send(errorBody(answer, String(request.id)));
+  }
+
+  /** One line a second at most: a full disk fails every write, and the log may be on that disk too. */
+  private storageFault(reason: string): void {
+    this.onStorageFault(reason);
+    const now = Date.now();
+    if (now - this.lastFaultLogged < 1000) return;
+    this.lastFaultLogged = now;
+    this.logger.error(`a write could not be stored (${reason}): answering 503 STORE_UNAVAILABLE`);
   }
 }
+
+/** What a client is told to wait before retrying a write the store could not take. */
+const STORE_RETRY_AFTER_SECONDS = 5;

@@ -28,6 +28,7 @@ export class InferenceApiKeysHttpController {
   @ApiOperation({ summary: 'Create a key; the secret is in this answer only' })
   @ApiCreatedResponse({ type: InferenceApiKeyResponse })
   @ApiResponse({ status: 409, type: ErrorResponse, description: 'The name is in use in the project' })
+  @ApiResponse({ status: 422, type: ErrorResponse, description: 'expires_at not in the future' })
   async create(
     @CurrentPrincipal() actor: Principal,
     @Param('project_id') projectId: string,

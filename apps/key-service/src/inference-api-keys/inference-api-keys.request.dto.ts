@@ -1,17 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayUnique, IsArray, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
-import { DEPLOYMENT_NAME, DescriptionField, ExpiresAtField, Trim } from '../keys/shared/key-request.validators';
-
-/** The name is the key's address in the path, so it may not hold a slash or control characters. */
-export const INFERENCE_KEY_NAME = /^[^/\\\u0000-\u001f\u007f]+$/;
+import { ArrayMaxSize, ArrayUnique, IsArray, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { DEPLOYMENT_NAME, DescriptionField, ExpiresAtField, NameField, Optional } from '../keys/shared/key-request.validators';
+import { IntegerField, MAX_OFFSET } from '../common/bounds';
 
 export class CreateInferenceApiKeyRequest {
-  @ApiProperty({ minLength: 1, maxLength: 255, example: 'prod-inference', description: 'Unique in the project; names the key in the path' })
-  @Trim()
-  @IsString()
-  @Length(1, 255)
-  @Matches(INFERENCE_KEY_NAME, { message: 'name may not contain a slash, a backslash or control characters' })
+  @NameField('addressable', { example: 'prod-inference', description: 'Unique in the project (in Unicode NFC); names the key in the path' })
   name!: string;
 
   @DescriptionField()
@@ -29,7 +22,7 @@ export class UpdateInferenceApiKeyRequest {
   expires_at?: string | null;
 
   @ApiPropertyOptional({ type: [String], description: 'The whole new set: the key is attached to these deployments and detached from any other' })
-  @IsOptional()
+  @Optional()
   @IsArray()
   @ArrayMaxSize(100)
   @ArrayUnique()
@@ -38,19 +31,10 @@ export class UpdateInferenceApiKeyRequest {
 }
 
 export class ListInferenceApiKeysRequest {
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
+  @IntegerField({ minimum: 1, maximum: 1000, default: 100 })
   limit?: number;
 
-  @ApiPropertyOptional({ minimum: 0, default: 0 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
+  @IntegerField({ minimum: 0, maximum: MAX_OFFSET, default: 0 })
   offset?: number;
 }
 

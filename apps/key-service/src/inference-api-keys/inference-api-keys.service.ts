@@ -5,7 +5,7 @@ import { CLOCK, Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
 import { RequestContext, eventMetadata } from '../common/request-context';
 import { canCreate, canSee } from '../keys/domain/key-access.policy';
-import { normalizeExpiry, normalizeName } from '../keys/domain/key-input.rules';
+import { comparableName, normalizeExpiry, normalizeName } from '../keys/domain/key-input.rules';
 import { ModelAccessKey } from '../keys/domain/model-access-key.state';
 import { KeyViewRow, keyOfRow } from '../keys/projections/key-views.projection';
 import { READ_MODEL_DB } from '../keys/projections/read-model.database';
@@ -37,7 +37,7 @@ export class InferenceApiKeys {
   async create(actor: Principal, projectId: string, request: CreateInferenceApiKeyRequest, context: RequestContext): Promise<Required<KeyResult>> {
     this.project(actor, projectId);
     if (!canCreate(actor)) throw new DomainError('FORBIDDEN', `role ${actor.role} cannot create keys`);
-    const name = normalizeName(request.name);
+    const name = normalizeName(request.name, 'addressable');
     const now = this.clock.now().toISOString();
     const metadata = eventMetadata(actor, context);
     const keyUuid = this.secrets.newKeyUuid();
@@ -85,7 +85,7 @@ export class InferenceApiKeys {
     this.project(actor, projectId);
     const row = this.db
       .prepare('SELECT * FROM key_views WHERE team_id = ? AND name = ? AND unique_name = 1 AND deleted_at IS NULL')
-      .get(actor.teamId, name) as KeyViewRow | undefined;
+      .get(actor.teamId, comparableName(name)) as KeyViewRow | undefined;
     const key = row && keyOfRow(row);
     if (!key || !canSee(actor, key)) throw new DomainError('KEY_NOT_FOUND', `api key "${name}" not found`);
     return key;
@@ -112,11 +112,11 @@ export class InferenceApiKeys {
 
   /** A key still attached to a deployment is refused (409), as Gcore does. */
   async delete(actor: Principal, projectId: string, name: string, context: RequestContext): Promise<void> {
-    const { keyUuid, teamId } = this.get(actor, projectId, name);
+    const key = this.get(actor, projectId, name);
     const now = this.clock.now().toISOString();
     const metadata = eventMetadata(actor, context);
-    await this.executor.execute({ type: 'DeleteModelAccessKey', keyUuid, actor, confirmName: null, now }, metadata);
-    await this.names.release(teamId, name, keyUuid, now, metadata);
+    await this.executor.execute({ type: 'DeleteModelAccessKey', keyUuid: key.keyUuid, actor, confirmName: null, now }, metadata);
+    await this.names.release(key.teamId, key.name, key.keyUuid, now, metadata);
   }
 
   /** The project is the caller's team; another project does not exist for them. */

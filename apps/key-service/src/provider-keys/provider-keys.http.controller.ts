@@ -1,21 +1,27 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
 import { AuthenticatedRoutes } from '../http/authenticated-routes';
 import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiResponse } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
 import { CurrentPrincipal } from '../auth/auth.guard';
 import { Principal } from '../auth/principal';
 import { DomainError } from '../common/domain-error';
+import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { RequestContext } from '../common/request-context';
 import { validateInput } from '../common/validation';
 import { HttpRequestContext, RequestHeader } from '../http/request-context.decorator';
-import { DEFAULT_PER_PAGE, ListKeysRequest } from '../keys/list-keys/list-keys.request.dto';
+import { DEFAULT_PER_PAGE } from '../keys/list-keys/list-keys.request.dto';
 import { ErrorResponse } from '../keys/shared/api-key-info.response';
 import { ConfirmNameRequest } from '../keys/shared/confirm-name.request.dto';
 import { KeyUuidParam } from '../keys/shared/key-request.validators';
 import { pageLinks } from '../keys/shared/page-links';
 import { PROVIDERS, Provider } from './domain/provider-key.events';
 import { ProviderKeys, toProviderKeyInfo } from './provider-keys.service';
-import { CreateProviderKeyRequest, ProviderKeyInfoEnvelope, UpdateProviderKeyRequest } from './provider-keys.request.dto';
+import {
+  CreateProviderKeyRequest,
+  ListProviderKeysRequest,
+  ProviderKeyInfoEnvelope,
+  ProviderKeyInfoPage,
+  UpdateProviderKeyRequest,
+} from './provider-keys.request.dto';
 
 const providerOf = (raw: string): Provider => {
   if (!(PROVIDERS as readonly string[]).includes(raw)) throw new DomainError('KEY_NOT_FOUND', `no provider ${raw}: use ${PROVIDERS.join(' or ')}`);
@@ -27,17 +33,20 @@ const providerOf = (raw: string): Provider => {
 @ApiParam({ name: 'provider', enum: PROVIDERS })
 @Controller('v2/gen-ai/:provider/keys')
 export class ProviderKeysHttpController {
-  constructor(private readonly keys: ProviderKeys) {}
+  constructor(
+    private readonly keys: ProviderKeys,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'The provider keys the caller may see, newest first, paged as DigitalOcean pages' })
-  list(@CurrentPrincipal() actor: Principal, @Param('provider') raw: string, @Query() query: ListKeysRequest, @Req() request: FastifyRequest) {
+  @ApiOkResponse({ type: ProviderKeyInfoPage })
+  list(@CurrentPrincipal() actor: Principal, @Param('provider') raw: string, @Query() query: ListProviderKeysRequest): ProviderKeyInfoPage {
     const provider = providerOf(raw);
-    if (query.view !== undefined) throw new DomainError('VALIDATION_FAILED', 'view is not a filter of provider keys', { field: 'view' });
     const page = query.page ?? 1;
     const perPage = query.per_page ?? DEFAULT_PER_PAGE;
     const { keys, total } = this.keys.list(actor, provider, page, perPage);
-    return { api_key_infos: keys.map(toProviderKeyInfo), ...pageLinks(request, `v2/gen-ai/${provider}/keys`, page, perPage, total) };
+    return { api_key_infos: keys.map(toProviderKeyInfo), ...pageLinks(this.config.publicBaseUrl, `v2/gen-ai/${provider}/keys`, page, perPage, total) };
   }
 
   @Post()

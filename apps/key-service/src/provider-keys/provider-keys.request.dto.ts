@@ -1,6 +1,8 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
-import { Trim } from '../keys/shared/key-request.validators';
+import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
+import { ListKeysRequest } from '../keys/list-keys/list-keys.request.dto';
+import { Links, Meta } from '../keys/shared/api-key-info.response';
+import { IsString, IsUUID, Length, Matches } from 'class-validator';
+import { Optional } from '../keys/shared/key-request.validators';
 import { PROVIDER_KEY_NAME, PROVIDER_KEY_NAME_RULE } from './domain/provider-key.rules';
 
 /** A provider key as pasted: printable, no spaces (the providers' keys are single tokens). */
@@ -14,8 +16,7 @@ export class CreateProviderKeyRequest {
   @Matches(API_KEY, { message: API_KEY_RULE })
   api_key!: string;
 
-  @ApiProperty({ pattern: PROVIDER_KEY_NAME.source, example: 'prod-anthropic' })
-  @Trim()
+  @ApiProperty({ pattern: PROVIDER_KEY_NAME.source, minLength: 1, maxLength: 100, example: 'prod-anthropic' })
   @IsString()
   @Matches(PROVIDER_KEY_NAME, { message: PROVIDER_KEY_NAME_RULE })
   name!: string;
@@ -23,20 +24,19 @@ export class CreateProviderKeyRequest {
 
 export class UpdateProviderKeyRequest {
   @ApiPropertyOptional({ format: 'uuid', description: 'If given, the uuid in the path' })
-  @IsOptional()
+  @Optional()
   @IsUUID()
   api_key_uuid?: string;
 
   @ApiPropertyOptional({ writeOnly: true, description: 'A new key; verified with the provider before it replaces the old one' })
-  @IsOptional()
+  @Optional()
   @IsString()
   @Length(8, 512, { message: API_KEY_RULE })
   @Matches(API_KEY, { message: API_KEY_RULE })
   api_key?: string;
 
-  @ApiPropertyOptional({ pattern: PROVIDER_KEY_NAME.source })
-  @IsOptional()
-  @Trim()
+  @ApiPropertyOptional({ pattern: PROVIDER_KEY_NAME.source, minLength: 1, maxLength: 100 })
+  @Optional()
   @IsString()
   @Matches(PROVIDER_KEY_NAME, { message: PROVIDER_KEY_NAME_RULE })
   name?: string;
@@ -62,3 +62,12 @@ export class ProviderSecretResponse {
   @ApiProperty() name!: string;
   @ApiProperty({ description: 'The plaintext key' }) api_key!: string;
 }
+
+export class ProviderKeyInfoPage {
+  @ApiProperty({ type: [ProviderKeyInfo] }) api_key_infos!: ProviderKeyInfo[];
+  @ApiProperty({ type: Links }) links!: Links;
+  @ApiProperty({ type: Meta }) meta!: Meta;
+}
+
+/** The list's paging; provider keys have no views. */
+export class ListProviderKeysRequest extends OmitType(ListKeysRequest, ['view'] as const) {}

@@ -7,7 +7,7 @@ import { GrpcCall } from '../grpc/grpc-call';
 import { VerificationLookup } from '../verification/verification.lookup';
 import { parseVerifyKeyRequest, toVerifyResponse } from '../verification/verify-key.wire';
 import { Revocation } from './revocation';
-import { FeedSink, RevocationFeed } from './revocation-feed';
+import { FeedEndReason, FeedSink, RevocationFeed } from './revocation-feed';
 
 const GATEWAY_SERVICE = 'Gateway';
 const GATEWAY_ONLY = ['gateway'] as const;
@@ -44,7 +44,7 @@ export class GatewayGrpcController {
 
   @GrpcMethod(GATEWAY_SERVICE, 'WatchRevocations')
   watchRevocations(message: { after?: string | number }, metadata: Metadata): Observable<FeedItem> {
-    this.grpc.principal(metadata, GATEWAY_ONLY);
+    const { expiresAtMs } = this.grpc.session(metadata, GATEWAY_ONLY);
     const after = Number(message.after ?? 0);
     if (!Number.isSafeInteger(after) || after < 0) {
       throw new DomainError('VALIDATION_FAILED', 'after must be a position (an integer >= 0)', { field: 'after' });
@@ -62,10 +62,10 @@ export class GatewayGrpcController {
           subscriber.next({ heartbeat: { position: String(position), head_position: String(head), time: new Date().toISOString() } }),
         // Nest's gRPC transport buffers what the call cannot take yet and writes it on 'drain'.
         drain: () => Promise.resolve(),
-        end: () => subscriber.complete(),
+        end: (reason: FeedEndReason) => (reason === 'token_expired' ? subscriber.error(tokenExpired()) : subscriber.complete()),
       };
       let unsubscribe: (() => void) | null = null;
-      void this.feed.subscribe(after, sink).then((stop) => {
+      void this.feed.subscribe(after, sink, expiresAtMs).then((stop) => {
         if (subscriber.closed) stop();
         else unsubscribe = stop;
       });
@@ -73,3 +73,7 @@ export class GatewayGrpcController {
     });
   }
 }
+
+/** The call ends as an unauthenticated one would start (the filter maps it): a new token is needed to resume. */
+const tokenExpired = () =>
+  new DomainError('UNAUTHENTICATED', 'token expired: the token this call was opened with has expired; call again with a new one');

@@ -10,15 +10,23 @@ export interface FeedSink {
   /** Every revocation up to `position` has been sent before this; `head` is the feed's own position. */
   heartbeat(position: number, head: number): void;
   drain(): Promise<void>;
-  /** Ends the transport's stream: the service is shutting down, and the client resumes elsewhere. */
-  end(): void;
+  /**
+   * Ends the transport's stream, saying why: `shutdown`, the service is stopping and the client resumes
+   * elsewhere; `token_expired`, the token the stream was opened with expired, and a new one is needed.
+   */
+  end(reason: FeedEndReason): void;
   readonly closed: boolean;
 }
+
+export type FeedEndReason = 'shutdown' | 'token_expired';
 
 interface Subscriber {
   readonly sink: FeedSink;
   delivered: number;
 }
+
+/** setTimeout's longest delay (about 24.8 days); a later end is re-armed in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const BACKLOG_PAGE = 1000;
 
@@ -48,7 +56,7 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
   /** Open streams would hold the HTTP server's close forever: end them first. */
   beforeApplicationShutdown(): void {
     clearInterval(this.heartbeat);
-    for (const subscriber of this.subscribers) subscriber.sink.end();
+    for (const subscriber of this.subscribers) subscriber.sink.end('shutdown');
     this.subscribers.clear();
   }
 
@@ -68,9 +76,33 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
   /**
    * Sends the backlog after `after`, then every new revocation, until the returned function is
    * called or the sink closes. The last backlog page is read in the same tick as the subscription
-   * starts, so nothing committed in between is missed.
+   * starts, so nothing committed in between is missed. At `endAtMs` (epoch milliseconds: the expiry
+   * of the token the stream was opened with) the sink is ended with `token_expired`.
    */
-  async subscribe(after: number, sink: FeedSink): Promise<() => void> {
+  async subscribe(after: number, sink: FeedSink, endAtMs = Number.POSITIVE_INFINITY): Promise<() => void> {
+    const subscription = await this.follow(after, sink);
+    if (subscription === null) return () => undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      clearTimeout(timer);
+      this.subscribers.delete(subscription);
+    };
+    const arm = () => {
+      const left = endAtMs - Date.now();
+      if (left <= 0) {
+        stop();
+        if (!sink.closed) sink.end('token_expired');
+        return;
+      }
+      if (left === Number.POSITIVE_INFINITY) return;
+      timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      timer.unref();
+    };
+    arm();
+    return stop;
+  }
+
+  private async follow(after: number, sink: FeedSink): Promise<Subscriber | null> {
     let delivered = after;
     for (;;) {
       const head = this.runner.checkpoint;
@@ -79,7 +111,7 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
       if (page.length === BACKLOG_PAGE) {
         delivered = page[page.length - 1].position;
         await sink.drain();
-        if (sink.closed) return () => undefined;
+        if (sink.closed) return null;
         continue;
       }
       delivered = Math.max(delivered, head, page.length > 0 ? page[page.length - 1].position : 0);
@@ -88,7 +120,7 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
     const subscriber: Subscriber = { sink, delivered };
     this.subscribers.add(subscriber);
     sink.heartbeat(delivered, this.runner.checkpoint);
-    return () => this.subscribers.delete(subscriber);
+    return subscriber;
   }
 
   private publish(position: number): void {

@@ -1,11 +1,42 @@
 import { Controller, Get, Query, Req, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces } from '@nestjs/swagger';
+import { ApiHeader, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { MAX_POSITION } from '../common/bounds';
 import { DomainError } from '../common/domain-error';
+import { TokenService } from '../auth/token.service';
 import { GatewayRoutes } from './gateway-routes';
 import { Revocation } from './revocation';
-import { FeedSink, RevocationFeed } from './revocation-feed';
+import { FeedEndReason, FeedSink, RevocationFeed } from './revocation-feed';
 import { RevocationsAfterRequest, RevocationsPageRequest, RevocationsPageResponse } from './revocations.request.dto';
+
+/** One event of the stream as an SSE parser reads it; `data` is JSON, by event type. */
+const SSE_EVENT_SCHEMA = {
+  type: 'object',
+  required: ['event', 'data'],
+  properties: {
+    event: { type: 'string', enum: ['revocation', 'heartbeat', 'end'] },
+    id: { type: 'string', pattern: '^[0-9]+$', description: 'revocation: its position, the resume point (Last-Event-ID)' },
+    data: {
+      type: 'string',
+      contentMediaType: 'application/json',
+      contentSchema: {
+        oneOf: [
+          { $ref: '#/components/schemas/RevocationResponse' },
+          {
+            type: 'object',
+            required: ['position', 'head_position', 'time'],
+            properties: { position: { type: 'integer' }, head_position: { type: 'integer' }, time: { type: 'string', format: 'date-time' } },
+          },
+          {
+            type: 'object',
+            required: ['reason', 'message'],
+            properties: { reason: { type: 'string', enum: ['token_expired', 'shutdown'] }, message: { type: 'string' } },
+          },
+        ],
+      },
+    },
+  },
+};
 
 /** A stream whose client reads slower than revocations arrive is closed; the client resumes from its position. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
@@ -13,7 +44,10 @@ const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 @GatewayRoutes('revocation feed')
 @Controller('v1/revocations')
 export class RevocationsHttpController {
-  constructor(private readonly feed: RevocationFeed) {}
+  constructor(
+    private readonly feed: RevocationFeed,
+    private readonly tokens: TokenService,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'A page of the revocation feed, oldest first' })
@@ -33,11 +67,15 @@ export class RevocationsHttpController {
     summary: 'Server-Sent Events: the backlog after `after` (or Last-Event-ID), then live',
     description:
       'Events: `revocation` (id = position, data = a revocation) and `heartbeat` (data = {position, head_position, time}), ' +
-      'sent right after the backlog and then at REVOCATION_HEARTBEAT_MS.',
+      'sent right after the backlog and then at REVOCATION_HEARTBEAT_MS. The last event is `end` (data = {reason, message}): ' +
+      '`token_expired` when the token the stream was opened with expires, `shutdown` when the service stops.',
   })
-  @ApiProduces('text/event-stream')
+  @ApiHeader({ name: 'Last-Event-ID', required: false, schema: { type: 'integer', minimum: 0, maximum: MAX_POSITION }, description: 'Resume after this position (wins over `after`)' })
+  @ApiOkResponse({ description: 'The stream; the schema is that of one event', content: { 'text/event-stream': { schema: SSE_EVENT_SCHEMA } } })
   async stream(@Query() query: RevocationsAfterRequest, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const after = resumePoint(query.after, request.headers['last-event-id']);
+    // The guard has checked the token; the stream must not outlive it.
+    const { expiresAtMs } = this.tokens.sessionFromAuthorizationHeader(request.headers.authorization);
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
@@ -49,21 +87,29 @@ export class RevocationsHttpController {
     });
     raw.write(': revocation feed\n\n');
     const sink = new SseSink(raw);
-    const unsubscribe = await this.feed.subscribe(after, sink);
+    const unsubscribe = await this.feed.subscribe(after, sink, expiresAtMs);
     if (sink.closed) unsubscribe();
     else raw.once('close', unsubscribe);
   }
 }
 
 function resumePoint(after: number | undefined, lastEventId: string | string[] | undefined): number {
-  if (typeof lastEventId === 'string' && lastEventId !== '') {
-    if (!/^\d{1,15}$/.test(lastEventId)) {
-      throw new DomainError('VALIDATION_FAILED', 'Last-Event-ID must be a revocation position', { field: 'Last-Event-ID' });
+  if (typeof lastEventId === 'string') {
+    // The same bound as `after`: a position is a safe integer (an EventSource never sends an empty one).
+    if (!/^\d{1,16}$/.test(lastEventId) || Number(lastEventId) > MAX_POSITION) {
+      throw new DomainError('VALIDATION_FAILED', `Last-Event-ID must be a revocation position (an integer from 0 to ${MAX_POSITION})`, {
+        field: 'Last-Event-ID',
+      });
     }
     return Number(lastEventId);
   }
   return after ?? 0;
 }
+
+const END_MESSAGES: Readonly<Record<FeedEndReason, string>> = {
+  token_expired: 'the token this stream was opened with has expired: reconnect with a new one',
+  shutdown: 'the service is stopping: reconnect and resume from the last position',
+};
 
 class SseSink implements FeedSink {
   private ended = false;
@@ -84,7 +130,8 @@ class SseSink implements FeedSink {
     this.write(`event: heartbeat\ndata: ${JSON.stringify({ position, head_position: head, time: new Date().toISOString() })}\n\n`);
   }
 
-  end(): void {
+  end(reason: FeedEndReason): void {
+    this.write(`event: end\ndata: ${JSON.stringify({ reason, message: END_MESSAGES[reason] })}\n\n`);
     this.ended = true;
     this.raw.end();
   }

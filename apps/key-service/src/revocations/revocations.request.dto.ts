@@ -1,27 +1,16 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { ApiProperty } from '@nestjs/swagger';
+import { IntegerField, MAX_POSITION } from '../common/bounds';
 import { REVOCATION_REASONS } from './revocation';
 
 export const MAX_REVOCATIONS_PAGE = 1000;
 
 export class RevocationsAfterRequest {
-  @ApiPropertyOptional({ minimum: 0, default: 0, description: 'Only revocations with a greater position' })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
-  @Max(Number.MAX_SAFE_INTEGER)
+  @IntegerField({ minimum: 0, maximum: MAX_POSITION, default: 0, description: 'Only revocations with a greater position' })
   after?: number;
 }
 
 export class RevocationsPageRequest extends RevocationsAfterRequest {
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_REVOCATIONS_PAGE, default: 100 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(MAX_REVOCATIONS_PAGE)
+  @IntegerField({ minimum: 1, maximum: MAX_REVOCATIONS_PAGE, default: 100 })
   limit?: number;
 }
 

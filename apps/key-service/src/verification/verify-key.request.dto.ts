@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsOptional, IsString, IsUUID, Length, Matches, MaxLength } from 'class-validator';
-import { DEPLOYMENT_NAME, DEPLOYMENT_NAME_RULE } from '../keys/shared/key-request.validators';
+import { IsBoolean, IsString, IsUUID, Length, Matches, MaxLength } from 'class-validator';
+import { DEPLOYMENT_NAME, DEPLOYMENT_NAME_RULE, Optional } from '../keys/shared/key-request.validators';
 import { VERIFY_CODES, VerifyCode } from './verification.rules';
 
 export class VerifyKeyRequest {
@@ -10,24 +10,24 @@ export class VerifyKeyRequest {
   key!: string;
 
   @ApiPropertyOptional({ description: 'The model the call asks for' })
-  @IsOptional()
+  @Optional()
   @IsString()
   @Length(1, 200)
   model?: string;
 
   @ApiPropertyOptional({ format: 'uuid', description: 'The VPC the call came from' })
-  @IsOptional()
+  @Optional()
   @IsUUID()
   vpc_uuid?: string;
 
   @ApiPropertyOptional({ description: 'The dedicated deployment the call is for; absent for serverless inference' })
-  @IsOptional()
+  @Optional()
   @Matches(DEPLOYMENT_NAME, { message: DEPLOYMENT_NAME_RULE })
   @MaxLength(128)
   deployment_name?: string;
 
   @ApiPropertyOptional({ description: 'A batch inference call' })
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   batch?: boolean;
 }

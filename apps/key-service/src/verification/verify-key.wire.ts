@@ -1,10 +1,10 @@
+import { isUUID } from 'class-validator';
 import { DomainError } from '../common/domain-error';
 import { DEPLOYMENT_NAME, DEPLOYMENT_NAME_RULE } from '../keys/shared/key-request.validators';
 import { Verdict } from './verification.lookup';
 import { VerifyTarget } from './verification.rules';
 import { VerifyKeyResponse } from './verify-key.request.dto';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const FIELDS = new Set(['key', 'model', 'vpc_uuid', 'deployment_name', 'batch']);
 
 export interface VerifyKeyInput {
@@ -29,7 +29,7 @@ export function parseVerifyKeyRequest(body: unknown): VerifyKeyInput {
   if (model !== undefined && (typeof model !== 'string' || model.length < 1 || model.length > 200)) {
     invalid('model', 'must be a string of 1-200 characters');
   }
-  if (vpcUuid !== undefined && (typeof vpcUuid !== 'string' || !UUID.test(vpcUuid))) invalid('vpc_uuid', 'must be a UUID');
+  if (vpcUuid !== undefined && (typeof vpcUuid !== 'string' || !isUUID(vpcUuid))) invalid('vpc_uuid', 'must be a UUID');
   if (deploymentName !== undefined && (typeof deploymentName !== 'string' || !DEPLOYMENT_NAME.test(deploymentName))) {
     invalid('deployment_name', DEPLOYMENT_NAME_RULE.replace(/^deployment_name /, ''));
   }

@@ -10,9 +10,15 @@ export interface SseFeedOptions {
   readonly maxBackoffMs?: number;
 }
 
+/** The service refused the token, or ended the stream because it expired: retrying needs a new one. */
+class TokenRefused extends Error {}
+
 /**
  * Follows GET /v1/revocations/stream (Server-Sent Events). After a disconnect it reconnects with
  * `after` = the last position it delivered, so nothing between is lost and nothing is repeated.
+ * The service ends a stream with an `end` event saying why (`token_expired`, `shutdown`). After a
+ * refused or expired token it reports `tokenRefused` and retries only every maxBackoffMs: an
+ * expired token stays expired, so a fast retry would only hammer the service.
  */
 export class SseFeed implements Feed {
   private stopped = false;
@@ -35,18 +41,23 @@ export class SseFeed implements Feed {
 
   private async loop(listener: FeedListener): Promise<void> {
     const min = this.options.minBackoffMs ?? 100;
+    const max = this.options.maxBackoffMs ?? 2000;
     let backoff = min;
     while (!this.stopped) {
       let reason = 'the stream ended';
+      let refused = false;
       try {
         await this.follow(listener, () => (backoff = min));
       } catch (error) {
         reason = (error as Error).message;
+        refused = error instanceof TokenRefused;
       }
       listener.connected(false, reason);
+      if (refused) listener.tokenRefused?.(reason);
       if (this.stopped) return;
+      if (refused) backoff = max;
       await new Promise((resolve) => setTimeout(resolve, backoff));
-      backoff = Math.min(backoff * 2, this.options.maxBackoffMs ?? 2000);
+      backoff = Math.min(backoff * 2, max);
     }
   }
 
@@ -64,9 +75,11 @@ export class SseFeed implements Feed {
     });
     if (response.statusCode !== 200) {
       const body = await response.body.text().catch(() => '');
-      throw new Error(`the revocation stream answered ${response.statusCode}: ${body.slice(0, 200)}`);
+      const message = `the revocation stream answered ${response.statusCode}: ${body.slice(0, 200)}`;
+      throw response.statusCode === 401 ? new TokenRefused(message) : new Error(message);
     }
     onConnected();
+    let ended: { reason?: string; message?: string } | null = null;
     let buffer = '';
     response.body.setEncoding('utf8');
     for await (const chunk of response.body as AsyncIterable<string>) {
@@ -75,12 +88,17 @@ export class SseFeed implements Feed {
       while ((end = buffer.indexOf('\n\n')) >= 0) {
         const block = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
-        this.dispatch(block, listener);
+        ended = this.dispatch(block, listener) ?? ended;
       }
+    }
+    if (ended !== null) {
+      const message = `the service ended the stream: ${ended.reason ?? 'no reason'} (${ended.message ?? ''})`;
+      throw ended.reason === 'token_expired' ? new TokenRefused(message) : new Error(message);
     }
   }
 
-  private dispatch(block: string, listener: FeedListener): void {
+  /** Hands on a revocation or heartbeat; returns the data of an `end` event, the stream's last. */
+  private dispatch(block: string, listener: FeedListener): { reason?: string; message?: string } | undefined {
     let event = 'message';
     let data = '';
     for (const line of block.split('\n')) {
@@ -96,6 +114,13 @@ export class SseFeed implements Feed {
       this.position = Math.max(this.position, beat.position);
       listener.connected(true);
       listener.heartbeat(beat.position, beat.head_position);
+    } else if (event === 'end') {
+      try {
+        return JSON.parse(data) as { reason?: string; message?: string };
+      } catch {
+        return {};
+      }
     }
+    return undefined;
   }
 }

@@ -3,12 +3,66 @@ import { ModelScope } from './model-access-key.events';
 
 export const NAME_MAX_LENGTH = 255;
 
-export function normalizeName(raw: string): string {
-  const name = raw.trim();
-  if (name.length < 1 || name.length > NAME_MAX_LENGTH) {
-    throw new DomainError('INVALID_NAME', `name must be 1-${NAME_MAX_LENGTH} characters after trimming`, { field: 'name' });
-  }
-  return name;
+/**
+ * Characters no name may hold: C0 and C1 controls and DEL (NUL included), the bidirectional marks,
+ * embeddings, overrides and isolates (U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069; Unicode
+ * TR #9 and the "Trojan Source" CVE-2021-42574), the line and paragraph separators, and U+FEFF.
+ * All are BMP and outside the surrogate range, so the class reads the same in ECMA-262 and in
+ * Python (which is what a schema-driven client such as Schemathesis generates from).
+ */
+const FORBIDDEN = '\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028-\\u202e\\u2066-\\u2069\\ufeff';
+/** Whitespace as ECMA-262's String.prototype.trim removes it, less U+FEFF (forbidden anyway). */
+const SPACE = '\\u0020\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000';
+
+/**
+ * A key name (DigitalOcean's `name`): 1-255 characters, at least one of them not whitespace, none
+ * forbidden. Surrounding whitespace is trimmed away before the name is stored.
+ */
+export const KEY_NAME_PATTERN = `^[^${FORBIDDEN}]*[^${FORBIDDEN}${SPACE}][^${FORBIDDEN}]*$`;
+
+/**
+ * A Gcore inference API key's name, which is also its address in the path
+ * (`/cloud/v3/inference/{project_id}/api_keys/{api_key_name}`): a key name without `/` or `\`, and
+ * not `.` or `..` alone, which standard clients resolve away as dot-segments (RFC 3986, 5.2.4).
+ */
+export const ADDRESSABLE_NAME_PATTERN = `^(?![${SPACE}]*\\.{1,2}[${SPACE}]*$)[^${FORBIDDEN}/\\\\]*[^${FORBIDDEN}${SPACE}/\\\\][^${FORBIDDEN}/\\\\]*$`;
+
+export type NameKind = 'key' | 'addressable';
+
+const RULES: Readonly<Record<NameKind, { pattern: RegExp; rule: string }>> = {
+  key: {
+    pattern: new RegExp(KEY_NAME_PATTERN),
+    rule: `name must be 1-${NAME_MAX_LENGTH} characters, not all whitespace, without control characters or bidirectional marks`,
+  },
+  addressable: {
+    pattern: new RegExp(ADDRESSABLE_NAME_PATTERN),
+    rule: `name must be 1-${NAME_MAX_LENGTH} characters, not all whitespace, without control characters, bidirectional marks, "/" or "\\", and not "." or ".."`,
+  },
+};
+
+/** The rule a name of this kind breaks, or null: the one check behind every surface that sets a name. */
+export function nameProblem(raw: unknown, kind: NameKind = 'key'): string | null {
+  const { pattern, rule } = RULES[kind];
+  if (typeof raw !== 'string' || !raw.isWellFormed() || !pattern.test(raw)) return rule;
+  // Counted in code points, as JSON Schema's maxLength counts them.
+  let length = 0;
+  for (const _ of raw) if (++length > NAME_MAX_LENGTH) return rule;
+  return null;
+}
+
+/**
+ * The name as stored: checked (INVALID_NAME otherwise, naming the field), trimmed and in Unicode
+ * NFC, so that names that look alike compare equal (uniqueness, confirm_name, lookups by name).
+ */
+export function normalizeName(raw: string, kind: NameKind = 'key'): string {
+  const problem = nameProblem(raw, kind);
+  if (problem !== null) throw new DomainError('INVALID_NAME', problem, { field: 'name' });
+  return raw.trim().normalize('NFC');
+}
+
+/** A name as a caller typed it to confirm, or to find a key by: compared in the stored form. */
+export function comparableName(raw: string): string {
+  return raw.isWellFormed() ? raw.trim().normalize('NFC') : raw;
 }
 
 export function normalizeModels(models: ModelScope): ModelScope {
@@ -21,14 +75,34 @@ export function normalizeModels(models: ModelScope): ModelScope {
 }
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+/** RFC 3339's date-time (section 5.6): seconds and the offset (`Z` or `±hh:mm`) are required. */
+const ZONED_DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
-/** A date alone means 00:00 UTC of that day (Gcore's rule); a timestamp is taken as given. */
-export function normalizeExpiry(raw: string): string {
-  const instant = DATE_ONLY.test(raw) ? new Date(`${raw}T00:00:00.000Z`) : new Date(raw);
-  if (Number.isNaN(instant.getTime())) {
-    throw new DomainError('VALIDATION_FAILED', 'expires_at must be an ISO-8601 date or timestamp', { field: 'expires_at' });
+/**
+ * An instant a caller gives: a plain date (`2027-01-31`, 00:00 UTC of that day, Gcore's rule) or a
+ * date-time with an offset. A date-time without one is refused: read in the host's time zone, the
+ * same text would mean another instant on another host. Returns milliseconds since the epoch, or
+ * null when the text is neither.
+ */
+export function parseInstant(raw: string): number | null {
+  if (DATE_ONLY.test(raw)) {
+    const ms = Date.parse(`${raw}T00:00:00.000Z`);
+    return Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== raw ? null : ms;
   }
-  return instant.toISOString();
+  if (!ZONED_DATE_TIME.test(raw)) return null;
+  const [, month, day, hour, minute, second] = /^\d{4}-(\d{2})-(\d{2}).(\d{2}):(\d{2}):(\d{2})/.exec(raw)!.map(Number);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return null;
+  const ms = Date.parse(raw);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+export const INSTANT_RULE = 'must be a date (YYYY-MM-DD, 00:00 UTC) or a date-time with an offset (e.g. 2027-01-31T10:00:00Z)';
+
+/** The expiry as stored (ISO 8601 in UTC); VALIDATION_FAILED naming the field otherwise. */
+export function normalizeExpiry(raw: string, field = 'expires_at'): string {
+  const ms = parseInstant(raw);
+  if (ms === null) throw new DomainError('VALIDATION_FAILED', `${field} ${INSTANT_RULE}`, { field });
+  return new Date(ms).toISOString();
 }
 
 export function sameScope(a: ModelScope, b: ModelScope): boolean {

@@ -331,4 +331,138 @@ describe('model access key decider', () => {
         .then([{ ...expired, data: { ...(expired.data as object), revokedSecretHash: newSecret.hash } } as ModelAccessKeyEvent]);
     });
   });
+
+  describe('on an expired key: what could never be used is refused, what tidies up is allowed', () => {
+    const DUE = '2026-11-22T10:30:00.000Z';
+    const expiring: ModelAccessKeyEvent = {
+      type: 'ModelAccessKeyCreated',
+      data: { ...(created().data as Extract<ModelAccessKeyEvent, { type: 'ModelAccessKeyCreated' }>['data']), expiresAt: DUE },
+    };
+    const recorded: ModelAccessKeyEvent = {
+      type: 'ModelAccessKeyExpired',
+      data: { keyUuid: KEY, teamId: 'team-1', revokedSecretHash: secret.hash, expiresAt: DUE, expiredAt: DUE },
+    };
+    const update = (fields: object): ModelAccessKeyCommand => ({ type: 'UpdateModelAccessKey', keyUuid: KEY, actor: member, now: LATER, ...fields });
+    const deployment = (type: 'AttachDeployment' | 'DetachDeployment', deploymentName: string): ModelAccessKeyCommand => ({
+      type,
+      keyUuid: KEY,
+      actor: member,
+      deploymentName,
+      now: LATER,
+    });
+
+    // Both the expiry recorded by the scheduler and one only reached (verification already says EXPIRED).
+    describe.each([
+      ['recorded', [expiring, recorded]],
+      ['reached but not yet recorded', [expiring]],
+    ])('expiry %s', (_, history) => {
+      it('refuses a regenerate: the new secret would be refused at once', () => {
+        given(...history).when(regenerate(member)).thenFails('KEY_EXPIRED');
+      });
+
+      it('refuses an attach: no call could use it', () => {
+        given(...history).when(deployment('AttachDeployment', 'prod')).thenFails('KEY_EXPIRED');
+        given(...history).when(update({ deploymentNames: ['prod'] })).thenFails('KEY_EXPIRED');
+      });
+
+      it('refuses a changed expiry', () => {
+        given(...history).when(update({ expiresAt: '2027-01-01T00:00:00.000Z' })).thenFails('KEY_EXPIRED');
+        given(...history).when(update({ expiresAt: null })).thenFails('KEY_EXPIRED');
+      });
+
+      it('allows a rename and a new description', () => {
+        expect(decide(rename(member), fold(history)).map((e) => e.type)).toEqual(['ModelAccessKeyRenamed']);
+        expect(decide(update({ description: 'retired' }), fold(history)).map((e) => e.type)).toEqual(['ModelAccessKeyDescriptionChanged']);
+      });
+
+      it('allows a detach, and then a delete', () => {
+        const withDeployment = [expiring, attached('prod'), ...history.slice(1)];
+        expect(decide(deployment('DetachDeployment', 'prod'), fold(withDeployment)).map((e) => e.type)).toEqual(['ModelAccessKeyDeploymentDetached']);
+        expect(decide(update({ deploymentNames: [] }), fold(withDeployment)).map((e) => e.type)).toEqual(['ModelAccessKeyDeploymentDetached']);
+        given(...withDeployment).when(remove(member)).thenFails('KEY_ATTACHED_TO_DEPLOYMENTS');
+        expect(decide(remove(member), fold(history)).map((e) => e.type)).toEqual(['ModelAccessKeyDeleted']);
+      });
+    });
+
+    it('still allows everything before expires_at', () => {
+      const early = { ...regenerate(member), now: NOW } as ModelAccessKeyCommand;
+      expect(decide(early, fold([expiring])).map((e) => e.type)).toEqual(['ModelAccessKeySecretRegenerated']);
+    });
+  });
+
+  describe('on a deleted key every command is KEY_NOT_FOUND', () => {
+    const update: ModelAccessKeyCommand = { type: 'UpdateModelAccessKey', keyUuid: KEY, actor: owner, description: 'x', now: LATER };
+    const attach: ModelAccessKeyCommand = { type: 'AttachDeployment', keyUuid: KEY, actor: owner, deploymentName: 'prod', now: LATER };
+    const detach: ModelAccessKeyCommand = { type: 'DetachDeployment', keyUuid: KEY, actor: owner, deploymentName: 'prod', now: LATER };
+    it.each([
+      ['rename', rename(owner)],
+      ['regenerate', regenerate(owner)],
+      ['delete', remove(owner)],
+      ['attach', attach],
+      ['detach', detach],
+      ['update', update],
+    ])('%s', (_, command) => {
+      given(created(), deleted).when(command).thenFails('KEY_NOT_FOUND');
+    });
+
+    it('and a create with its uuid is KEY_ALREADY_EXISTS', () => {
+      given(created(), deleted).when(create()).thenFails('KEY_ALREADY_EXISTS');
+    });
+  });
+
+  describe('names: one rule on every command that sets one', () => {
+    const importLegacy = (name: string): ModelAccessKeyCommand => ({
+      type: 'ImportLegacyModelAccessKey',
+      keyUuid: KEY,
+      teamId: 'team-1',
+      createdBy: '9',
+      name,
+      secretHash: secret.hash,
+      secretPrefix: null,
+      createdAt: null,
+      now: NOW,
+    });
+    const unique = (name: string) => create({ name, uniqueName: true });
+
+    it.each([
+      ['NUL', 'a\u0000b'],
+      ['a control character', 'a\u0007b'],
+      ['a right-to-left override', 'abc\u202Etxt.exe'],
+      ['a bidirectional isolate', 'a\u2066b'],
+      ['a lone surrogate', 'a\ud800b'],
+      ['only whitespace', ' \u3000 '],
+      ['256 characters', 'x'.repeat(256)],
+    ])('refuses %s on create, import and rename', (_, name) => {
+      given().when(create({ name })).thenFails('INVALID_NAME');
+      given().when(importLegacy(name)).thenFails('INVALID_NAME');
+      given(created()).when(rename(member, name)).thenFails('INVALID_NAME');
+    });
+
+    it('counts length in code points: 255 four-byte characters are a name', () => {
+      const name = '\u{1F511}'.repeat(255);
+      expect(decide(create({ name }), fold([]))[0].data).toMatchObject({ name });
+    });
+
+    it('stores names trimmed and in Unicode NFC', () => {
+      expect(decide(create({ name: ' Cafe\u0301 ' }), fold([]))[0].data).toMatchObject({ name: 'Caf\u00e9' });
+    });
+
+    it('matches a typed confirmation in NFC', () => {
+      const cafe: ModelAccessKeyEvent = { ...created(), data: { ...(created().data as object), name: 'caf\u00e9' } } as ModelAccessKeyEvent;
+      expect(decide(regenerate(member, 'cafe\u0301'), fold([cafe])).map((e) => e.type)).toEqual(['ModelAccessKeySecretRegenerated']);
+    });
+
+    it.each(['a/b', 'a\\b', '.', '..', ' .. '])('refuses %j for a name that is an address (Gcore), on create and rename', (name) => {
+      given().when(unique(name)).thenFails('INVALID_NAME');
+      const uniqueCreated = { ...created(), data: { ...(created().data as object), uniqueName: true } } as ModelAccessKeyEvent;
+      given(uniqueCreated).when(rename(member, name)).thenFails('INVALID_NAME');
+      // A key without a registered name is never addressed by it: the plain key rule applies.
+      expect(decide(create({ name }), fold([]))).toHaveLength(1);
+    });
+
+    it('accepts dots that are not a whole dot-segment in an address', () => {
+      expect(decide(unique('...'), fold([]))).toHaveLength(1);
+      expect(decide(unique('v1.2'), fold([]))).toHaveLength(1);
+    });
+  });
 });

@@ -1,7 +1,7 @@
 import { DomainError } from '../../common/domain-error';
 import { Principal } from '../../auth/principal';
 import { canCreate, canManage, canSee } from './key-access.policy';
-import { normalizeModels, normalizeName, sameScope } from './key-input.rules';
+import { comparableName, normalizeModels, normalizeName, sameScope } from './key-input.rules';
 import {
   AttachDeployment,
   CreateModelAccessKey,
@@ -18,7 +18,15 @@ import {
 import { ModelAccessKeyEvent } from './model-access-key.events';
 import { ModelAccessKey, ModelAccessKeyState } from './model-access-key.state';
 
-/** Pure: the same command and state always give the same events or the same error. */
+/**
+ * Pure: the same command and state always give the same events or the same error.
+ *
+ * On an expired key (its `expires_at` reached, whether or not the scheduler recorded it yet), a
+ * command whose result could never be used is refused with KEY_EXPIRED (409): regenerate (the new
+ * secret would be refused at once), attach (no call can use the attachment), a changed expiry. What
+ * tidies a dead key up is allowed: rename, a new description, detach and delete (delete still
+ * needs the deployments detached first). On a deleted key every command is KEY_NOT_FOUND.
+ */
 export function decide(command: ModelAccessKeyCommand, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
   switch (command.type) {
     case 'CreateModelAccessKey':
@@ -65,7 +73,7 @@ function create(command: CreateModelAccessKey, state: ModelAccessKeyState): Mode
         keyUuid: command.keyUuid,
         teamId: command.actor.teamId,
         createdBy: command.actor.userId,
-        name: normalizeName(command.name),
+        name: normalizeName(command.name, command.uniqueName ? 'addressable' : 'key'),
         models,
         vpcUuid: command.vpcUuid,
         batchInferenceEnabled: command.batchInferenceEnabled,
@@ -105,7 +113,8 @@ function importLegacy(command: ImportLegacyModelAccessKey, state: ModelAccessKey
 function rename(command: RenameModelAccessKey, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
   const key = manageable(state, command.actor, command.keyUuid);
   refuseScopeChange(key, command.scopeChange);
-  const name = normalizeName(command.name);
+  // A name held in the registry is an address in Gcore's paths, so it keeps that rule when renamed.
+  const name = normalizeName(command.name, key.uniqueName ? 'addressable' : 'key');
   if (name === key.name) return [];
   return [{ type: 'ModelAccessKeyRenamed', data: { keyUuid: key.keyUuid, teamId: key.teamId, name, renamedAt: command.now } }];
 }
@@ -113,6 +122,7 @@ function rename(command: RenameModelAccessKey, state: ModelAccessKeyState): Mode
 function regenerate(command: RegenerateModelAccessKey, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
   const key = manageable(state, command.actor, command.keyUuid);
   confirm(key, command.confirmName);
+  refuseIfExpired(key, command.now, 'regenerated: a new secret would be refused at once (create a new key)');
   return [
     {
       type: 'ModelAccessKeySecretRegenerated',
@@ -149,6 +159,7 @@ function remove(command: DeleteModelAccessKey, state: ModelAccessKeyState): Mode
 function attach(command: AttachDeployment, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
   const key = manageable(state, command.actor, command.keyUuid);
   if (key.deploymentNames.includes(command.deploymentName)) return [];
+  refuseIfExpired(key, command.now, 'attached to a deployment: no call could use it');
   return [
     {
       type: 'ModelAccessKeyDeploymentAttached',
@@ -179,8 +190,7 @@ function updateKey(command: UpdateModelAccessKey, state: ModelAccessKeyState): M
     events.push({ type: 'ModelAccessKeyDescriptionChanged', data: { ...base, description: command.description, changedAt: command.now } });
   }
   if (command.expiresAt !== undefined && command.expiresAt !== key.expiresAt) {
-    const expired = key.expiredAt !== null || (key.expiresAt !== null && Date.parse(key.expiresAt) <= Date.parse(command.now));
-    if (expired) {
+    if (hasExpired(key, command.now)) {
       throw new DomainError('KEY_EXPIRED', 'the key has expired; its expiry can no longer change (create a new key)', { field: 'expires_at' });
     }
     if (command.expiresAt !== null && Date.parse(command.expiresAt) <= Date.parse(command.now)) {
@@ -200,6 +210,7 @@ function updateKey(command: UpdateModelAccessKey, state: ModelAccessKeyState): M
     }
     for (const deploymentName of [...wanted].sort()) {
       if (!key.deploymentNames.includes(deploymentName)) {
+        refuseIfExpired(key, command.now, 'attached to a deployment: no call could use it');
         events.push({ type: 'ModelAccessKeyDeploymentAttached', data: { ...base, deploymentName, attachedAt: command.now } });
       }
     }
@@ -238,8 +249,18 @@ function manageable(state: ModelAccessKeyState, actor: Principal, keyUuid: strin
   return state.key;
 }
 
+/** At or after `expires_at`: verification already answers EXPIRED, recorded or not. */
+function hasExpired(key: ModelAccessKey, now: string): boolean {
+  return key.expiredAt !== null || (key.expiresAt !== null && Date.parse(key.expiresAt) <= Date.parse(now));
+}
+
+function refuseIfExpired(key: ModelAccessKey, now: string, what: string): void {
+  if (hasExpired(key, now)) throw new DomainError('KEY_EXPIRED', `the key has expired and cannot be ${what}`, { expires_at: key.expiresAt });
+}
+
+/** The typed name compares in the stored form (trimmed, NFC), so a name typed as it shows is a match. */
 function confirm(key: ModelAccessKey, confirmName: string | null): void {
-  if (confirmName !== null && confirmName !== key.name) {
+  if (confirmName !== null && comparableName(confirmName) !== key.name) {
     throw new DomainError('CONFIRMATION_MISMATCH', 'confirm_name does not match the key name; nothing was changed');
   }
 }

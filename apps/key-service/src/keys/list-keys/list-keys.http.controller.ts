@@ -1,9 +1,9 @@
-import { Controller, Get, Query, Req } from '@nestjs/common';
+import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
 import { CurrentPrincipal } from '../../auth/auth.guard';
 import { Principal } from '../../auth/principal';
+import { APP_CONFIG, AppConfig } from '../../config/app.config';
 import { ApiKeyInfoPage, toApiKeyInfo } from '../shared/api-key-info.response';
 import { KEYS_PATH, ModelKeyRoutes } from '../shared/key-routes';
 import { pageLinks } from '../shared/page-links';
@@ -13,18 +13,21 @@ import { DEFAULT_PER_PAGE, ListKeysRequest } from './list-keys.request.dto';
 @ModelKeyRoutes()
 @Controller(KEYS_PATH)
 export class ListKeysHttpController {
-  constructor(private readonly queries: QueryBus) {}
+  constructor(
+    private readonly queries: QueryBus,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'The keys the caller may see, newest first, paged as DigitalOcean pages' })
   @ApiOkResponse({ type: ApiKeyInfoPage })
-  async list(@CurrentPrincipal() actor: Principal, @Query() query: ListKeysRequest, @Req() request: FastifyRequest): Promise<ApiKeyInfoPage> {
+  async list(@CurrentPrincipal() actor: Principal, @Query() query: ListKeysRequest): Promise<ApiKeyInfoPage> {
     const page = query.page ?? 1;
     const perPage = query.per_page ?? DEFAULT_PER_PAGE;
     const { keys, total } = await this.queries.execute(new ListKeysQuery(actor, query.view, page, perPage));
     return {
       api_key_infos: keys.map((key) => toApiKeyInfo(key)),
-      ...pageLinks(request, KEYS_PATH, page, perPage, total, query.view ? { view: query.view } : {}),
+      ...pageLinks(this.config.publicBaseUrl, KEYS_PATH, page, perPage, total, query.view ? { view: query.view } : {}),
     };
   }
 }

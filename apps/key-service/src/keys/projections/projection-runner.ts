@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type Database from 'better-sqlite3';
-import { EVENT_STORE, EventFollower, EventStore, StoredEvent } from '@lib/event-store';
+import { EVENT_STORE, EventFollower, EventStore, StoreUnavailableError, StoredEvent, storageFaultOf } from '@lib/event-store';
+import { StorageHealth } from '../../health/storage-health';
 import { SERVICE_STREAM_PREFIXES } from '../../stream-categories';
 import { PROJECTIONS, Projection } from './projection';
 import { RebuildResult, rebuildAsideAndSwap } from './projection-rebuild';
@@ -24,7 +25,9 @@ export class ProjectionRunner implements OnApplicationBootstrap, OnApplicationSh
   private readonly logger = new Logger(ProjectionRunner.name);
   private follower: EventFollower | null = null;
   private position = 0;
-  private waiters: Array<{ position: number; resolve: () => void }> = [];
+  private waiters: Array<{ position: number; resolve: () => void; reject: (error: Error) => void }> = [];
+  /** Why the last batch could not be committed (null once one commits): what waiting commands are told. */
+  private failure: Error | null = null;
   private readonly getCheckpoint: Database.Statement<[string], { position: number }>;
   private readonly setCheckpoint: Database.Statement<[string, number]>;
   private readonly listeners: Record<CommitPhase, CommitListener[]> = { views: [], notify: [] };
@@ -35,6 +38,7 @@ export class ProjectionRunner implements OnApplicationBootstrap, OnApplicationSh
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(READ_MODEL_DB) private readonly db: Database.Database,
     @Inject(PROJECTIONS) private readonly projections: Projection[],
+    private readonly storage: StorageHealth,
   ) {
     this.getCheckpoint = db.prepare('SELECT position FROM projection_checkpoints WHERE name = ?');
     this.setCheckpoint = db.prepare(
@@ -117,10 +121,16 @@ export class ProjectionRunner implements OnApplicationBootstrap, OnApplicationSh
     } catch (error) {
       // A projection that cannot apply an event must not skip it: stop here, loudly, and retry later.
       this.logger.error(`projection batch ending at ${last} failed: ${(error as Error).message}`);
+      this.failed(error);
       await new Promise((r) => setTimeout(r, 1000));
       return this.position;
     }
     this.position = last;
+    if (this.failure !== null) {
+      this.failure = null;
+      this.storage.clear('read models');
+      this.logger.log(`projections write again (batch ending at ${last})`);
+    }
     for (const phase of ['views', 'notify'] as const) {
       for (const listener of this.listeners[phase]) {
         try {
@@ -134,10 +144,33 @@ export class ProjectionRunner implements OnApplicationBootstrap, OnApplicationSh
     return last;
   }
 
-  /** Resolves once every view includes the event at `position` (read-your-writes for commands). */
+  /**
+   * Resolves once every view includes the event at `position` (read-your-writes for commands).
+   * Rejects while the views cannot be written: the command's events are in the log, but not yet in
+   * effect, and its caller gets an answer now instead of waiting for the disk.
+   */
   waitFor(position: number): Promise<void> {
     if (position <= this.position) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ position, resolve }));
+    if (this.failure !== null) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.waiters.push({ position, resolve, reject }));
+  }
+
+  /**
+   * A batch failed. Lock contention (another process's rebuild) passes with the retry; anything else
+   * (a full disk, a damaged file, a projection's bug) may last, so every waiting command is answered.
+   */
+  private failed(error: unknown): void {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return;
+    const reason = storageFaultOf(error);
+    if (reason !== null) this.storage.fault('read models', reason);
+    this.failure =
+      reason !== null
+        ? new StoreUnavailableError(reason, `the change is in the event log, but the views cannot be written (${reason}): it takes effect once they can`)
+        : new Error(`the views cannot take the change: ${(error as Error).message}`);
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter.reject(this.failure);
   }
 
   private releaseWaiters(): void {

@@ -25,6 +25,7 @@ export class RegenerateKeyHttpController {
   @ApiHeader({ name: 'Idempotency-Key', required: false })
   @ApiOkResponse({ type: ApiKeyInfoEnvelope })
   @ApiResponse({ status: 412, type: ErrorResponse, description: 'confirm_name differs from the key name; nothing changed' })
+  @ApiResponse({ status: 422, type: ErrorResponse, description: 'The Idempotency-Key was used with another request' })
   async regenerate(
     @CurrentPrincipal() actor: Principal,
     @KeyUuidParam() uuid: string,

@@ -3,6 +3,7 @@ import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { CLOCK, Clock } from '../../common/clock';
 import { eventMetadata } from '../../common/request-context';
 import { canManage } from '../domain/key-access.policy';
+import { normalizeName } from '../domain/key-input.rules';
 import { ModelAccessKey } from '../domain/model-access-key.state';
 import { KeyCommandExecutor } from '../shared/key-command.executor';
 import { KeyNames } from '../shared/key-names';
@@ -21,10 +22,10 @@ export class RenameKeyHandler implements ICommandHandler<RenameKeyCommand> {
     const metadata = eventMetadata(actor, context);
     const rename = () => this.executor.execute({ type: 'RenameModelAccessKey', keyUuid, actor, name, scopeChange, now }, metadata);
     const before = await this.names.current(keyUuid);
-    const newName = name.trim();
-    if (before.status !== 'active' || !before.key.uniqueName || before.key.name === newName || !canManage(actor, before.key)) {
-      return rename();
-    }
+    if (before.status !== 'active' || !before.key.uniqueName || !canManage(actor, before.key)) return rename();
+    // Checked before the registry sees it: a name held there is an address in Gcore's paths.
+    const newName = normalizeName(name, 'addressable');
+    if (before.key.name === newName) return rename();
     // A key with a unique name takes the new name in the registry first and lets the old one go after.
     const { teamId, name: oldName } = before.key;
     await this.names.reserve(teamId, newName, keyUuid, now, metadata);

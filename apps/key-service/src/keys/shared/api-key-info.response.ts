@@ -31,10 +31,10 @@ class PageLinks {
   @ApiPropertyOptional() next?: string;
   @ApiPropertyOptional() previous?: string;
 }
-class Links {
+export class Links {
   @ApiProperty({ type: PageLinks }) pages!: PageLinks;
 }
-class Meta {
+export class Meta {
   @ApiProperty() page!: number;
   @ApiProperty() pages!: number;
   @ApiProperty() total!: number;
@@ -50,6 +50,8 @@ export class ErrorResponse {
   @ApiProperty() message!: string;
   @ApiProperty() request_id!: string;
   @ApiProperty({ example: 'KEY_NOT_FOUND' }) code!: string;
+  @ApiPropertyOptional({ type: Object, example: { field: 'name' }, description: 'e.g. the field a 400 is about' })
+  details?: Record<string, unknown>;
 }
 
 export function toApiKeyInfo(key: ModelAccessKey, secret?: string): ApiKeyInfo {

@@ -1,5 +1,5 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import Database from 'better-sqlite3';
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { APP_CONFIG, AppConfig } from '../../config/app.config';
@@ -7,6 +7,7 @@ import { CLOCK, Clock } from '../../common/clock';
 import { DomainError } from '../../common/domain-error';
 import { MASTER_KEY } from '../../crypto/master-key';
 import { SecretBox } from '../../crypto/secret-box';
+import { openDerivedSqliteFile } from '../../common/sqlite-file';
 
 /** How long a stored answer (secret included, encrypted) can be replayed, then it is purged. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
@@ -28,11 +29,15 @@ interface Row {
  * is kept only encrypted (AES-256-GCM, key derived from the master key), only for the window,
  * and in its own file: never in the event log.
  */
+/** An Idempotency-Key header: 1-255 visible ASCII characters (the OpenAPI document states the same). */
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
 @Injectable()
 export class IdempotencyService implements OnModuleDestroy {
   private readonly db: Database.Database;
   private readonly box: SecretBox;
   private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly logger = new Logger('Idempotency');
   private lastPurge = 0;
 
   constructor(
@@ -40,12 +45,20 @@ export class IdempotencyService implements OnModuleDestroy {
     @Inject(MASTER_KEY) masterKey: Buffer,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {
-    this.db = new Database(path.join(config.dataDir, 'idempotency.db'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS idempotency (
-      id TEXT PRIMARY KEY, request_hash TEXT NOT NULL, response TEXT, created_at INTEGER NOT NULL)`);
+    // Not derived from the log, but only a convenience: losing it costs the replays of the last window's
+    // answers (a retry runs again), never a key. So a damaged file is moved aside, not a reason to stop.
+    this.db = openDerivedSqliteFile(
+      path.join(config.dataDir, 'idempotency.db'),
+      (db) => {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = FULL');
+        db.pragma('busy_timeout = 5000');
+        db.exec(`CREATE TABLE IF NOT EXISTS idempotency (
+          id TEXT PRIMARY KEY, request_hash TEXT NOT NULL, response TEXT, created_at INTEGER NOT NULL)`);
+      },
+      (line) => this.logger.error(line),
+      'answers kept for replay (up to 24 hours) are gone: a retry of such a request runs again instead of being replayed',
+    );
     this.box = SecretBox.derive(masterKey, 'idempotency-responses');
   }
 
@@ -63,7 +76,7 @@ export class IdempotencyService implements OnModuleDestroy {
    */
   async run<T>(scope: IdempotencyScope, key: string | null, request: unknown, execute: (seed: string | null) => Promise<T>): Promise<T> {
     if (key === null) return execute(null);
-    if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
+    if (!IDEMPOTENCY_KEY.test(key)) {
       throw new DomainError('VALIDATION_FAILED', 'Idempotency-Key must be 1-255 visible ASCII characters', {
         field: 'Idempotency-Key',
       });
@@ -107,11 +120,22 @@ export class IdempotencyService implements OnModuleDestroy {
     try {
       result = await execute(sha256(`${id}:${windowStart}`));
     } catch (error) {
-      this.db.prepare('DELETE FROM idempotency WHERE id = ?').run(id);
+      // Best effort: on a full disk this delete fails too, and the caller is told the first error. The
+      // record left behind without an answer reruns a retry with the same seed, as after a crash.
+      this.bestEffort(() => this.db.prepare('DELETE FROM idempotency WHERE id = ?').run(id));
       throw error;
     }
-    this.db.prepare('UPDATE idempotency SET response = ? WHERE id = ?').run(this.box.seal(JSON.stringify(result), id), id);
+    // The change is durable: the caller gets its answer even if the answer cannot be kept for a replay.
+    this.bestEffort(() => this.db.prepare('UPDATE idempotency SET response = ? WHERE id = ?').run(this.box.seal(JSON.stringify(result), id), id));
     return result;
+  }
+
+  private bestEffort(write: () => unknown): void {
+    try {
+      write();
+    } catch (error) {
+      this.logger.warn(`idempotency.db: a record could not be written (${(error as Error).message}); a retry of that request runs again`);
+    }
   }
 
   private purge(now: number): void {

@@ -1,0 +1,40 @@
+import { spawnSync } from 'node:child_process';
+import { KEYCTL, ServiceProcess, api, startService } from './support/service-process';
+
+describe('keyctl token and the token lifetime cap, against the running service', () => {
+  let service: ServiceProcess;
+
+  beforeAll(async () => {
+    service = await startService();
+  });
+  afterAll(() => service?.kill());
+
+  const token = (...extra: string[]) => service.keyctl('token', '--team', 'ops', '--user', 'gateway', '--role', 'gateway', ...extra);
+
+  it('mints the README’s year-long gateway token (--ttl 31536000), and the service accepts it', async () => {
+    const minted = token('--ttl', '31536000');
+    expect(minted.status).toBe(0);
+    expect((await api(service.baseUrl, 'GET', '/v1/revocations', minted.stdout.trim())).status).toBe(200);
+  });
+
+  it('refuses a --ttl above AUTH_MAX_TOKEN_TTL_S with a message naming the setting, and prints no token', () => {
+    const refused = token('--ttl', '31536001');
+    expect(refused.status).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toBe('keyctl: --ttl 31536001 is longer than AUTH_MAX_TOKEN_TTL_S (31536000 s): the service would refuse the token\n');
+  });
+
+  it('follows a lower AUTH_MAX_TOKEN_TTL_S: longer is refused, and the default lifetime shrinks to the cap', () => {
+    const capped = { ...service.env, AUTH_MAX_TOKEN_TTL_S: '3600' };
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [KEYCTL, 'token', '--team', 'ops', '--user', 'u', '--role', 'owner', ...args], { env: capped, encoding: 'utf8' });
+    const long = run('--ttl', '7200');
+    expect(long.status).toBe(1);
+    expect(long.stderr).toContain('--ttl 7200 is longer than AUTH_MAX_TOKEN_TTL_S (3600 s)');
+    const fallback = run();
+    expect(fallback.status).toBe(0);
+    const [, payload] = fallback.stdout.trim().split('.');
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iat: number; exp: number };
+    expect(claims.exp - claims.iat).toBe(3600);
+  });
+});
