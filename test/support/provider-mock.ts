@@ -10,6 +10,8 @@ export interface ProviderMock {
   readonly requests: Array<{ path: string; headers: http.IncomingHttpHeaders }>;
   /** Answer every request with this status instead (e.g. 500, 429); null: behave normally. */
   failWith: number | null;
+  /** Answer every request with exactly this (a redirect, a body that is not a model list); null: behave normally. */
+  rawAnswer: { status: number; headers?: Record<string, string>; body: string } | null;
   close(): Promise<void>;
 }
 
@@ -19,13 +21,17 @@ export interface ProviderMock {
  * reached from here, and must not be called with test keys anyway.
  */
 export async function startProviderMock(kind: 'anthropic' | 'openai', models: string[]): Promise<ProviderMock> {
-  const mock: Omit<ProviderMock, 'url' | 'close'> = { validKeys: new Set(), requests: [], failWith: null };
+  const mock: Omit<ProviderMock, 'url' | 'close'> = { validKeys: new Set(), requests: [], failWith: null, rawAnswer: null };
   const server = http.createServer((req, res) => {
     mock.requests.push({ path: req.url ?? '', headers: req.headers });
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    if (mock.rawAnswer !== null) {
+      res.writeHead(mock.rawAnswer.status, mock.rawAnswer.headers ?? {});
+      return res.end(mock.rawAnswer.body);
+    }
     if (mock.failWith !== null) return send(mock.failWith, { error: { message: 'overloaded' } });
     if (req.method !== 'GET' || req.url !== '/v1/models') return send(404, { error: { message: 'not found' } });
     if (kind === 'anthropic') {

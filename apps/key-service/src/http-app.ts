@@ -3,14 +3,15 @@ import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { MODEL_ACCESS_KEYS_PACKAGE, SERVICE_PROTOS } from '@lib/contracts';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app.config';
 import { createValidationPipe } from './common/validation';
-import { parseJsonBody } from './common/json-body';
+import { forbiddenQueryParameter, parseJsonBody } from './common/json-body';
 import { NAME_MAX_LENGTH } from './keys/domain/key-input.rules';
-import { AppExceptionFilter } from './http/app-exception.filter';
+import { AppExceptionFilter, errorBody, toErrorAnswer } from './http/app-exception.filter';
 import { answerMethodNotAllowed } from './http/method-not-allowed';
 import { StorageOverrides } from './storage.module';
 import { TokenService } from './auth/token.service';
@@ -43,6 +44,17 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     // Names are addresses in paths (Gcore's keys, deployments): the longest name accepted must fit,
     // percent-encoded (find-my-way counts the encoded form), where the default of 100 answers 414.
     routerOptions: { maxParamLength: MAX_ENCODED_NAME_LENGTH },
+    // Errors of the router itself (a path that is not percent-encoded UTF-8, a parameter over the
+    // router's limit), answered in the service's error shape rather than Fastify's, without echoing the path.
+    frameworkErrors: (error: { code?: string }, request: FastifyRequest, reply: FastifyReply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const answer = {
+        status: tooLong ? 414 : 400,
+        code: tooLong ? 'URI_TOO_LONG' : 'VALIDATION_FAILED',
+        message: tooLong ? `a path parameter is longer than ${MAX_ENCODED_NAME_LENGTH} characters` : 'the path is not valid percent-encoded UTF-8',
+      };
+      void reply.status(answer.status).header('x-request-id', request.id).send(errorBody(answer, String(request.id)));
+    },
     genReqId: (request: { headers: Record<string, string | string[] | undefined> }) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
@@ -57,14 +69,18 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   capConnections(fastify.server, config.http);
   answerMethodNotAllowed(fastify); // before any route is added: it collects their methods
   // DigitalOcean's clients send PUT .../regenerate with a JSON content type and no body: that is {}.
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
     try {
-      done(null, parseJsonBody(body as string));
+      done(null, parseJsonBody(body as Buffer));
     } catch (error) {
       done(error as Error, undefined);
     }
   });
   fastify.removeContentTypeParser('text/plain');
+  fastify.addHook('preValidation', async (request, reply) => {
+    const problem = forbiddenQueryParameter(request.query);
+    if (problem !== null) return reply.status(400).send(errorBody(toErrorAnswer(problem), String(request.id)));
+  });
   fastify.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });

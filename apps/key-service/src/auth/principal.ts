@@ -8,3 +8,18 @@ export interface Principal {
   readonly userId: string;
   readonly role: Role;
 }
+
+/**
+ * A team id is an address too (Gcore's `project_id` in `/cloud/v3/inference/{project_id}/...`):
+ * 1-128 ASCII letters, digits, and `.`, `_`, `:`, `@`, `-`, starting with a letter or digit.
+ */
+export const TEAM_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+/** A user id (a token's `sub`): 1-256 printable characters, no whitespace, controls or bidirectional marks. */
+export const USER_ID = /^[\x21-\x7e\u00a1-\u061b\u061d-\u200a\u2010-\u2027\u2030-\u205e\u2070-\ud7ff\ue000-\ufefe\uff00-\ufffc]{1,256}$/;
+
+/** What is wrong with a token's team id or user id, or null: stored in every event, both must be clean. */
+export function principalProblem(teamId: string, userId: string): string | null {
+  if (!TEAM_ID.test(teamId)) return 'team_id must be 1-128 letters, digits, ".", "_", ":", "@" or "-", starting with a letter or digit';
+  if (!USER_ID.test(userId)) return 'sub must be 1-256 printable characters without whitespace, controls or bidirectional marks';
+  return null;
+}

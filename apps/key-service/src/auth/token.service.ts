@@ -3,7 +3,7 @@ import * as jwt from 'jsonwebtoken';
 import { KeyObject, createSecretKey } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { DomainError } from '../common/domain-error';
-import { Principal, ROLES, Role } from './principal';
+import { Principal, ROLES, Role, principalProblem } from './principal';
 
 interface TokenClaims {
   team_id?: unknown;
@@ -46,6 +46,8 @@ export class TokenService {
 
   /** ttlSeconds: the token's lifetime in seconds, at most maxTokenTtlSeconds. */
   sign(principal: Principal, ttlSeconds = 12 * 3600): string {
+    const problem = principalProblem(principal.teamId, principal.userId);
+    if (problem !== null) throw new RangeError(problem.replace(/^team_id/, 'the team').replace(/^sub/, 'the user'));
     if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > this.maxTtlSeconds) {
       throw new RangeError(`a token's lifetime must be 1 to ${this.maxTtlSeconds} seconds (AUTH_MAX_TOKEN_TTL_S); got ${ttlSeconds}`);
     }
@@ -83,6 +85,8 @@ export class TokenService {
     if (typeof teamId !== 'string' || typeof userId !== 'string' || !ROLES.includes(role as Role)) {
       throw new DomainError('UNAUTHENTICATED', 'token lacks team_id, sub or a known role');
     }
+    const problem = principalProblem(teamId, userId);
+    if (problem !== null) throw new DomainError('UNAUTHENTICATED', `invalid token: ${problem}`);
     if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new DomainError('UNAUTHENTICATED', 'token lacks exp');
     // Both bounds: exp - iat alone would let a token claim an iat in the future and live on.
     const nowSeconds = Date.now() / 1000;

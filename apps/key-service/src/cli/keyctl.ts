@@ -12,7 +12,7 @@ import { rebuildAsideAndSwap } from '../keys/projections/projection-rebuild';
 import { openReadModelDatabase } from '../keys/projections/read-model.database';
 import { ProjectionRunner } from '../keys/projections/projection-runner';
 import { AppModule } from '../app.module';
-import { ROLES, Role } from '../auth/principal';
+import { ROLES, Role, principalProblem } from '../auth/principal';
 import { TokenService } from '../auth/token.service';
 import { ConfigError, loadConfig } from '../config/app.config';
 import { DomainError } from '../common/domain-error';
@@ -63,12 +63,16 @@ async function main(argv: string[]): Promise<number> {
       });
       const role = required(values, 'role');
       if (!ROLES.includes(role as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+      if (values.ttl !== undefined && !/^\d{1,12}$/.test(values.ttl)) throw new UsageError('--ttl must be a positive whole number of seconds');
       const ttl = values.ttl === undefined ? Math.min(12 * 3600, config.maxTokenTtlSeconds) : Number(values.ttl);
-      if (!Number.isInteger(ttl) || ttl <= 0) throw new UsageError('--ttl must be a positive whole number of seconds');
+      if (ttl <= 0) throw new UsageError('--ttl must be a positive whole number of seconds');
       if (ttl > config.maxTokenTtlSeconds) {
         throw new UsageError(`--ttl ${ttl} is longer than AUTH_MAX_TOKEN_TTL_S (${config.maxTokenTtlSeconds} s): the service would refuse the token`);
       }
-      const token = new TokenService(config).sign({ teamId: required(values, 'team'), userId: required(values, 'user'), role: role as Role }, ttl);
+      const principal = { teamId: required(values, 'team'), userId: required(values, 'user'), role: role as Role };
+      const problem = principalProblem(principal.teamId, principal.userId);
+      if (problem !== null) throw new UsageError(problem.replace(/^team_id/, '--team').replace(/^sub/, '--user'));
+      const token = new TokenService(config).sign(principal, ttl);
       process.stdout.write(`${token}\n`);
       return 0;
     }
@@ -88,6 +92,8 @@ async function main(argv: string[]): Promise<number> {
       const createdAt = values['created-at'];
       const createdAtMs = createdAt === undefined ? null : parseInstant(createdAt);
       if (createdAtMs === null && createdAt !== undefined) throw new UsageError(`--created-at ${INSTANT_RULE}`);
+      const owner = principalProblem(required(values, 'team'), required(values, 'user'));
+      if (owner !== null) throw new UsageError(owner.replace(/^team_id/, '--team').replace(/^sub/, '--user'));
       const input = {
         teamId: required(values, 'team'),
         createdBy: required(values, 'user'),

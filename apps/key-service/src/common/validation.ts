@@ -26,7 +26,10 @@ export function createValidationPipe(): ValidationPipe {
 }
 
 /** The same rules for transports that do not go through the pipe (gRPC). */
-export function validateInput<T extends object>(type: new () => T, plain: object): T {
+export function validateInput<T extends object>(type: new () => T, plain: unknown): T {
+  if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) {
+    throw new DomainError('VALIDATION_FAILED', 'the request body must be a JSON object', { field: 'body' });
+  }
   const instance = plainToInstance(type, plain);
   const errors = validateSync(instance, OPTIONS);
   if (errors.length > 0) throw validationFailure(errors);

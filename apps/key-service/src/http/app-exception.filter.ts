@@ -25,6 +25,7 @@ export function statusOf(code: ErrorCode): number {
     case 'IDEMPOTENCY_IN_PROGRESS':
     case 'NAME_TAKEN':
     case 'KEY_EXPIRED':
+    case 'DEPLOYMENT_LIMIT_REACHED':
       return 409;
     case 'CONFIRMATION_MISMATCH':
       return 412;
@@ -32,6 +33,8 @@ export function statusOf(code: ErrorCode): number {
     case 'BATCH_REQUIRES_ALL_MODELS':
     case 'EXPIRY_NOT_IN_FUTURE':
     case 'IDEMPOTENCY_KEY_REUSED':
+    case 'NAME_CONTAINS_KEY':
+    case 'NAME_NOT_ADDRESSABLE':
     case 'PROVIDER_KEY_REJECTED':
       return 422;
     case 'PROVIDER_UNREACHABLE':
@@ -54,6 +57,7 @@ const STATUS_IDS: Readonly<Record<number, string>> = {
   409: 'conflict',
   412: 'precondition_failed',
   413: 'payload_too_large',
+  414: 'uri_too_long',
   415: 'unsupported_media_type',
   422: 'unprocessable_entity',
   429: 'too_many_requests',

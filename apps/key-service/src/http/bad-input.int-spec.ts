@@ -1,7 +1,9 @@
 // Instants must not depend on the host's zone: these run in one eight hours behind UTC.
 process.env.TZ = 'America/Los_Angeles';
 
+import * as jwt from 'jsonwebtoken';
 import { KEYS, TestApp, startTestApp } from '../../../../test/support/test-app';
+import { DEVELOPMENT_JWT_SECRET } from '../config/app.config';
 
 const GCORE = '/cloud/v3/inference/team-1/api_keys';
 const ANTHROPIC = '/v2/gen-ai/anthropic/keys';
@@ -142,8 +144,8 @@ describe('bad input gets a clear 4xx naming the field, on every surface', () => 
       const listed = await t.call('GET', `${KEYS}?per_page=200`, { token: owner });
       const { uuid } = listed.body.api_key_infos.find((k: { name: string }) => k.name === 'addressed');
       const answer = await t.call('PUT', `${KEYS}/${uuid}`, { token: owner, body: { name: 'a/b' } });
-      expect(answer.status).toBe(400);
-      expect(answer.body.details).toMatchObject({ field: 'name' });
+      expect(answer.status).toBe(422);
+      expect(answer.body).toMatchObject({ code: 'NAME_NOT_ADDRESSABLE', details: { field: 'name' } });
       expect((await t.call('GET', `${GCORE}/addressed`, { token: owner })).status).toBe(200);
     });
 
@@ -238,6 +240,96 @@ describe('bad input gets a clear 4xx naming the field, on every surface', () => 
       } finally {
         now.value = new Date('2026-11-30T12:00:00.000Z');
       }
+    });
+  });
+
+  describe('what a review found', () => {
+    const raw = (method: 'POST' | 'PUT' | 'DELETE' | 'GET' | 'HEAD', url: string, payload?: Buffer | string, headers: Record<string, string> = {}) =>
+      t.app.inject({ method, url, payload, headers: { authorization: `Bearer ${owner}`, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...headers } });
+
+    it('refuses body bytes that are not UTF-8 instead of storing U+FFFD', async () => {
+      for (const bytes of [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82]]) {
+        const payload = Buffer.concat([Buffer.from('{"name":"bad-'), Buffer.from(bytes), Buffer.from('"}')]);
+        for (const url of [KEYS, GCORE]) {
+          const answer = await raw('POST', url, payload);
+          expect(answer.statusCode).toBe(400);
+          expect(answer.json()).toMatchObject({ code: 'VALIDATION_FAILED', message: 'the request body is not valid UTF-8' });
+        }
+      }
+    });
+
+    it.each(['null', 'true', '""', '[]', '7'])('refuses the body %s on regenerate and delete, changing nothing', async (payload) => {
+      const { uuid } = await createKey({ name: `body-${payload.length}` });
+      for (const [method, url] of [['PUT', `${KEYS}/${uuid}/regenerate`], ['DELETE', `${KEYS}/${uuid}`]] as const) {
+        const answer = await raw(method, url, payload);
+        expect(answer.statusCode).toBe(400);
+        expect(answer.json()).toMatchObject({ message: 'the request body must be a JSON object', details: { field: 'body' } });
+      }
+      expect((await t.call('GET', `${KEYS}/${uuid}`, { token: owner })).body.api_key_info.deleted_at).toBeNull();
+    });
+
+    it('answers router errors in the service shape, without echoing the path', async () => {
+      const long = await raw('GET', `${GCORE}/${'a'.repeat(3061)}`);
+      expect(long.statusCode).toBe(414);
+      expect(long.json()).toMatchObject({ id: 'uri_too_long', code: 'URI_TOO_LONG', request_id: expect.any(String) });
+      expect(long.body).not.toContain('aaaa');
+      expect(long.headers['x-request-id']).toEqual(expect.any(String));
+      const badEncoding = await raw('GET', `${GCORE}/%FF`);
+      expect(badEncoding.statusCode).toBe(400);
+      expect(badEncoding.json()).toMatchObject({ id: 'bad_request', message: 'the path is not valid percent-encoded UTF-8' });
+    });
+
+    it('answers HEAD on the revocation stream at once, without a body', async () => {
+      const answer = await t.app.inject({ method: 'HEAD', url: '/v1/revocations/stream?after=0', headers: { authorization: `Bearer ${gateway}` } });
+      expect(answer.statusCode).toBe(200);
+      expect(answer.headers['content-type']).toContain('text/event-stream');
+      expect(answer.body).toBe('');
+    });
+
+    it.each([
+      ['a lone surrogate', { team_id: 'team-\ud800', sub: '1' }],
+      ['an empty team', { team_id: '', sub: '1' }],
+      ['an empty user', { team_id: 'team-1', sub: '' }],
+      ['NUL in the team', { team_id: 'team\u0000', sub: '1' }],
+      ['a slash in the team', { team_id: 'a/b', sub: '1' }],
+      ['an override in the user', { team_id: 'team-1', sub: 'u\u202e' }],
+    ])('refuses a signed token whose claims hold %s (401)', async (_, claims) => {
+      const token = jwt.sign({ ...claims, role: 'owner' }, DEVELOPMENT_JWT_SECRET, { algorithm: 'HS256', expiresIn: 600 });
+      const answer = await t.call('GET', KEYS, { token });
+      expect(answer.status).toBe(401);
+      expect(answer.body.message).toMatch(/^invalid token: (team_id|sub) must be/);
+    });
+
+    it.each([
+      ['a zero width space', 'pr\u200bod'],
+      ['a soft hyphen', 'pr\u00adod'],
+      ['a word joiner', 'pr\u2060od'],
+      ['a replacement character', 'bad-\ufffd'],
+    ])('refuses %s in names, so that look-alikes cannot be told apart', async (_, name) => {
+      expectBadRequest(await t.call('POST', GCORE, { token: owner, body: { name } }), 'name');
+      expectBadRequest(await t.call('POST', KEYS, { token: owner, body: { name } }), 'name');
+    });
+
+    it('refuses control characters and bidirectional marks in model ids', async () => {
+      for (const models of [['a\u0000b'], ['llama\u202e'], [' ']]) {
+        expectBadRequest(await t.call('POST', KEYS, { token: owner, body: { name: 'models', models } }), 'models');
+      }
+    });
+
+    it.each(['__proto__', 'constructor', 'prototype'])('refuses the query parameter %s like an unknown one', async (name) => {
+      expectBadRequest(await t.call('GET', `${KEYS}?${name}=1`, { token: owner }), name);
+    });
+
+    it('finds a key by its uuid in upper case, as gRPC does', async () => {
+      const { uuid } = await createKey({ name: 'upper' });
+      expect((await t.call('GET', `${KEYS}/${uuid.toUpperCase()}`, { token: owner })).body.api_key_info.uuid).toBe(uuid);
+    });
+
+    it('reads X-Confirm-Name sent as UTF-8', async () => {
+      const { uuid } = await createKey({ name: 'caf\u00e9-confirm' });
+      const header = Buffer.from('caf\u00e9-confirm', 'utf8').toString('latin1');
+      const answer = await t.app.inject({ method: 'PUT', url: `${KEYS}/${uuid}/regenerate`, headers: { authorization: `Bearer ${owner}`, 'x-confirm-name': header } });
+      expect(answer.statusCode).toBe(200);
     });
   });
 });

@@ -161,10 +161,10 @@ const error = (description: string): ResponseObject => ({
 
 /**
  * Answers that depend on the kind of request, not on the route: a path names something that may not
- * exist (or that the caller may not see); a body can be too large (Fastify's
- * 256 KiB limit) or not JSON; a write is appended to the event store, which may refuse it for a
- * concurrent change of the same stream (after the bounded retries) or because it cannot store now.
- * A route that documents one of these statuses itself keeps its own description.
+ * exist (or that the caller may not see); a body can be too large (Fastify's 256 KiB limit) or not
+ * JSON; a write is appended to the event store, which may refuse it for a concurrent change of the same
+ * stream (after the bounded retries) or because it cannot store now. A route that documents one of
+ * these statuses itself keeps its own description.
  */
 function documentCommonAnswers(document: OpenAPIObject): void {
   for (const [method, operation] of operationsByMethod(document)) {
@@ -177,7 +177,7 @@ function documentCommonAnswers(document: OpenAPIObject): void {
       answers['415'] = error('The body is not JSON (Content-Type: application/json)');
     }
     if (method !== 'get' && operation.operationId !== 'VerifyKey') {
-      answers['409'] = error('The key was changed concurrently and the retries kept conflicting; retry the request');
+      answers['409'] = error('A conflict with the current state (the code says which), or a concurrent change that kept conflicting: retry');
       answers['503'] = error('The store cannot take writes now (code STORE_UNAVAILABLE, e.g. a full disk); retry after Retry-After');
     }
     for (const [status, answer] of Object.entries(answers)) operation.responses[status] ??= answer;

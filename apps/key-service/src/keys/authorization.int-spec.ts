@@ -1,5 +1,6 @@
 import { CommandBus } from '@nestjs/cqrs';
 import * as jwt from 'jsonwebtoken';
+import { randomBytes } from 'node:crypto';
 import { KEYS, TestApp, startTestApp } from '../../../../test/support/test-app';
 import { ImportLegacyKeyCommand } from './import-legacy-key/import-legacy-key.command';
 
@@ -56,7 +57,7 @@ describe('authorization matrix (every route, every role, every kind of key)', ()
       return { uuid: body.api_key_info.uuid as string, name };
     };
     const legacy = await t.app.get(CommandBus).execute(
-      new ImportLegacyKeyCommand({ teamId: 'team-1', createdBy: '900', name: 'legacy', secretHash: 'c'.repeat(64), secretPrefix: null, createdAt: null, keyUuid: null }),
+      new ImportLegacyKeyCommand({ teamId: 'team-1', createdBy: '900', name: 'legacy', secretHash: randomBytes(32).toString('hex'), secretPrefix: null, createdAt: null, keyUuid: null }),
     );
     if (attach) await t.call('POST', `${KEYS}/${legacy.keyUuid}/deployments`, { token: tokens.owner, body: { deployment_name: 'dep-x' } });
     return {

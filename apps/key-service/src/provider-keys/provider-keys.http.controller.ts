@@ -101,7 +101,7 @@ export class ProviderKeysHttpController {
     @RequestHeader('x-confirm-name') confirmHeader: string | null,
     @HttpRequestContext() context: RequestContext,
   ): Promise<ProviderKeyInfoEnvelope> {
-    const request = validateInput(ConfirmNameRequest, body ?? {});
+    const request = validateInput(ConfirmNameRequest, body === undefined ? {} : body);
     const view = await this.keys.delete(actor, providerOf(raw), uuid, request.confirm_name ?? confirmHeader, context);
     return { api_key_info: toProviderKeyInfo(view) };
   }

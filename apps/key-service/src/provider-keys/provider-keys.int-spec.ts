@@ -116,6 +116,11 @@ describe('partner provider keys', () => {
     valid(anthropic, lowerKey);
     await name400(lowerKey, lowerKey);
     await name400('team.a1b2c3d4e5f6g7h8i9j0k1l2m3');
+    // A name that breaks no rule of its own but holds the key given with it: a rule across two fields (422).
+    const shortKey = valid(anthropic, 'plainkeyvalue');
+    const holding = await add(ANTHROPIC, { api_key: shortKey, name: 'my.plainkeyvalue' });
+    expect(holding.status).toBe(422);
+    expect(holding.body).toMatchObject({ code: 'NAME_CONTAINS_KEY', details: { field: 'name' } });
     expect((await add(ANTHROPIC, { api_key: key, name: 'shared.name' })).status).toBe(200);
     expect((await add(ANTHROPIC, { api_key: key, name: 'shared.name' })).status).toBe(409);
     expect((await add(OPENAI, { api_key: valid(openai, openaiKey()), name: 'shared.name' })).status).toBe(200);

@@ -85,6 +85,12 @@ export class RevocationsHttpController {
       'x-accel-buffering': 'no',
       'x-request-id': String(request.id),
     });
+    // HEAD (which Fastify routes here with GET) gets the headers alone: Node sends no body for it, so
+    // a stream would hold the request open with nothing ever sent.
+    if (request.method === 'HEAD') {
+      raw.end();
+      return;
+    }
     raw.write(': revocation feed\n\n');
     const sink = new SseSink(raw);
     const unsubscribe = await this.feed.subscribe(after, sink, expiresAtMs);

@@ -1,8 +1,9 @@
 import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
 import { IsBoolean, IsUUID } from 'class-validator';
+import { KEY_NAME_PATTERN, MODEL_ID_MAX_LENGTH } from '../domain/key-input.rules';
 import { DescriptionField, ExpiresAtField, IsModelScope, NameField, Nullable, Optional } from '../shared/key-request.validators';
 
-/** What IsModelScope accepts: "all", or 1-500 model ids of 1-200 characters, each not only whitespace (as String.prototype.trim sees it). */
+/** What IsModelScope accepts: "all", or 1-500 model ids, each with the characters of a key name (isModelId). */
 export const MODEL_SCOPE_SCHEMA = {
   oneOf: [
     { type: 'string', enum: ['all'] },
@@ -10,7 +11,7 @@ export const MODEL_SCOPE_SCHEMA = {
       type: 'array',
       minItems: 1,
       maxItems: 500,
-      items: { type: 'string', minLength: 1, maxLength: 200, pattern: '[^\\t\\n\\u000b\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]' },
+      items: { type: 'string', minLength: 1, maxLength: MODEL_ID_MAX_LENGTH, pattern: KEY_NAME_PATTERN },
     },
   ],
 };

@@ -31,7 +31,7 @@ export class DeleteKeyHttpController {
     @RequestHeader('x-confirm-name') confirmHeader: string | null,
     @HttpRequestContext() context: RequestContext,
   ): Promise<ApiKeyInfoEnvelope> {
-    const request = validateInput(ConfirmNameRequest, body ?? {});
+    const request = validateInput(ConfirmNameRequest, body === undefined ? {} : body);
     const key = await this.commands.execute(new DeleteKeyCommand(actor, uuid, request.confirm_name ?? confirmHeader, context));
     return { api_key_info: toApiKeyInfo(key) };
   }

@@ -3,14 +3,20 @@ import { ModelScope } from './model-access-key.events';
 
 export const NAME_MAX_LENGTH = 255;
 
+/** The most deployments one key is attached to (Gcore's PATCH takes a set of at most this many). */
+export const MAX_DEPLOYMENTS_PER_KEY = 100;
+
 /**
  * Characters no name may hold: C0 and C1 controls and DEL (NUL included), the bidirectional marks,
  * embeddings, overrides and isolates (U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069; Unicode
- * TR #9 and the "Trojan Source" CVE-2021-42574), the line and paragraph separators, and U+FEFF.
+ * TR #9 and the "Trojan Source" CVE-2021-42574), the line and paragraph separators, the invisible
+ * characters that make look-alike names (U+00AD soft hyphen, U+200B zero width space, U+2060 word
+ * joiner, U+FEFF), and U+FFFD-U+FFFF (a replacement character is what a lenient UTF-8 decoder leaves
+ * of bytes that were not UTF-8, as gRPC's does).
  * All are BMP and outside the surrogate range, so the class reads the same in ECMA-262 and in
  * Python (which is what a schema-driven client such as Schemathesis generates from).
  */
-const FORBIDDEN = '\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028-\\u202e\\u2066-\\u2069\\ufeff';
+const FORBIDDEN = '\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060\\u2066-\\u2069\\ufeff\\ufffd-\\uffff';
 /** Whitespace as ECMA-262's String.prototype.trim removes it, less U+FEFF (forbidden anyway). */
 const SPACE = '\\u0020\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000';
 
@@ -28,6 +34,14 @@ export const KEY_NAME_PATTERN = `^[^${FORBIDDEN}]*[^${FORBIDDEN}${SPACE}][^${FOR
 export const ADDRESSABLE_NAME_PATTERN = `^(?![${SPACE}]*\\.{1,2}[${SPACE}]*$)[^${FORBIDDEN}/\\\\]*[^${FORBIDDEN}${SPACE}/\\\\][^${FORBIDDEN}/\\\\]*$`;
 
 export type NameKind = 'key' | 'addressable';
+
+const MODEL_ID = new RegExp(KEY_NAME_PATTERN);
+export const MODEL_ID_MAX_LENGTH = 200;
+
+/** A model id as a caller gives it: the key-name characters, 1-200 code points (trimmed when stored). */
+export function isModelId(raw: unknown): boolean {
+  return typeof raw === 'string' && raw.isWellFormed() && MODEL_ID.test(raw) && [...raw].length <= MODEL_ID_MAX_LENGTH;
+}
 
 const RULES: Readonly<Record<NameKind, { pattern: RegExp; rule: string }>> = {
   key: {
@@ -58,6 +72,19 @@ export function normalizeName(raw: string, kind: NameKind = 'key'): string {
   const problem = nameProblem(raw, kind);
   if (problem !== null) throw new DomainError('INVALID_NAME', problem, { field: 'name' });
   return raw.trim().normalize('NFC');
+}
+
+/**
+ * A new name for an existing key. A key whose name is its address (created through Gcore's API)
+ * keeps that rule; since the rule depends on the key, not on the request, breaking it is a 422
+ * (NAME_NOT_ADDRESSABLE), while a name that is no key name at all is a 400 (INVALID_NAME).
+ */
+export function normalizeNewName(raw: string, addressable: boolean): string {
+  const name = normalizeName(raw, 'key');
+  if (addressable && nameProblem(raw, 'addressable') !== null) {
+    throw new DomainError('NAME_NOT_ADDRESSABLE', `this key is addressed by its name in Gcore's API: ${RULES.addressable.rule}`, { field: 'name' });
+  }
+  return name;
 }
 
 /** A name as a caller typed it to confirm, or to find a key by: compared in the stored form. */

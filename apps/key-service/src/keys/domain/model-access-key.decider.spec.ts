@@ -455,7 +455,8 @@ describe('model access key decider', () => {
     it.each(['a/b', 'a\\b', '.', '..', ' .. '])('refuses %j for a name that is an address (Gcore), on create and rename', (name) => {
       given().when(unique(name)).thenFails('INVALID_NAME');
       const uniqueCreated = { ...created(), data: { ...(created().data as object), uniqueName: true } } as ModelAccessKeyEvent;
-      given(uniqueCreated).when(rename(member, name)).thenFails('INVALID_NAME');
+      // On rename the rule depends on the key, not on the request: 422, not 400.
+      given(uniqueCreated).when(rename(member, name)).thenFails('NAME_NOT_ADDRESSABLE');
       // A key without a registered name is never addressed by it: the plain key rule applies.
       expect(decide(create({ name }), fold([]))).toHaveLength(1);
     });
@@ -463,6 +464,18 @@ describe('model access key decider', () => {
     it('accepts dots that are not a whole dot-segment in an address', () => {
       expect(decide(unique('...'), fold([]))).toHaveLength(1);
       expect(decide(unique('v1.2'), fold([]))).toHaveLength(1);
+    });
+  });
+
+  describe('deployments per key', () => {
+    const many = Array.from({ length: 100 }, (_, i) => attached(`d-${i}`));
+    it('attaches at most 100, on either surface', () => {
+      given(created(), ...many)
+        .when({ type: 'AttachDeployment', keyUuid: KEY, actor: member, deploymentName: 'one-more', now: LATER })
+        .thenFails('DEPLOYMENT_LIMIT_REACHED');
+      given(created())
+        .when({ type: 'UpdateModelAccessKey', keyUuid: KEY, actor: member, deploymentNames: Array.from({ length: 101 }, (_, i) => `d-${i}`), now: LATER })
+        .thenFails('DEPLOYMENT_LIMIT_REACHED');
     });
   });
 });

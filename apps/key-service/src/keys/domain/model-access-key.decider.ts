@@ -1,7 +1,7 @@
 import { DomainError } from '../../common/domain-error';
 import { Principal } from '../../auth/principal';
 import { canCreate, canManage, canSee } from './key-access.policy';
-import { comparableName, normalizeModels, normalizeName, sameScope } from './key-input.rules';
+import { MAX_DEPLOYMENTS_PER_KEY, comparableName, normalizeModels, normalizeName, normalizeNewName, sameScope } from './key-input.rules';
 import {
   AttachDeployment,
   CreateModelAccessKey,
@@ -88,10 +88,20 @@ function create(command: CreateModelAccessKey, state: ModelAccessKeyState): Mode
   ];
 }
 
+const LEGACY_SECRET_PREFIX = /^[\x21-\x7e]{1,16}$/;
+
 function importLegacy(command: ImportLegacyModelAccessKey, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
   if (state.status !== 'absent') throw new DomainError('KEY_ALREADY_EXISTS', `key ${command.keyUuid} already exists`);
   if (!/^[0-9a-f]{64}$/.test(command.secretHash)) {
     throw new DomainError('VALIDATION_FAILED', 'secret hash must be a SHA-256 in lowercase hex', { field: 'secret_hash' });
+  }
+  // What the views and the console show of the secret: printable ASCII without spaces, as the legacy
+  // system's prefixes are (and ours, `mak_` plus 8, are 12). Longer would start to reveal the secret.
+  if (command.secretPrefix !== null && !LEGACY_SECRET_PREFIX.test(command.secretPrefix)) {
+    throw new DomainError('VALIDATION_FAILED', 'secret prefix must be 1-16 printable ASCII characters without spaces', { field: 'secret_prefix' });
+  }
+  if (command.createdAt !== null && !(Date.parse(command.createdAt) <= Date.parse(command.now))) {
+    throw new DomainError('VALIDATION_FAILED', 'created_at must not be later than now', { field: 'created_at' });
   }
   return [
     {
@@ -114,7 +124,7 @@ function rename(command: RenameModelAccessKey, state: ModelAccessKeyState): Mode
   const key = manageable(state, command.actor, command.keyUuid);
   refuseScopeChange(key, command.scopeChange);
   // A name held in the registry is an address in Gcore's paths, so it keeps that rule when renamed.
-  const name = normalizeName(command.name, key.uniqueName ? 'addressable' : 'key');
+  const name = normalizeNewName(command.name, key.uniqueName);
   if (name === key.name) return [];
   return [{ type: 'ModelAccessKeyRenamed', data: { keyUuid: key.keyUuid, teamId: key.teamId, name, renamedAt: command.now } }];
 }
@@ -160,6 +170,7 @@ function attach(command: AttachDeployment, state: ModelAccessKeyState): ModelAcc
   const key = manageable(state, command.actor, command.keyUuid);
   if (key.deploymentNames.includes(command.deploymentName)) return [];
   refuseIfExpired(key, command.now, 'attached to a deployment: no call could use it');
+  refuseOverDeploymentLimit(key.deploymentNames.length + 1);
   return [
     {
       type: 'ModelAccessKeyDeploymentAttached',
@@ -203,6 +214,7 @@ function updateKey(command: UpdateModelAccessKey, state: ModelAccessKeyState): M
   }
   if (command.deploymentNames !== undefined) {
     const wanted = new Set(command.deploymentNames);
+    refuseOverDeploymentLimit(wanted.size);
     for (const deploymentName of key.deploymentNames) {
       if (!wanted.has(deploymentName)) {
         events.push({ type: 'ModelAccessKeyDeploymentDetached', data: { ...base, deploymentName, detachedAt: command.now } });
@@ -256,6 +268,14 @@ function hasExpired(key: ModelAccessKey, now: string): boolean {
 
 function refuseIfExpired(key: ModelAccessKey, now: string, what: string): void {
   if (hasExpired(key, now)) throw new DomainError('KEY_EXPIRED', `the key has expired and cannot be ${what}`, { expires_at: key.expiresAt });
+}
+
+function refuseOverDeploymentLimit(count: number): void {
+  if (count > MAX_DEPLOYMENTS_PER_KEY) {
+    throw new DomainError('DEPLOYMENT_LIMIT_REACHED', `a key is attached to at most ${MAX_DEPLOYMENTS_PER_KEY} deployments; detach one first`, {
+      limit: MAX_DEPLOYMENTS_PER_KEY,
+    });
+  }
 }
 
 /** The typed name compares in the stored form (trimmed, NFC), so a name typed as it shows is a match. */

@@ -35,7 +35,7 @@ export class RegenerateKeyHttpController {
     @HttpRequestContext() context: RequestContext,
   ): Promise<ApiKeyInfoEnvelope> {
     // DigitalOcean's clients send no body here: an absent body is an empty request.
-    const request = validateInput(ConfirmNameRequest, body ?? {});
+    const request = validateInput(ConfirmNameRequest, body === undefined ? {} : body);
     const confirmName = request.confirm_name ?? confirmHeader;
     const { key, secret } = await this.commands.execute(new RegenerateKeyCommand(actor, uuid, confirmName, idempotencyKey, context));
     return { api_key_info: toApiKeyInfo(key, secret) };

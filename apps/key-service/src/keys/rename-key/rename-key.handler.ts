@@ -3,7 +3,7 @@ import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { CLOCK, Clock } from '../../common/clock';
 import { eventMetadata } from '../../common/request-context';
 import { canManage } from '../domain/key-access.policy';
-import { normalizeName } from '../domain/key-input.rules';
+import { normalizeNewName } from '../domain/key-input.rules';
 import { ModelAccessKey } from '../domain/model-access-key.state';
 import { KeyCommandExecutor } from '../shared/key-command.executor';
 import { KeyNames } from '../shared/key-names';
@@ -24,7 +24,7 @@ export class RenameKeyHandler implements ICommandHandler<RenameKeyCommand> {
     const before = await this.names.current(keyUuid);
     if (before.status !== 'active' || !before.key.uniqueName || !canManage(actor, before.key)) return rename();
     // Checked before the registry sees it: a name held there is an address in Gcore's paths.
-    const newName = normalizeName(name, 'addressable');
+    const newName = normalizeNewName(name, true);
     if (before.key.name === newName) return rename();
     // A key with a unique name takes the new name in the registry first and lets the old one go after.
     const { teamId, name: oldName } = before.key;

@@ -3,7 +3,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsString, MaxLength, ValidateBy, ValidateIf, ValidationOptions } from 'class-validator';
 import { DomainError } from '../../common/domain-error';
-import { ADDRESSABLE_NAME_PATTERN, INSTANT_RULE, KEY_NAME_PATTERN, NAME_MAX_LENGTH, NameKind, nameProblem, parseInstant } from '../domain/key-input.rules';
+import { ADDRESSABLE_NAME_PATTERN, INSTANT_RULE, isModelId, KEY_NAME_PATTERN, NAME_MAX_LENGTH, NameKind, nameProblem, parseInstant } from '../domain/key-input.rules';
 
 export const DEPLOYMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export const DEPLOYMENT_NAME_RULE = 'deployment_name must be 1-128 letters, digits, dots, underscores or hyphens, starting with a letter or digit';
@@ -19,8 +19,9 @@ export function IsModelScope(options?: ValidationOptions) {
           (Array.isArray(value) &&
             value.length > 0 &&
             value.length <= 500 &&
-            value.every((m) => typeof m === 'string' && m.trim().length > 0 && m.length <= 200)),
-        defaultMessage: () => 'models must be "all" or a non-empty list of model ids (strings of 1-200 characters)',
+            value.every(isModelId)),
+        defaultMessage: () =>
+          'models must be "all" or a non-empty list of model ids (1-200 characters, not all whitespace, without control characters or bidirectional marks)',
       },
     },
     options,
@@ -36,6 +37,8 @@ export const KeyUuidParam = () =>
     new ParseUUIDPipe({
       exceptionFactory: () => new DomainError('VALIDATION_FAILED', 'api_key_uuid must be a UUID', { field: 'api_key_uuid' }),
     }),
+    // Stored uuids are lower-case; RFC 9562 compares them without regard to case.
+    { transform: (value: string) => value.toLowerCase() },
   );
 
 export function assertUuid(value: string, field = 'api_key_uuid'): string {
