@@ -39,7 +39,7 @@ describe('keyctl token and the token lifetime cap, against the running service',
   });
 
   it('refuses a --ttl that is not a whole number of seconds, and a team or user the service would refuse', () => {
-    for (const ttl of ['1e3', '12.5', '0x10', '-5']) expect(token('--ttl', ttl).stderr).toContain('--ttl must be a positive whole number of seconds');
+    for (const ttl of ['1e3', '12.5', '0x10', ' 5']) expect(token('--ttl', ttl).stderr).toContain('--ttl must be a positive whole number of seconds');
     const bad = (team: string, user: string) => service.keyctl('token', '--team', team, '--user', user, '--role', 'owner');
     expect(bad('a/b', 'u').stderr).toContain('--team must be 1-128 letters');
     expect(bad('team-1', 'u\u202e').stderr).toContain('--user must be 1-256 printable characters');
