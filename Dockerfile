@@ -1,7 +1,7 @@
 # Multi-stage on a glibc base (Debian bookworm): better-sqlite3 compiles (or fetches its prebuilt
 # binary) in the build stage, and the KurrentDB client's native bridge is built for glibc.
 # Two targets from one build: `key-service` (the default, last) and `gateway`.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
@@ -14,7 +14,7 @@ COPY bench bench
 # What `npm start` and `npm test` run first.
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 WORKDIR /app
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist

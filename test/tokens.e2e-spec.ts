@@ -45,4 +45,20 @@ describe('keyctl token and the token lifetime cap, against the running service',
     expect(bad('team-1', 'u\u202e').stderr).toContain('--user must be 1-256 printable characters');
     expect(bad('team-1', 'u\u202e').stdout).toBe('');
   });
+
+  it('keyctl has --version, --help on every command, and names the options when one is unknown', () => {
+    const version = service.keyctl('--version');
+    expect(version.status).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    for (const command of [['token'], ['import-legacy'], ['audit', 'verify'], ['audit', 'export'], ['projections', 'rebuild']]) {
+      const help = service.keyctl(...command, '--help');
+      expect(help.status).toBe(0);
+      expect(help.stdout).toContain(`Usage: keyctl ${command.join(' ')}`);
+    }
+    const unknown = service.keyctl('token', '--team', 'ops', '--user', 'u', '--role', 'owner', '--tll', '60');
+    expect(unknown.status).toBe(1);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toContain("unknown option '--tll'");
+    expect(unknown.stderr).toContain('--ttl <seconds>');
+  });
 });

@@ -17,6 +17,8 @@ export interface GatewayConfig {
   readonly stateDir: string;
   readonly maxFeedSilenceMs: number;
   readonly validTtlMs: number;
+  /** LOG_FORMAT, as the key service's: `json` lines, or `text` (the default on a terminal). */
+  readonly logFormat: 'json' | 'text';
 }
 
 export class GatewayConfigError extends Error {
@@ -56,6 +58,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     stateDir: path.resolve(env.GATEWAY_STATE_DIR ?? './gateway-data'),
     maxFeedSilenceMs: integer(env, 'FEED_MAX_SILENCE_MS', 15_000, 100, 3_600_000),
     validTtlMs: integer(env, 'CACHE_TTL_MS', 300_000, 0, 86_400_000),
+    logFormat: logFormatOf(env),
   };
 }
 
@@ -84,4 +87,11 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new GatewayConfigError(name, `must be an integer from ${min} to ${max} (got "${raw}")`);
   }
   return Number(raw);
+}
+
+function logFormatOf(env: NodeJS.ProcessEnv): 'json' | 'text' {
+  const raw = env.LOG_FORMAT;
+  if (raw === undefined || raw === '') return process.stdout.isTTY === true ? 'text' : 'json';
+  if (raw !== 'json' && raw !== 'text') throw new GatewayConfigError('LOG_FORMAT', `must be one of json, text (got "${raw}")`);
+  return raw;
 }

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Pool } from 'undici';
 import { GatewayClient, Logger, VerifyAnswer } from '@lib/gateway-client';
 import { GatewayConfig } from './gateway.config';
+import { GatewayMetrics } from './gateway.metrics';
 
 /** OpenAI-style routes this gateway forwards; `batch` marks batch inference. */
 const ROUTES: ReadonlyArray<{ readonly path: string; readonly batch: boolean }> = [
@@ -39,8 +40,16 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const upstream = new Pool(config.upstreamUrl, { connections: 64 });
   const app = Fastify({ bodyLimit: 10 * 1024 * 1024, logger: false });
 
+  // Liveness: the process answers. Readiness: it can verify keys (a live token, a reachable service).
   app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const readiness = client.readiness();
+    if (readiness.ready) return { status: 'ready' };
+    return reply.code(503).send({ status: readiness.reason, message: readiness.message });
+  });
   app.get('/gateway/status', async () => client.status());
+  const metrics = new GatewayMetrics(client);
+  metrics.register(app);
 
   for (const route of ROUTES) {
     app.post(route.path, async (request, reply) => {
@@ -67,6 +76,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     headers['x-key-uuid'] = answer.keyUuid ?? '';
     headers['x-team-id'] = answer.teamId ?? '';
     headers['content-type'] = 'application/json';
+    const started = performance.now();
+    const timed = (status: string) => metrics.upstreamDuration.labels(routePath, status).observe((performance.now() - started) / 1000);
     try {
       const response = await upstream.request({
         path: routePath,
@@ -74,12 +85,14 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
         headers,
         body: JSON.stringify(request.body ?? {}),
       });
+      timed(String(response.statusCode));
       reply.code(response.statusCode);
       for (const [name, value] of Object.entries(response.headers)) {
         if (!HOP_BY_HOP.has(name) && value !== undefined) void reply.header(name, value);
       }
       return reply.send(response.body);
     } catch (error) {
+      timed('error');
       logger.warn(`upstream ${config.upstreamUrl}${routePath} failed: ${(error as Error).message}`);
       return deny(reply, 502, 'upstream_unavailable', 'the upstream could not be reached');
     }

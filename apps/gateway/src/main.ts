@@ -1,12 +1,11 @@
+import { keepLogStreamsAlive } from '../../key-service/src/common/log-streams';
+import { createRootLogger } from '../../key-service/src/observability/logging';
+import { logRequests } from '../../key-service/src/observability/logging.http';
 import { GatewayConfigError, loadGatewayConfig } from './gateway.config';
 import { createGateway } from './gateway.server';
 
-const logger = {
-  log: (message: string) => console.log(`${new Date().toISOString()} gateway: ${message}`),
-  warn: (message: string) => console.warn(`${new Date().toISOString()} gateway WARN: ${message}`),
-};
-
 async function main(): Promise<void> {
+  keepLogStreamsAlive();
   let config;
   try {
     config = loadGatewayConfig();
@@ -17,7 +16,11 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  // The key service's log lines (observability/logging.ts): JSON lines, or text on a terminal (LOG_FORMAT).
+  const root = createRootLogger({ level: 'log', format: config.logFormat, service: 'gateway' });
+  const logger = { log: (message: string) => root.info(message), warn: (message: string) => root.warn(message) };
   const gateway = await createGateway(config, logger);
+  logRequests(gateway.app, root); // one line per request, as the key service's (no header, body or query)
   await gateway.client.start();
   await gateway.app.listen({ host: config.host, port: config.port });
   const address = gateway.app.server.address();

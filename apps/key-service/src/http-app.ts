@@ -1,4 +1,4 @@
-import { INestApplication, LogLevel } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -19,14 +19,12 @@ import { VerificationLookup } from './verification/verification.lookup';
 import { registerVerifyRoute } from './verification/verify-key.route';
 import { buildOpenApiDocument } from './http/openapi-document';
 import { StorageHealth } from './health/storage-health';
+import { GrpcHealth } from './health/grpc-health';
 import { capConnections, connectionTimeouts } from './http/connection-limits';
-
-const LOG_LEVELS: Record<AppConfig['logLevel'], LogLevel[]> = {
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  log: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-};
+import { Metrics } from './observability/metrics';
+import { AppLogger } from './observability/logging';
+import { logRequests } from './observability/logging.http';
+import { MetricsServer, instrumentHttp, registerMetricsRoute } from './observability/metrics.http';
 
 export interface AppOptions extends StorageOverrides {
   /** Serve gRPC on config.grpcPort as well (the service does; HTTP-only tests need not). */
@@ -40,6 +38,10 @@ const MAX_ENCODED_NAME_LENGTH = NAME_MAX_LENGTH * 4 * 3;
 export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: 256 * 1024,
+    // During shutdown a request on a kept-alive connection is answered as usual (with Connection: close),
+    // not with Fastify's own 503 body; idle keep-alive connections are closed when the server closes.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
     ...connectionTimeouts(config.http),
     // Names are addresses in paths (Gcore's keys, deployments): the longest name accepted must fit,
     // percent-encoded (find-my-way counts the encoded form), where the default of 100 answers 414.
@@ -62,10 +64,14 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options), adapter, {
     abortOnError: false,
-    logger: LOG_LEVELS[config.logLevel],
+    // Lines logged while the modules are built wait for the service's logger (LOG_LEVEL, LOG_FORMAT): see below.
+    bufferLogs: true,
     bodyParser: false,
   });
+  const logger = app.get(AppLogger);
+  app.useLogger(logger);
   const fastify = app.getHttpAdapter().getInstance();
+  logRequests(fastify, logger.pino); // before any route is added: its hooks are every route's
   capConnections(fastify.server, config.http);
   answerMethodNotAllowed(fastify); // before any route is added: it collects their methods
   // DigitalOcean's clients send PUT .../regenerate with a JSON content type and no body: that is {}.
@@ -84,11 +90,14 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   fastify.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
-  registerVerifyRoute(fastify, app.get(VerificationLookup), app.get(TokenService));
+  const metrics = app.get(Metrics);
+  instrumentHttp(fastify, metrics);
+  if (config.metricsPort === null) registerMetricsRoute(fastify, metrics);
+  registerVerifyRoute(fastify, app.get(VerificationLookup), app.get(TokenService), metrics);
   app.useGlobalPipes(createValidationPipe());
   const storage = app.get(StorageHealth);
   app.useGlobalFilters(new AppExceptionFilter((reason) => storage.fault('writes', reason)));
-  app.enableShutdownHooks();
+  // No enableShutdownHooks: main.ts stops the service in order (health/graceful-shutdown.ts).
 
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', yamlDocumentUrl: 'openapi.yaml' });
@@ -102,6 +111,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
           protoPath: SERVICE_PROTOS,
           url: `${config.host}:${config.grpcPort}`,
           loader: { keepCase: true, longs: String, enums: String, defaults: false, arrays: true, oneofs: true },
+          // grpc.health.v1.Health and server reflection on the same grpc-js server.
+          onLoadPackageDefinition: (pkg, server) => app.get(GrpcHealth).addToServer(server, pkg),
         },
       },
       { inheritAppConfig: true },
@@ -112,5 +123,6 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
 
 export async function listen(app: INestApplication, config: AppConfig): Promise<void> {
   await app.startAllMicroservices();
+  await app.get(MetricsServer).listen();
   await app.listen(config.port, config.host);
 }

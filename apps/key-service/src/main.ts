@@ -2,7 +2,9 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from './config/app.config';
 import { createApp, listen } from './http-app';
+import { shutDownOnSignals } from './health/graceful-shutdown';
 import { keepLogStreamsAlive } from './common/log-streams';
+import { createAppLogger } from './observability/logging';
 
 async function main(): Promise<void> {
   keepLogStreamsAlive();
@@ -17,6 +19,8 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  // LOG_LEVEL and LOG_FORMAT from here on, start-up included (createApp then hands Nest the module's logger).
+  Logger.overrideLogger(createAppLogger({ level: config.logLevel, format: config.logFormat }));
   if (config.jwtSecretIsDefault) {
     logger.warn('#############################################################################');
     logger.warn('AUTH_JWT_SECRET is not set: using the DEVELOPMENT secret. Anyone can mint tokens.');
@@ -25,6 +29,7 @@ async function main(): Promise<void> {
   }
   const app = await createApp(config);
   await listen(app, config);
+  shutDownOnSignals(app, config);
   logger.log(`HTTP on http://${config.host}:${config.port} (docs at /docs), gRPC on ${config.host}:${config.grpcPort}, data in ${config.dataDir}`);
 }
 

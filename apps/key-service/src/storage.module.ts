@@ -16,6 +16,7 @@ import { SECRET_GENERATOR, cryptoSecretGenerator } from './keys/shared/secret-ge
 import { TokenService } from './auth/token.service';
 import { GrpcCall } from './grpc/grpc-call';
 import { StorageHealth } from './health/storage-health';
+import { Metrics } from './observability/metrics';
 
 /** Closes the stores after everything that reads or writes them has stopped. */
 @Injectable()
@@ -24,9 +25,12 @@ class StorageLifecycle implements OnApplicationShutdown {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(READ_MODEL_DB) private readonly readModels: Database.Database,
     @Inject(DATA_KEY_STORE) private readonly dataKeys: DataKeyStore,
+    private readonly runner: ProjectionRunner,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    // Nest runs one module's hooks together: the runner's batch in flight must end before the store closes.
+    await this.runner.onApplicationShutdown();
     await this.store.close();
     if (this.readModels.open) this.readModels.close();
     await this.dataKeys.close();
@@ -66,7 +70,12 @@ export class StorageModule {
       { provide: DATA_KEY_STORE, useFactory: (wrapper: KeyWrapper) => openDataKeyStore(config, wrapper), inject: [KEY_WRAPPER] },
       {
         provide: EVENT_STORE,
-        useFactory: async () => overrides.eventStore ?? (await openEventStore(config.eventStore)),
+        useFactory: async (metrics: Metrics) => {
+          const store = overrides.eventStore ?? (await openEventStore(config.eventStore));
+          store.observe?.(metrics.eventStoreObserver);
+          return store;
+        },
+        inject: [Metrics],
       },
       { provide: READ_MODEL_DB, useFactory: () => openReadModelDatabase(config.dataDir) },
       ...PROJECTION_CLASSES,

@@ -1,3 +1,5 @@
+import type { EventStoreObserver } from './group-commit';
+
 export const matchesPrefixes = (streamId: string, prefixes: readonly string[] | undefined): boolean =>
   prefixes === undefined || prefixes.some((prefix) => streamId.startsWith(prefix));
 
@@ -78,6 +80,8 @@ export interface EventStore {
   /** Called after events were appended by this process; other writers are seen by polling. */
   onAppended(listener: (lastPosition: number) => void): () => void;
   close(): Promise<void>;
+  /** Reports appends and group commits to `observer` from now on (adapters that batch appends). */
+  observe?(observer: EventStoreObserver): void;
 }
 
 /** replayBodies by readBodies, a page after the other: for adapters that do not read ahead. */

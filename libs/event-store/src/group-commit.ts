@@ -2,6 +2,34 @@ import { ConcurrencyError } from './concurrency.error';
 import { eventHash } from './event-hash';
 import { AppendResult, ExpectedRevision, NewEvent } from './event-store.port';
 
+/**
+ * What an adapter tells about its writes, for metrics: the lib records through this and imports no
+ * metrics library; the application passes one in with EventStore.observe.
+ */
+export interface EventStoreObserver {
+  /** One append settled after `seconds` (from the call, its wait for a group commit included). */
+  appended(seconds: number, outcome: 'ok' | 'conflict' | 'error'): void;
+  /** One group commit (one transaction) wrote `appends` appends. */
+  groupCommitted(appends: number): void;
+}
+
+/** `append`, reported to the observer when it settles; `append` itself when there is none. */
+export function observedAppend(observer: EventStoreObserver | null, append: Promise<AppendResult>): Promise<AppendResult> {
+  if (observer === null) return append;
+  const started = performance.now();
+  const seconds = () => (performance.now() - started) / 1000;
+  return append.then(
+    (result) => {
+      observer.appended(seconds(), 'ok');
+      return result;
+    },
+    (error: unknown) => {
+      observer.appended(seconds(), error instanceof ConcurrencyError ? 'conflict' : 'error');
+      throw error;
+    },
+  );
+}
+
 /** An append waiting for the next group commit of an adapter that batches them (SQLite, PostgreSQL). */
 export interface PendingAppend {
   readonly streamId: string;

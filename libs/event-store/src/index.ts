@@ -8,3 +8,4 @@ export * from './command-handling';
 export * from './event-hash';
 export * from './event-store.factory';
 export * from './store-unavailable.error';
+export type { EventStoreObserver } from './group-commit';

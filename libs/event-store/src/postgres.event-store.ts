@@ -2,7 +2,7 @@ import { Client, Pool, QueryResultRow } from 'pg';
 import { ConcurrencyError, revisionMatches } from './concurrency.error';
 import { AppendResult, EventBody, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, ReplayOptions, StoredEvent, pagedBodies } from './event-store.port';
 import { EventStoreUnavailableError, redactUrl } from './store-unavailable.error';
-import { PendingAppend, chainEvents, settle } from './group-commit';
+import { EventStoreObserver, PendingAppend, chainEvents, observedAppend, settle } from './group-commit';
 
 interface BodyRow {
   position: string;
@@ -64,6 +64,7 @@ export class PostgresEventStore implements EventStore {
   private listener: Client | null = null;
   private closed = false;
   private pending: PendingAppend[] = [];
+  private observer: EventStoreObserver | null = null;
   private flushing = false;
 
   private constructor(
@@ -118,11 +119,15 @@ export class PostgresEventStore implements EventStore {
    * the lot. Each append is still checked against its own expected revision, and a conflict fails only
    * that append.
    */
+  observe(observer: EventStoreObserver): void {
+    this.observer = observer;
+  }
+
   appendToStream(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
-    return new Promise((resolve, reject) => {
+    return observedAppend(this.observer, new Promise((resolve, reject) => {
       this.pending.push({ streamId, events, expected, resolve, reject });
       if (!this.flushing) void this.flush();
-    });
+    }));
   }
 
   private async flush(): Promise<void> {
@@ -135,7 +140,9 @@ export class PostgresEventStore implements EventStore {
         }
         const batch = this.pending.splice(0, take);
         try {
-          settle(batch, await this.commit(batch), this.listeners);
+          const outcomes = await this.commit(batch);
+          this.observer?.groupCommitted(batch.length);
+          settle(batch, outcomes, this.listeners);
         } catch (error) {
           for (const append of batch) append.reject(error);
         }

@@ -3,7 +3,7 @@ import { ConcurrencyError, revisionMatches } from './concurrency.error';
 import { eventHash } from './event-hash';
 import { Worker } from 'node:worker_threads';
 import { AppendResult, EventBody, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, ReplayOptions, StoredEvent } from './event-store.port';
-import { PendingAppend, chainEvents, settle } from './group-commit';
+import { EventStoreObserver, PendingAppend, chainEvents, observedAppend, settle } from './group-commit';
 import { EventStoreUnavailableError, StoreUnavailableError, isCorruptFileError, storageFaultOf } from './store-unavailable.error';
 
 interface EventRow {
@@ -55,6 +55,7 @@ export class SqliteEventStore implements EventStore {
   private readonly db: Database.Database;
   private readonly listeners = new Set<(position: number) => void>();
   private pending: PendingAppend[] = [];
+  private observer: EventStoreObserver | null = null;
   private flushScheduled = false;
   private readonly prefixStatements = new Map<number, Database.Statement<unknown[], RawEventRow>>();
   private readonly bodyStatements = new Map<number | 'all', Database.Statement<unknown[], [string | null, number | null]>>();
@@ -131,14 +132,18 @@ export class SqliteEventStore implements EventStore {
     })();
   }
 
+  observe(observer: EventStoreObserver): void {
+    this.observer = observer;
+  }
+
   appendToStream(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
-    return new Promise((resolve, reject) => {
+    return observedAppend(this.observer, new Promise((resolve, reject) => {
       this.pending.push({ streamId, events, expected, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
       }
-    });
+    }));
   }
 
   private flush(): void {
@@ -160,6 +165,7 @@ export class SqliteEventStore implements EventStore {
       for (const append of batch) append.reject(failure);
       return;
     }
+    this.observer?.groupCommitted(batch.length);
     settle(batch, outcomes, this.listeners);
   }
 

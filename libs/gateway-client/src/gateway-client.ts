@@ -49,6 +49,11 @@ export interface GatewayClientStatus {
 
 const silentLogger: Logger = { log: () => undefined, warn: () => undefined };
 
+/** Whether the gateway can verify keys now (its /readyz); when it cannot, why. */
+export type GatewayReadiness =
+  | { readonly ready: true }
+  | { readonly ready: false; readonly reason: 'token_expired' | 'token_refused' | 'service_unreachable'; readonly message: string };
+
 /**
  * Verification for a gateway: answers from a local cache while the revocation feed is known to be
  * live, asks the key service otherwise, and denies when neither can be trusted. Every revocation
@@ -69,6 +74,10 @@ export class GatewayClient extends EventEmitter {
   private lastContact: number | null = null;
   private connected = false;
   private tokenProblem: string | null = null;
+  /** The last time the key service answered (a verification, the feed's head, or the SSE feed itself). */
+  private lastServiceAnswer: number | null = null;
+  /** Since when verification calls fail (fail closed), until one succeeds. */
+  private serviceFailingSince: number | null = null;
   private counters = { cacheHits: 0, serviceCalls: 0, failClosed: 0 };
 
   constructor(private readonly options: GatewayClientOptions) {
@@ -160,6 +169,28 @@ export class GatewayClient extends EventEmitter {
     };
   }
 
+  /**
+   * Not ready when the gateway can no longer verify: its token has expired (by its `exp`) or was refused
+   * by the service, or the service has not answered for longer than maxFeedSilenceMs (verification
+   * calls failing closed for that long, or, on the SSE feed, no heartbeat from it).
+   */
+  readiness(now = Date.now()): GatewayReadiness {
+    const expiresAt = tokenExpiryMs(this.options.token);
+    if (expiresAt !== null && now >= expiresAt) {
+      return { ready: false, reason: 'token_expired', message: `the gateway token expired at ${new Date(expiresAt).toISOString()}: give the gateway a new one` };
+    }
+    if (this.tokenProblem !== null) return { ready: false, reason: 'token_refused', message: `the key service refused the gateway token: ${this.tokenProblem}` };
+    const bound = this.maxSilenceMs;
+    if (this.serviceFailingSince !== null && now - this.serviceFailingSince > bound) {
+      return { ready: false, reason: 'service_unreachable', message: `verification calls have failed for ${now - this.serviceFailingSince} ms (bound ${bound} ms)` };
+    }
+    if (this.options.feed.kind === 'stream' && (this.lastServiceAnswer === null || now - this.lastServiceAnswer > bound)) {
+      const silence = this.lastServiceAnswer === null ? 'never answered' : `not answered for ${now - this.lastServiceAnswer} ms`;
+      return { ready: false, reason: 'service_unreachable', message: `the key service has ${silence} (bound ${bound} ms)` };
+    }
+    return { ready: true };
+  }
+
   private isFresh(now: number): boolean {
     return this.connected && this.lastContact !== null && now - this.lastContact <= this.maxSilenceMs;
   }
@@ -192,6 +223,8 @@ export class GatewayClient extends EventEmitter {
         message?: string;
       };
       if (response.statusCode !== 200) throw new Error(`verify answered ${response.statusCode}: ${body.message ?? ''}`);
+      this.lastServiceAnswer = Date.now();
+      this.serviceFailingSince = null;
       answer = {
         valid: body.valid,
         code: body.code,
@@ -202,6 +235,7 @@ export class GatewayClient extends EventEmitter {
       };
     } catch (error) {
       this.counters.failClosed++;
+      this.serviceFailingSince ??= Date.now();
       this.logger.warn(`verification failed closed: ${(error as Error).message}`);
       return { valid: false, code: 'SERVICE_UNAVAILABLE', source: 'fail-closed' };
     }
@@ -223,6 +257,7 @@ export class GatewayClient extends EventEmitter {
 
   private onHeartbeat(position: number, head: number): void {
     this.lastContact = Date.now();
+    if (this.options.feed.kind === 'stream') this.lastServiceAnswer = this.lastContact;
     this.head = Math.max(this.head, head);
     if (position > this.position) {
       this.position = position;
@@ -264,7 +299,18 @@ export class GatewayClient extends EventEmitter {
     if (response.statusCode !== 200 || typeof body.head_position !== 'number') {
       throw new Error(`cannot read the revocation feed's head: ${response.statusCode} ${body.message ?? ''}`);
     }
+    this.lastServiceAnswer = Date.now();
     return body.head_position;
+  }
+}
+
+/** The token's `exp` in epoch ms, read without verifying (the service verifies); null when it has none. */
+function tokenExpiryMs(token: string): number | null {
+  try {
+    const exp = (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown }).exp;
+    return typeof exp === 'number' ? exp * 1000 : null;
+  } catch {
+    return null;
   }
 }
 

@@ -9,6 +9,11 @@ export interface AppConfig {
   readonly host: string;
   readonly port: number;
   readonly grpcPort: number;
+  /**
+   * METRICS_PORT: serve /metrics on this port (on HOST) instead of the HTTP port, where it then is a
+   * 404. null (unset): /metrics is on the HTTP port, without a token.
+   */
+  readonly metricsPort: number | null;
   readonly dataDir: string;
   /** EVENT_STORE (sqlite, the default, in DATA_DIR/events.db), DATABASE_URL, KURRENTDB_CONNECTION_STRING. */
   readonly eventStore: EventStoreSettings;
@@ -29,6 +34,8 @@ export interface AppConfig {
   /** 32 bytes, base64; absent outside production means: generate one under DATA_DIR. */
   readonly keyEncryptionKey: string | null;
   readonly logLevel: 'error' | 'warn' | 'log' | 'debug';
+  /** LOG_FORMAT: `json` (one object a line) or `text` (for a person); default: text on a terminal, else json. */
+  readonly logFormat: 'json' | 'text';
   /** How often an open revocation stream (SSE, gRPC) and the Kafka relay say they are alive. */
   readonly revocationHeartbeatMs: number;
   /** The expiry scheduler's longest sleep; it also wakes at the next due expiry. */
@@ -39,6 +46,12 @@ export interface AppConfig {
   readonly providers: ProvidersConfig;
   /** How long a client may take to send a request, and how many connections may be open at once. */
   readonly http: HttpLimitsConfig;
+  /**
+   * SHUTDOWN_DRAIN_MS, in ms: after SIGTERM/SIGINT, /readyz answers 503 while requests are still served
+   * this long, so that a load balancer takes the instance out before it stops accepting. Default 5000 with
+   * NODE_ENV=production, else 0 (Ctrl-C and tests stop at once).
+   */
+  readonly shutdownDrainMs: number;
 }
 
 export interface HttpLimitsConfig {
@@ -83,7 +96,8 @@ export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-do-not-use-in-pro
 /** 365 days in seconds: the README's deployment mints the gateway's token with --ttl 31536000. */
 export const DEFAULT_MAX_TOKEN_TTL_S = 31_536_000;
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+/** logTerminal: whether the logs go to a terminal (LOG_FORMAT's default is text there); keyctl logs on stderr. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, logTerminal: boolean = process.stdout.isTTY === true): AppConfig {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
   const jwt = env.AUTH_JWT_SECRET;
   if (jwt !== undefined && jwt.length < 32) {
@@ -102,6 +116,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const port = portOf(env, 'PORT', 8080);
   const grpcPort = portOf(env, 'GRPC_PORT', 50051);
   if (port !== 0 && port === grpcPort) throw new ConfigError('GRPC_PORT', `must differ from PORT (${port})`);
+  const metricsPort = env.METRICS_PORT === undefined || env.METRICS_PORT === '' ? null : portOf(env, 'METRICS_PORT', 0);
+  if (metricsPort !== null && metricsPort !== 0 && (metricsPort === port || metricsPort === grpcPort)) {
+    throw new ConfigError('METRICS_PORT', `must differ from PORT (${port}) and GRPC_PORT (${grpcPort})`);
+  }
   const dataDir = env.DATA_DIR ?? './data';
   if (dataDir.trim() === '') throw new ConfigError('DATA_DIR', 'must not be empty');
   return {
@@ -109,6 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     host: env.HOST ?? '127.0.0.1',
     port,
     grpcPort,
+    metricsPort,
     dataDir: path.resolve(dataDir),
     eventStore: eventStoreOf(env, path.resolve(dataDir)),
     jwtSecret: jwt ?? DEVELOPMENT_JWT_SECRET,
@@ -117,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     publicBaseUrl: publicBaseUrlOf(env),
     keyEncryptionKey: kek ?? null,
     logLevel: oneOf(env, 'LOG_LEVEL', ['error', 'warn', 'log', 'debug'] as const, 'log'),
+    logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'text'] as const, logTerminal ? 'text' : 'json'),
     revocationHeartbeatMs: integerOf(env, 'REVOCATION_HEARTBEAT_MS', 5000, 50, 600_000),
     expiryScanMs: integerOf(env, 'EXPIRY_SCAN_MS', 1000, 10, 3_600_000),
     kafka: kafkaOf(env),
@@ -126,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       verifyTimeoutMs: integerOf(env, 'PROVIDER_VERIFY_TIMEOUT_MS', 10_000, 100, 120_000),
     },
     http: httpLimitsOf(env),
+    shutdownDrainMs: integerOf(env, 'SHUTDOWN_DRAIN_MS', nodeEnv === 'production' ? 5000 : 0, 0, 600_000),
   };
 }
 

@@ -60,12 +60,21 @@ describe('docker-compose.yml', () => {
     // It names draft 2019-09 as "http://json-schema.org/draft/2019-09/schema#", which Ajv does not
     // resolve by that spelling; Ajv2019 is that draft.
     expect($schema).toContain('2019-09');
-    const validate = new Ajv2019({ strict: false, allErrors: true }).compile(schema);
+    // The schema's formats are Compose's own: "duration" is Go's time.ParseDuration syntax ("5s",
+    // "1m30s"), "ports" and "expose" the short port syntax, "subnet_ip_address" a CIDR. Checked as such, rather than ignored with a
+    // warning per use.
+    const ajv = new Ajv2019({ strict: false, allErrors: true })
+      .addFormat('duration', /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/)
+      .addFormat('ports', /^((\[[0-9a-fA-F:]+\]|[0-9.]+):)?((\d+(-\d+)?)?:)?\d+(-\d+)?(\/(tcp|udp|sctp))?$/)
+      .addFormat('expose', /^\d+(-\d+)?(\/(tcp|udp|sctp))?$/)
+      .addFormat('subnet_ip_address', /^([0-9.]+|[0-9a-fA-F:]+)\/\d{1,3}$/);
+    const validate = ajv.compile(schema);
     const valid = validate(compose);
     expect(validate.errors ?? []).toEqual([]);
     expect(valid).toBe(true);
     // The schema is not a rubber stamp: a misspelt key is refused.
     expect(validate({ services: { s: { imgae: 'x' } } })).toBe(false);
+    expect(validate({ services: { s: { image: 'x', healthcheck: { interval: 'five seconds' } } } })).toBe(false);
   });
 
   it('runs KurrentDB (one insecure node), Kafka (KRaft), the key service on both and the gateway, with health checks, volumes and ordered start-up', () => {
@@ -110,7 +119,9 @@ describe('Dockerfile', () => {
     expect(npmCommands).toEqual(['npm ci', 'npm run build', 'npm prune --omit=dev']);
     for (const command of npmCommands) expect(readme).toContain(command);
     expect(readme.split('\n').slice(0, 12).join('\n')).toContain('npm ci && npm start');
-    expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim AS build$/m);
+    expect(dockerfile).toMatch(/^FROM node:24-bookworm-slim AS build$/m);
+    // Node 24 LTS in the image; npm run test:node24 runs the suite on it.
+    expect(dockerfile).toMatch(/^FROM node:24-bookworm-slim AS runtime$/m);
     expect([...dockerfile.matchAll(/^FROM .+ AS (\S+)$/gm)].map((m) => m[1])).toEqual(['build', 'runtime', 'gateway', 'key-service']);
   });
 

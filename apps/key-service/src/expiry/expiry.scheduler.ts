@@ -6,6 +6,7 @@ import { eventMetadata } from '../common/request-context';
 import { ProjectionRunner } from '../keys/projections/projection-runner';
 import { READ_MODEL_DB } from '../keys/projections/read-model.database';
 import { KeyCommandExecutor } from '../keys/shared/key-command.executor';
+import { Metrics } from '../observability/metrics';
 
 const DUE_BATCH = 200;
 export const EXPIRY_ACTOR = { userId: 'system:expiry-scheduler', role: 'system', teamId: '' } as const;
@@ -34,10 +35,19 @@ export class ExpiryScheduler implements OnApplicationBootstrap, OnApplicationShu
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly executor: KeyCommandExecutor,
     runner: ProjectionRunner,
+    private readonly metrics: Metrics,
   ) {
     const live = 'expires_at IS NOT NULL AND deleted_at IS NULL AND expired_at IS NULL';
     this.due = db.prepare(`SELECT key_uuid, team_id FROM key_views WHERE ${live} AND expires_at <= ? ORDER BY expires_at LIMIT ?`);
     this.next = db.prepare(`SELECT MIN(expires_at) AS expires_at FROM key_views WHERE ${live}`);
+    const backlog = db.prepare<[string], { n: number }>(`SELECT COUNT(*) AS n FROM key_views WHERE ${live} AND expires_at <= ?`);
+    metrics.onScrape(() => {
+      if (!db.open) return;
+      const next = this.next.get()?.expires_at;
+      if (next) metrics.expiryNextDue.set(Date.parse(next) / 1000);
+      else metrics.expiryNextDue.reset();
+      metrics.expiryBacklog.set(backlog.get(this.clock.now().toISOString())?.n ?? 0);
+    });
     // A key created with a near expiry must not wait for the end of a long sleep.
     runner.onCommitted('notify', () => this.reschedule());
   }
@@ -68,6 +78,7 @@ export class ExpiryScheduler implements OnApplicationBootstrap, OnApplicationShu
           if (before.expiredAt !== null) written++;
         } catch (error) {
           this.failures++;
+          this.metrics.expiryFailures.inc();
           this.logger.error(`could not expire key ${key.key_uuid}: ${(error as Error).message}`);
         }
       }

@@ -66,7 +66,7 @@ const STATUS_IDS: Readonly<Record<number, string>> = {
   503: 'service_unavailable',
 };
 
-const GRPC_CODES: Readonly<Record<number, GrpcStatus>> = {
+export const GRPC_CODES: Readonly<Record<number, GrpcStatus>> = {
   400: GrpcStatus.INVALID_ARGUMENT,
   401: GrpcStatus.UNAUTHENTICATED,
   403: GrpcStatus.PERMISSION_DENIED,

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type Database from 'better-sqlite3';
 import { CommandHandling, Decider, EVENT_STORE, EventStore, Metadata } from '@lib/event-store';
+import { Metrics } from '../observability/metrics';
 import { Principal } from '../auth/principal';
 import { CLOCK, Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
@@ -65,6 +66,7 @@ export class ProviderKeys implements OnApplicationBootstrap {
     private readonly verifier: ProviderVerifier,
     private readonly registry: NameRegistry,
     private readonly projections: ProjectionRunner,
+    private readonly metrics: Metrics,
   ) {
     this.handling = new CommandHandling(store, { maxAttempts: 8 });
   }
@@ -204,9 +206,11 @@ export class ProviderKeys implements OnApplicationBootstrap {
   }
 
   private async execute(command: ProviderKeyCommand, metadata: Metadata): Promise<readonly ProviderKeyEvent[]> {
-    const outcome = await this.handling.handle(providerKeyStreamId(command.keyUuid), providerKeyDecider, command, metadata);
-    if (outcome.position !== null) await this.projections.waitFor(outcome.position);
-    return outcome.newEvents;
+    return this.metrics.timeCommand(command.type, async () => {
+      const outcome = await this.handling.handle(providerKeyStreamId(command.keyUuid), providerKeyDecider, command, metadata);
+      if (outcome.position !== null) await this.projections.waitFor(outcome.position);
+      return outcome.newEvents;
+    });
   }
 
   private assertNameFree(teamId: string, provider: Provider, name: string): void {

@@ -51,6 +51,7 @@ export class GatewayGrpcController {
     }
     return new Observable<FeedItem>((subscriber) => {
       const sink: FeedSink = {
+        transport: 'grpc',
         get closed() {
           return subscriber.closed;
         },

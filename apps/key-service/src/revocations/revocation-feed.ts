@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { ProjectionRunner } from '../keys/projections/projection-runner';
+import { FeedTransport, Metrics } from '../observability/metrics';
 import { Revocation } from './revocation';
 import { RevocationsProjection } from './revocations.projection';
 
@@ -16,6 +17,8 @@ export interface FeedSink {
    */
   end(reason: FeedEndReason): void;
   readonly closed: boolean;
+  /** Which stream transport this is, for the subscriber and records-sent metrics. */
+  readonly transport: FeedTransport;
 }
 
 export type FeedEndReason = 'shutdown' | 'token_expired';
@@ -40,23 +43,48 @@ const BACKLOG_PAGE = 1000;
 export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly subscribers = new Set<Subscriber>();
   private notified: number;
+  /** After endAll: a stream opened while the servers close ends at once, or it would hold their close. */
+  private stopping = false;
   private readonly heartbeat: NodeJS.Timeout;
+  /** key_service_revocation_feed_records_sent_total, bound per transport once. */
+  private readonly sent: Record<FeedTransport, { inc(by?: number): void }>;
 
   constructor(
     private readonly revocations: RevocationsProjection,
     private readonly runner: ProjectionRunner,
     @Inject(APP_CONFIG) config: AppConfig,
+    metrics: Metrics,
   ) {
+    this.sent = { sse: metrics.feedRecordsSent.labels('sse'), grpc: metrics.feedRecordsSent.labels('grpc') };
+    this.sent.sse.inc(0);
+    this.sent.grpc.inc(0);
+    metrics.onScrape(() => {
+      const open: Record<FeedTransport, number> = { sse: 0, grpc: 0 };
+      for (const subscriber of this.subscribers) if (!subscriber.sink.closed) open[subscriber.sink.transport]++;
+      for (const transport of ['sse', 'grpc'] as const) metrics.feedSubscribers.labels(transport).set(open[transport]);
+    });
     this.notified = runner.checkpoint;
     runner.onCommitted('notify', (_events, position) => this.publish(position));
     this.heartbeat = setInterval(() => this.beat(), config.revocationHeartbeatMs);
     this.heartbeat.unref();
   }
 
-  /** Open streams would hold the HTTP server's close forever: end them first. */
+  /** Open streams would hold the HTTP server's close forever: end them first (the shutdown sequence calls this). */
   beforeApplicationShutdown(): void {
+    this.endAll('shutdown');
+  }
+
+  /** Ends every open stream after a last heartbeat, saying why; a stream opened afterwards ends at once. */
+  endAll(reason: FeedEndReason): void {
     clearInterval(this.heartbeat);
-    for (const subscriber of this.subscribers) subscriber.sink.end('shutdown');
+    this.stopping = true;
+    const head = this.runner.checkpoint;
+    for (const subscriber of this.subscribers) {
+      if (subscriber.sink.closed) continue;
+      // The last heartbeat gives the client the position to resume from elsewhere.
+      subscriber.sink.heartbeat(subscriber.delivered, head);
+      subscriber.sink.end(reason);
+    }
     this.subscribers.clear();
   }
 
@@ -82,6 +110,11 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
   async subscribe(after: number, sink: FeedSink, endAtMs = Number.POSITIVE_INFINITY): Promise<() => void> {
     const subscription = await this.follow(after, sink);
     if (subscription === null) return () => undefined;
+    if (this.stopping) {
+      this.subscribers.delete(subscription);
+      if (!sink.closed) sink.end('shutdown');
+      return () => undefined;
+    }
     let timer: NodeJS.Timeout | undefined;
     const stop = () => {
       clearTimeout(timer);
@@ -108,6 +141,7 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
       const head = this.runner.checkpoint;
       const page = this.revocations.after(delivered, BACKLOG_PAGE);
       for (const revocation of page) sink.revocation(revocation);
+      if (page.length > 0) this.sent[sink.transport].inc(page.length);
       if (page.length === BACKLOG_PAGE) {
         delivered = page[page.length - 1].position;
         await sink.drain();
@@ -135,7 +169,14 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
         this.subscribers.delete(subscriber);
         continue;
       }
-      for (const revocation of fresh) if (revocation.position > subscriber.delivered) subscriber.sink.revocation(revocation);
+      let sent = 0;
+      for (const revocation of fresh) {
+        if (revocation.position > subscriber.delivered) {
+          subscriber.sink.revocation(revocation);
+          sent++;
+        }
+      }
+      if (sent > 0) this.sent[subscriber.sink.transport].inc(sent);
       subscriber.delivered = Math.max(subscriber.delivered, position);
     }
   }

@@ -118,6 +118,7 @@ const END_MESSAGES: Readonly<Record<FeedEndReason, string>> = {
 };
 
 class SseSink implements FeedSink {
+  readonly transport = 'sse';
   private ended = false;
 
   constructor(private readonly raw: FastifyReply['raw']) {

@@ -9,6 +9,7 @@ import { KEY_STREAM_PREFIX } from '../domain/model-access-key.events';
 import { EventProjection } from './projection';
 import { ProjectionRunner } from './projection-runner';
 import { openReadModelDatabase } from './read-model.database';
+import { Metrics } from '../../observability/metrics';
 
 /** A view whose writes fail as SQLite's do on a full disk while `full` is set. */
 class FlakyDiskProjection implements EventProjection {
@@ -52,7 +53,7 @@ describe('ProjectionRunner when the views cannot be written', () => {
     store = new InMemoryEventStore();
     projection = new FlakyDiskProjection();
     storage = new StorageHealth(loadConfig({ DATA_DIR: dir, NODE_ENV: 'test' }));
-    runner = new ProjectionRunner(store, db, [projection], storage);
+    runner = new ProjectionRunner(store, db, [projection], storage, new Metrics());
     runner.onApplicationBootstrap();
   });
 

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import type Database from 'better-sqlite3';
 import { EVENT_STORE, EventFollower, EventStore, StoreUnavailableError, StoredEvent, storageFaultOf } from '@lib/event-store';
 import { StorageHealth } from '../../health/storage-health';
+import { Metrics } from '../../observability/metrics';
 import { SERVICE_STREAM_PREFIXES } from '../../stream-categories';
 import { PROJECTIONS, Projection } from './projection';
 import { RebuildResult, rebuildAsideAndSwap } from './projection-rebuild';
@@ -39,12 +40,32 @@ export class ProjectionRunner implements OnApplicationBootstrap, OnApplicationSh
     @Inject(READ_MODEL_DB) private readonly db: Database.Database,
     @Inject(PROJECTIONS) private readonly projections: Projection[],
     private readonly storage: StorageHealth,
+    metrics: Metrics,
   ) {
     this.getCheckpoint = db.prepare('SELECT position FROM projection_checkpoints WHERE name = ?');
     this.setCheckpoint = db.prepare(
       'INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position',
     );
     this.prepareViews();
+    metrics.onScrape(() => this.sample(metrics));
+  }
+
+  /** Each view's checkpoint and its lag behind the store's head, read when Prometheus scrapes. */
+  private async sample(metrics: Metrics): Promise<void> {
+    let head: number | null = null;
+    try {
+      head = await this.store.headPosition();
+      metrics.storeHead.set(head);
+      metrics.storeUp.set(1);
+    } catch {
+      metrics.storeUp.set(0);
+    }
+    if (!this.db.open) return;
+    for (const projection of this.projections) {
+      const position = this.checkpointOf(projection.name);
+      metrics.projectionPosition.labels(projection.name).set(position);
+      if (head !== null) metrics.projectionLag.labels(projection.name).set(Math.max(0, head - position));
+    }
   }
 
   /** Sets up every view; one stored under another version is dropped and rebuilt from the first event. */

@@ -6,6 +6,7 @@ import { ModelAccessKeyCommand } from '../domain/model-access-key.commands';
 import { ModelAccessKeyEvent, keyStreamId } from '../domain/model-access-key.events';
 import { ModelAccessKey, ModelAccessKeyState, evolve, initialState } from '../domain/model-access-key.state';
 import { ProjectionRunner } from '../projections/projection-runner';
+import { Metrics } from '../../observability/metrics';
 
 export const modelAccessKeyDecider: Decider<ModelAccessKeyCommand, ModelAccessKeyEvent, ModelAccessKeyState> = {
   decide,
@@ -25,15 +26,19 @@ export class KeyCommandExecutor {
   constructor(
     @Inject(EVENT_STORE) store: EventStore,
     private readonly projections: ProjectionRunner,
+    private readonly metrics: Metrics,
   ) {
     this.handling = new CommandHandling(store, { maxAttempts: 8 });
   }
 
-  async execute(command: ModelAccessKeyCommand, metadata: Metadata): Promise<ModelAccessKey> {
-    const outcome = await this.handling.handle(keyStreamId(command.keyUuid), modelAccessKeyDecider, command, metadata);
-    if (outcome.position !== null) await this.projections.waitFor(outcome.position);
-    if (outcome.state.status === 'absent') throw new Error(`command ${command.type} left key ${command.keyUuid} absent`);
-    return outcome.state.key;
+  /** Timed in key_service_command_duration_seconds by command type and outcome. */
+  execute(command: ModelAccessKeyCommand, metadata: Metadata): Promise<ModelAccessKey> {
+    return this.metrics.timeCommand(command.type, async () => {
+      const outcome = await this.handling.handle(keyStreamId(command.keyUuid), modelAccessKeyDecider, command, metadata);
+      if (outcome.position !== null) await this.projections.waitFor(outcome.position);
+      if (outcome.state.status === 'absent') throw new Error(`command ${command.type} left key ${command.keyUuid} absent`);
+      return outcome.state.key;
+    });
   }
 }
 

@@ -6,6 +6,7 @@ import { ProjectionRunner } from '../../keys/projections/projection-runner';
 import { READ_MODEL_DB } from '../../keys/projections/read-model.database';
 import { RevocationsProjection } from '../revocations.projection';
 import { kafkaLogCreator } from './kafka-logging';
+import { Metrics } from '../../observability/metrics';
 
 const BATCH = 500;
 const MAX_BACKOFF_MS = 5000;
@@ -42,8 +43,15 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
     @Inject(READ_MODEL_DB) db: Database.Database,
     private readonly revocations: RevocationsProjection,
     private readonly runner: ProjectionRunner,
+    private readonly metrics: Metrics,
   ) {
     this.kafka = config.kafka;
+    if (this.kafka !== null) {
+      metrics.onScrape(() => {
+        metrics.relayPosition.set(this.relayed);
+        metrics.relayLag.set(Math.max(0, this.runner.checkpoint - this.relayed));
+      });
+    }
     this.heartbeatMs = config.revocationHeartbeatMs;
     this.name = `kafka:${config.kafka?.revocationsTopic ?? ''}`;
     db.exec('CREATE TABLE IF NOT EXISTS relay_checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL)');
@@ -103,6 +111,7 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
         if (!moved) await this.sleep(Math.max(0, this.lastHeartbeat + this.heartbeatMs - Date.now()));
       } catch (error) {
         if (this.stopped) return;
+        this.metrics.relayErrors.inc();
         if (this.outageSince === null) {
           this.outageSince = Date.now();
           this.logger.warn(`cannot relay to Kafka (${(error as Error).message}); retrying, revocations wait at position ${this.relayed}`);
@@ -149,6 +158,7 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
           headers: { position: String(revocation.position) },
         })),
       });
+      this.metrics.relayRecordsSent.inc(batch.length);
     }
     // A short batch read everything up to the head, so the checkpoint may move to the head itself.
     const reached = batch.length === BATCH ? batch[batch.length - 1].position : Math.max(head, this.relayed);

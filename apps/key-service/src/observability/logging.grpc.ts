@@ -1,0 +1,55 @@
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import { Observable } from 'rxjs';
+import { GRPC_CODES, toErrorAnswer } from '../http/app-exception.filter';
+import { AppLogger, requestLogContext } from './logging';
+
+/**
+ * One line per gRPC call, as logging.http.ts writes one per HTTP request: `transport: "grpc"`, the
+ * call's path as `route` (`/package.Service/Method`), `grpc_status` (the name of the status the
+ * exception filter answers with; CANCELLED for a stream the client left), `duration_ms` and a
+ * `request_id` of its own, which every line written while the call is handled carries too. A stream's
+ * line is written when it ends. No metadata (the token) and no message is logged. HTTP passes through.
+ */
+@Injectable()
+export class GrpcLoggingInterceptor implements NestInterceptor {
+  constructor(private readonly logger: AppLogger) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() !== 'rpc') return next.handle();
+    const call = context.getArgByIndex(2) as { getPath?: () => string } | undefined;
+    const route = call?.getPath?.() ?? `${context.getClass().name}.${context.getHandler().name}`;
+    const requestId = randomUUID();
+    const started = performance.now();
+    const pino = this.logger.pino;
+    const line = (grpcStatus: string) => {
+      const level = grpcStatus === 'INTERNAL' || grpcStatus === 'UNKNOWN' ? 'error' : 'info';
+      if (!pino.isLevelEnabled(level)) return;
+      const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+      pino[level]({ request_id: requestId, transport: 'grpc', route, grpc_status: grpcStatus, duration_ms: durationMs }, `gRPC ${route} ${grpcStatus}`);
+    };
+    return new Observable((subscriber) => {
+      let settled = false;
+      const subscription = requestLogContext.run({ requestId }, () =>
+        next.handle().subscribe({
+          next: (value) => subscriber.next(value),
+          error: (error: unknown) => {
+            settled = true;
+            line(GrpcStatus[GRPC_CODES[toErrorAnswer(error).status] ?? GrpcStatus.UNKNOWN]);
+            subscriber.error(error);
+          },
+          complete: () => {
+            settled = true;
+            line('OK');
+            subscriber.complete();
+          },
+        }),
+      );
+      return () => {
+        if (!settled) line('CANCELLED');
+        subscription.unsubscribe();
+      };
+    });
+  }
+}
