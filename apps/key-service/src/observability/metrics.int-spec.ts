@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import * as net from 'node:net';
+import { freePort } from '../../../../test/support/service-process';
 import { SERVICE_PROTOS } from '@lib/contracts';
 import { ConfigError, loadConfig } from '../config/app.config';
 import { KEYS, TestApp, startTestApp } from '../../../../test/support/test-app';
@@ -211,14 +211,3 @@ describe('/metrics after known traffic', () => {
     expect(loadConfig({}).metricsPort).toBeNull();
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
