@@ -1,8 +1,7 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
-import { status as GrpcStatus } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { Observable } from 'rxjs';
-import { GRPC_CODES, toErrorAnswer } from '../http/app-exception.filter';
+import { grpcRoute, onGrpcSettled } from './grpc-call-outcome';
 import { AppLogger, requestLogContext } from './logging';
 
 /**
@@ -18,8 +17,7 @@ export class GrpcLoggingInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'rpc') return next.handle();
-    const call = context.getArgByIndex(2) as { getPath?: () => string } | undefined;
-    const route = call?.getPath?.() ?? `${context.getClass().name}.${context.getHandler().name}`;
+    const route = grpcRoute(context);
     const requestId = randomUUID();
     const started = performance.now();
     const pino = this.logger.pino;
@@ -29,27 +27,7 @@ export class GrpcLoggingInterceptor implements NestInterceptor {
       const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
       pino[level]({ request_id: requestId, transport: 'grpc', route, grpc_status: grpcStatus, duration_ms: durationMs }, `gRPC ${route} ${grpcStatus}`);
     };
-    return new Observable((subscriber) => {
-      let settled = false;
-      const subscription = requestLogContext.run({ requestId }, () =>
-        next.handle().subscribe({
-          next: (value) => subscriber.next(value),
-          error: (error: unknown) => {
-            settled = true;
-            line(GrpcStatus[GRPC_CODES[toErrorAnswer(error).status] ?? GrpcStatus.UNKNOWN]);
-            subscriber.error(error);
-          },
-          complete: () => {
-            settled = true;
-            line('OK');
-            subscriber.complete();
-          },
-        }),
-      );
-      return () => {
-        if (!settled) line('CANCELLED');
-        subscription.unsubscribe();
-      };
-    });
+    // Every line written while the call is handled carries its request id.
+    return onGrpcSettled(next, line, (run) => requestLogContext.run({ requestId }, run));
   }
 }

@@ -1,7 +1,6 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
-import { status as GrpcStatus } from '@grpc/grpc-js';
 import { Observable } from 'rxjs';
-import { GRPC_CODES, toErrorAnswer } from '../http/app-exception.filter';
+import { grpcRoute, onGrpcSettled } from './grpc-call-outcome';
 import { Metrics } from './metrics';
 
 /**
@@ -16,29 +15,8 @@ export class GrpcMetricsInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'rpc') return next.handle();
-    const call = context.getArgByIndex(2) as { getPath?: () => string } | undefined;
-    const method = call?.getPath?.() ?? `${context.getClass().name}.${context.getHandler().name}`;
+    const method = grpcRoute(context);
     const started = performance.now();
-    const record = (status: string) => this.metrics.grpcRequestDuration.labels(method, status).observe((performance.now() - started) / 1000);
-    return new Observable((subscriber) => {
-      let settled = false;
-      const subscription = next.handle().subscribe({
-        next: (value) => subscriber.next(value),
-        error: (error: unknown) => {
-          settled = true;
-          record(GrpcStatus[GRPC_CODES[toErrorAnswer(error).status] ?? GrpcStatus.UNKNOWN]);
-          subscriber.error(error);
-        },
-        complete: () => {
-          settled = true;
-          record('OK');
-          subscriber.complete();
-        },
-      });
-      return () => {
-        if (!settled) record('CANCELLED');
-        subscription.unsubscribe();
-      };
-    });
+    return onGrpcSettled(next, (status) => this.metrics.grpcRequestDuration.labels(method, status).observe((performance.now() - started) / 1000));
   }
 }
