@@ -2,7 +2,9 @@
  * npm run bench:gateway — the gateway path, each figure beside a baseline measured in the same run:
  * 1. cached verification in the client library, per second, against a bare sha256 + Map loop;
  * 2. POST /v1/keys/verify over HTTP (autocannon, 64 connections) against a bare hello route on the
- *    same HTTP stack (bench/hello-server.ts; a plain Fastify hello route is printed too);
+ *    same HTTP stack (bench/hello-server.ts; a plain Fastify hello route is printed too), with the
+ *    server's CPU time per request beside each rate; then the verify route again on a service with
+ *    tracing on (spans exported to a local OTLP/HTTP sink), against the run without;
  * 3. revocation propagation, from the regenerate or delete HTTP response to the gateway client
  *    denying the old secret, via the stream (SSE) and via Kafka (a real broker: the npm script
  *    starts one with scripts/kafka.sh unless KAFKA_BROKERS is set).
@@ -12,6 +14,8 @@ import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { Pool } from 'undici';
 import { GatewayClient, Revocation } from '@lib/gateway-client';
@@ -23,6 +27,27 @@ const KEYS = '/v2/gen-ai/models/api_keys';
 const KAFKA_BROKERS = process.env.KAFKA_BROKERS;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** CPU time (user + system, ms) the process has used so far, from /proc (Linux): 10 ms ticks. */
+function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** An OTLP/HTTP sink for the traced run: reads each batch and answers 200 as a collector does; counts spans. */
+async function startOtlpSink(): Promise<{ url: string; spans: () => number; close: () => Promise<void> }> {
+  let spans = 0;
+  const server = http.createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      spans += (Buffer.concat(chunks).toString('utf8').match(/"spanId"/g) ?? []).length;
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans: () => spans, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
 
 /** Runs `body` over the inputs in a loop for `ms`; returns operations per second. */
 function loopRate(ms: number, body: (i: number) => unknown): { perSecond: number } {
@@ -94,13 +119,41 @@ async function main(): Promise<void> {
   const verifyBody = JSON.stringify({ key: secrets[0], model: 'llama3-8b-instruct' });
   const run = (url: string, headers: Record<string, string>) =>
     autocannon({ url, connections: 64, duration: SECONDS, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: verifyBody });
+  // Each measured run also reports the server's CPU time per request: a figure the other tenants of a
+  // shared machine disturb far less than the request rate.
+  const measured = async (pid: number, url: string, headers: Record<string, string>) => {
+    const before = cpuMs(pid);
+    const result = await run(url, headers);
+    return { result, cpuUsPerRequest: ((cpuMs(pid) - before) * 1000) / result.requests.total };
+  };
   await run(`http://127.0.0.1:${helloPort}/hello`, {}); // warm-up of the same length
-  const helloResult = await run(`http://127.0.0.1:${helloPort}/hello`, {});
+  const { result: helloResult, cpuUsPerRequest: helloCpu } = await measured(hello.pid!, `http://127.0.0.1:${helloPort}/hello`, {});
   const rawHelloResult = await run(`http://127.0.0.1:${helloPort}/hello-raw`, {});
   await run(`${origin}/v1/keys/verify`, { authorization: `Bearer ${gatewayToken}` });
-  const verifyResult = await run(`${origin}/v1/keys/verify`, { authorization: `Bearer ${gatewayToken}` });
+  const { result: verifyResult, cpuUsPerRequest: verifyCpu } = await measured(child.pid!, `${origin}/v1/keys/verify`, { authorization: `Bearer ${gatewayToken}` });
   await stopProcess(hello);
   if (verifyResult.non2xx > 0 || verifyResult.errors > 0) throw new Error(`verify run had ${verifyResult.non2xx} non-2xx and ${verifyResult.errors} errors`);
+
+  // The same verify route on a service that exports a span for every request (OTEL_EXPORTER_OTLP_ENDPOINT).
+  console.error(`   ... and POST /v1/keys/verify with tracing on, ${SECONDS} s after a warm-up run`);
+  const sink = await startOtlpSink();
+  const traced = await startServiceProcess(path.join(WORK, 'service-traced'), { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_BSP_SCHEDULE_DELAY: '1000' });
+  const tracedKey = await fetch(`${traced.origin}${KEYS}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${owner}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench-traced' }),
+  }).then((r) => r.json() as Promise<{ api_key_info: { secret_key: string } }>);
+  const tracedRun = (url: string, headers: Record<string, string>) =>
+    autocannon({ url, connections: 64, duration: SECONDS, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ key: tracedKey.api_key_info.secret_key, model: 'llama3-8b-instruct' }) });
+  await tracedRun(`${traced.origin}/v1/keys/verify`, { authorization: `Bearer ${gatewayToken}` });
+  const tracedBefore = cpuMs(traced.child.pid!);
+  const tracedResult = await tracedRun(`${traced.origin}/v1/keys/verify`, { authorization: `Bearer ${gatewayToken}` });
+  const tracedCpu = ((cpuMs(traced.child.pid!) - tracedBefore) * 1000) / tracedResult.requests.total;
+  await stopProcess(traced.child);
+  const exportedSpans = sink.spans();
+  await sink.close();
+  if (tracedResult.non2xx > 0 || tracedResult.errors > 0) throw new Error(`traced verify run had ${tracedResult.non2xx} non-2xx and ${tracedResult.errors} errors`);
+  if (exportedSpans < tracedResult.requests.total) throw new Error(`the traced run exported ${exportedSpans} spans for ${tracedResult.requests.total} requests`);
 
   // 3. Propagation, via the stream and via Kafka.
   console.error(`3/3 propagation of ${REVOCATIONS} revocations (stream${KAFKA_BROKERS ? ' and Kafka' : ''})...`);
@@ -170,6 +223,12 @@ async function main(): Promise<void> {
   );
   const httpMet = verifyRps / helloRps >= 0.6 && verifyResult.latency.p99 <= 10;
   console.log(`   ratio ${(verifyRps / helloRps).toFixed(2)} (target >= 0.6 with p99 <= 10 ms: ${httpMet ? 'met' : 'NOT met'})`);
+  console.log(`   server CPU per request:   verify ${verifyCpu.toFixed(1)} us, hello ${helloCpu.toFixed(1)} us: ratio ${(helloCpu / verifyCpu).toFixed(2)} (hello / verify)`);
+  console.log(
+    `   verify, tracing on:       ${tracedResult.requests.average.toFixed(0).padStart(10)} req/s  p50 ${tracedResult.latency.p50} ms  p99 ${tracedResult.latency.p99} ms` +
+      `  CPU ${tracedCpu.toFixed(1)} us/request (${exportedSpans} spans exported)`,
+  );
+  console.log(`   tracing on / off:         ${(tracedResult.requests.average / verifyRps).toFixed(2)} of the rate, ${(tracedCpu / verifyCpu).toFixed(2)} x the CPU per request`);
   console.log('');
   console.log(`3. revocation propagation, HTTP response -> client denies the old secret, ${REVOCATIONS} revocations (half regenerate, half delete)`);
   for (const [name, values] of Object.entries(propagation)) {

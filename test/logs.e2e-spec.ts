@@ -157,7 +157,7 @@ describe('structured logs of the running service', () => {
       while (!service.output().includes('"grpc_status":"NOT_FOUND"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       const raw = service.output().split('\n').filter((line) => line !== '');
       const calls = raw.map((line) => JSON.parse(line) as LogLine).filter((line) => line.transport === 'grpc');
-      expect(calls.find((line) => line.route === '/modelkeys.v1.ModelAccessKeys/CreateKey')).toMatchObject({ level: 'info', grpc_status: 'OK', duration_ms: expect.any(Number), request_id: expect.any(String) });
+      expect(calls.find((line) => line.route === '/modelkeys.v1.ModelAccessKeys/CreateKey')).toMatchObject({ level: 'info', grpc_status: 'OK', duration_ms: expect.any(Number), request_id: expect.any(String), team_id: 'team-grpc', user_id: 'user-g' });
       expect(calls.find((line) => line.route === '/modelkeys.v1.ModelAccessKeys/GetKey')).toMatchObject({ grpc_status: 'NOT_FOUND' });
       for (const needle of [token, secret]) expect(raw.filter((line) => line.includes(needle))).toEqual([]);
     } finally {

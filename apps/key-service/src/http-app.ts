@@ -25,6 +25,9 @@ import { Metrics } from './observability/metrics';
 import { AppLogger } from './observability/logging';
 import { logRequests } from './observability/logging.http';
 import { MetricsServer, instrumentHttp, registerMetricsRoute } from './observability/metrics.http';
+import { startTracing } from './observability/tracing';
+import { traceRequests } from './observability/tracing.http';
+import { GrpcTracingInterceptor } from './observability/tracing.grpc';
 
 export interface AppOptions extends StorageOverrides {
   /** Serve gRPC on config.grpcPort as well (the service does; HTTP-only tests need not). */
@@ -36,6 +39,8 @@ const MAX_ENCODED_NAME_LENGTH = NAME_MAX_LENGTH * 4 * 3;
 
 /** The whole service, configured but not listening: main.ts and the integration specs share it. */
 export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<NestFastifyApplication> {
+  // Before the modules are built: the event store is wrapped for spans when a tracer is active.
+  const tracer = config.tracing === null ? null : startTracing(config.tracing);
   const adapter = new FastifyAdapter({
     bodyLimit: 256 * 1024,
     // During shutdown a request on a kept-alive connection is answered as usual (with Connection: close),
@@ -72,6 +77,10 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   app.useLogger(logger);
   const fastify = app.getHttpAdapter().getInstance();
   logRequests(fastify, logger.pino); // before any route is added: its hooks are every route's
+  if (tracer !== null) {
+    traceRequests(fastify, tracer); // likewise
+    app.useGlobalInterceptors(new GrpcTracingInterceptor(tracer)); // gRPC inherits the app's interceptors
+  }
   capConnections(fastify.server, config.http);
   answerMethodNotAllowed(fastify); // before any route is added: it collects their methods
   // DigitalOcean's clients send PUT .../regenerate with a JSON content type and no body: that is {}.

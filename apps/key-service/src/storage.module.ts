@@ -17,6 +17,8 @@ import { TokenService } from './auth/token.service';
 import { GrpcCall } from './grpc/grpc-call';
 import { StorageHealth } from './health/storage-health';
 import { Metrics } from './observability/metrics';
+import { activeTracer } from './observability/tracing';
+import { tracedEventStore } from './observability/traced.event-store';
 
 /** Closes the stores after everything that reads or writes them has stopped. */
 @Injectable()
@@ -73,7 +75,8 @@ export class StorageModule {
         useFactory: async (metrics: Metrics) => {
           const store = overrides.eventStore ?? (await openEventStore(config.eventStore));
           store.observe?.(metrics.eventStoreObserver);
-          return store;
+          const tracer = activeTracer();
+          return tracer === null ? store : tracedEventStore(store, config.eventStore.kind, tracer);
         },
         inject: [Metrics],
       },

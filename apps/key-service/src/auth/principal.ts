@@ -23,3 +23,18 @@ export function principalProblem(teamId: string, userId: string): string | null 
   if (!USER_ID.test(userId)) return 'sub must be 1-256 printable characters without whitespace, controls or bidirectional marks';
   return null;
 }
+
+/**
+ * The principal of a gRPC call, once its token was accepted, by the call's metadata object: what the
+ * HTTP side keeps on the request (request.principal), for the call's log line (team_id, user_id).
+ */
+const callPrincipals = new WeakMap<object, Principal>();
+
+export function rememberCallPrincipal(metadata: object, principal: Principal): void {
+  callPrincipals.set(metadata, principal);
+}
+
+/** The principal rememberCallPrincipal kept for this metadata object, if any. */
+export function callPrincipal(metadata: unknown): Principal | undefined {
+  return typeof metadata === 'object' && metadata !== null ? callPrincipals.get(metadata) : undefined;
+}

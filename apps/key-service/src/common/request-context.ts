@@ -3,6 +3,12 @@ export interface RequestContext {
   readonly requestId: string;
   readonly sourceIp: string | null;
   readonly userAgent: string | null;
+  /**
+   * The W3C trace the call belongs to (32 hex digits) and the span that made it (16): the request's span
+   * when tracing is on, else the caller's `traceparent`. Recorded with the events, next to correlationId,
+   * so that an auditor can go from an event to its trace. Absent when neither is known.
+   */
+  readonly trace?: { readonly traceId: string; readonly spanId: string } | null;
 }
 
 /** Who acted (a principal, or an operator tool such as keyctl) and from where. */
@@ -14,5 +20,6 @@ export function eventMetadata(actor: { readonly teamId: string; readonly userId:
     causationId: null,
     sourceIp: context.sourceIp,
     userAgent: context.userAgent,
+    ...(context.trace ? { traceId: context.trace.traceId, spanId: context.trace.spanId } : {}),
   };
 }

@@ -52,6 +52,23 @@ export interface AppConfig {
    * NODE_ENV=production, else 0 (Ctrl-C and tests stop at once).
    */
   readonly shutdownDrainMs: number;
+  /** null: no traces (the default; no tracing code runs). See TracingConfig. */
+  readonly tracing: TracingConfig | null;
+}
+
+/**
+ * OpenTelemetry's own variables (https://opentelemetry.io/docs/specs/otel/protocol/exporter/ and
+ * .../configuration/sdk-environment-variables/): OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (the whole URL), or
+ * OTEL_EXPORTER_OTLP_ENDPOINT (a base URL, to which `/v1/traces` is appended), turn traces on;
+ * OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn them off again.
+ */
+export interface TracingConfig {
+  /** Where spans are POSTed, as OTLP/HTTP JSON. */
+  readonly tracesUrl: string;
+  /** OTEL_SERVICE_NAME, default `key-service`: the `service.name` of every span. */
+  readonly serviceName: string;
+  /** OTEL_BSP_SCHEDULE_DELAY, in ms (default 5000): how long finished spans wait to be sent in a batch. */
+  readonly exportDelayMs: number;
 }
 
 export interface HttpLimitsConfig {
@@ -147,6 +164,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, logTerminal: bo
     },
     http: httpLimitsOf(env),
     shutdownDrainMs: integerOf(env, 'SHUTDOWN_DRAIN_MS', nodeEnv === 'production' ? 5000 : 0, 0, 600_000),
+    tracing: tracingOf(env),
+  };
+}
+
+function tracingOf(env: NodeJS.ProcessEnv): TracingConfig | null {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true' || env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() === 'none') return null;
+  const whole = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  const name = whole ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  if (!whole && !base) return null;
+  const exporter = env.OTEL_TRACES_EXPORTER?.trim();
+  if (exporter && exporter !== 'otlp') throw new ConfigError('OTEL_TRACES_EXPORTER', `must be otlp or none (got "${exporter}")`);
+  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL)?.trim();
+  if (protocol && protocol !== 'http/json') {
+    throw new ConfigError(env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL', `must be http/json, the protocol this service exports with (got "${protocol}")`);
+  }
+  const tracesUrl = whole ? baseUrlOf(env, name, whole) : `${baseUrlOf(env, name, base as string)}/v1/traces`;
+  return {
+    tracesUrl,
+    serviceName: env.OTEL_SERVICE_NAME?.trim() || 'key-service',
+    exportDelayMs: integerOf(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, 1, 600_000),
   };
 }
 

@@ -3,7 +3,8 @@ import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../common/domain-error';
 import { RequestContext } from '../common/request-context';
-import { Principal, Role } from '../auth/principal';
+import { activeTraceIds, parseTraceparent } from '../observability/tracing';
+import { Principal, Role, rememberCallPrincipal } from '../auth/principal';
 import { TokenService, TokenSession } from '../auth/token.service';
 import { ModelScope } from '../keys/domain/model-access-key.events';
 import { ModelAccessKey } from '../keys/domain/model-access-key.state';
@@ -23,6 +24,7 @@ export class GrpcCall {
   session(metadata: Metadata, allowed: readonly Role[] = MANAGEMENT_ROLES): TokenSession {
     const header = metadata.get('authorization')[0];
     const session = this.tokens.sessionFromAuthorizationHeader(typeof header === 'string' ? header : undefined);
+    rememberCallPrincipal(metadata, session.principal);
     const { role } = session.principal;
     if (!allowed.includes(role)) throw new DomainError('FORBIDDEN', `role ${role} may not call this method`);
     return session;
@@ -35,6 +37,7 @@ export class GrpcCall {
       requestId: typeof requestId === 'string' && /^[\w.-]{1,128}$/.test(requestId) ? requestId : randomUUID(),
       sourceIp: call?.getPeer?.() ?? null,
       userAgent: typeof agent === 'string' ? agent.slice(0, 512) : null,
+      trace: activeTraceIds() ?? parseTraceparent(metadata.get('traceparent')[0]),
     };
   }
 }

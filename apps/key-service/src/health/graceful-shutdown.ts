@@ -7,6 +7,7 @@ import { RevocationFeed } from '../revocations/revocation-feed';
 import { RevocationRelay } from '../revocations/kafka/revocation-relay';
 import { GrpcHealth } from './grpc-health';
 import { Readiness } from './readiness';
+import { stopTracing } from '../observability/tracing';
 
 /**
  * After the drain, how long closing may take before the process exits 1 anyway: a connection that never
@@ -31,7 +32,8 @@ const GRPC_CLOSE_MS = 5_000;
  *  3. the HTTP and gRPC servers stop accepting and their in-flight requests finish (a request on a
  *     kept-alive connection is still answered normally, with `Connection: close`);
  *  4. the Kafka relay finishes its in-flight batch;
- *  5. app.close(): the background work stops and the stores close; the process exits 0.
+ *  5. app.close(): the background work stops and the stores close; the spans still buffered are sent
+ *     (when tracing is on); the process exits 0.
  * This replaces Nest's enableShutdownHooks, which closed everything at once on the signal.
  */
 export function shutDownOnSignals(app: NestFastifyApplication, config: AppConfig): void {
@@ -88,6 +90,10 @@ async function shutDown(app: NestFastifyApplication, config: AppConfig, signal: 
   logger.log('stopping the background work and closing the stores');
   await app.close();
   logger.log('stores closed');
+  if (config.tracing !== null) {
+    await stopTracing();
+    logger.log('the last spans were sent');
+  }
 }
 
 /**

@@ -1,11 +1,17 @@
 import { ExecutionContext, createParamDecorator } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { RequestContext } from '../common/request-context';
+import { activeTraceIds, parseTraceparent } from '../observability/tracing';
 
 export const HttpRequestContext = createParamDecorator((_: unknown, context: ExecutionContext): RequestContext => {
   const request = context.switchToHttp().getRequest<FastifyRequest>();
   const agent = request.headers['user-agent'];
-  return { requestId: String(request.id), sourceIp: request.ip ?? null, userAgent: typeof agent === 'string' ? agent.slice(0, 512) : null };
+  return {
+    requestId: String(request.id),
+    sourceIp: request.ip ?? null,
+    userAgent: typeof agent === 'string' ? agent.slice(0, 512) : null,
+    trace: activeTraceIds() ?? parseTraceparent(request.headers.traceparent),
+  };
 });
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });

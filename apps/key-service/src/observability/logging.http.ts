@@ -17,13 +17,12 @@ type WithPrincipal = FastifyRequest & { principal?: Principal };
  * verify body carries a secret). team_id and user_id are there once the bearer token was accepted.
  *
  * Every line written while the request is served (an error, a warning) carries its request_id: the
- * request.s context is bound when it arrives and bound again before its handler runs, as reading a
- * body can lose the asynchronous context (fastify/middie#124, nodejs/node#41285). Call before routes are added.
+ * request's context is bound once, when it arrives. Fastify 5 carries it across the reading of the
+ * body (its content-type parser runs the rest of the request in an AsyncResource made at that point),
+ * which logging.int-spec.ts checks with a body. Call before routes are added.
  */
 export function logRequests(fastify: FastifyInstance, logger: PinoLogger): void {
-  const bind = (request: FastifyRequest, _reply: FastifyReply, done: () => void) => requestLogContext.run({ requestId: String(request.id) }, done);
-  fastify.addHook('onRequest', bind);
-  fastify.addHook('preHandler', bind);
+  fastify.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: () => void) => requestLogContext.run({ requestId: String(request.id) }, done));
   fastify.addHook('onResponse', (request: WithPrincipal, reply: FastifyReply, done: () => void) => {
     const status = reply.statusCode;
     const level = status >= 500 ? 'error' : 'info';

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/comm
 import type Database from 'better-sqlite3';
 import { CommandHandling, Decider, EVENT_STORE, EventStore, Metadata } from '@lib/event-store';
 import { Metrics } from '../observability/metrics';
+import { inSpan } from '../observability/tracing';
 import { Principal } from '../auth/principal';
 import { CLOCK, Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
@@ -206,11 +207,14 @@ export class ProviderKeys implements OnApplicationBootstrap {
   }
 
   private async execute(command: ProviderKeyCommand, metadata: Metadata): Promise<readonly ProviderKeyEvent[]> {
-    return this.metrics.timeCommand(command.type, async () => {
-      const outcome = await this.handling.handle(providerKeyStreamId(command.keyUuid), providerKeyDecider, command, metadata);
-      if (outcome.position !== null) await this.projections.waitFor(outcome.position);
-      return outcome.newEvents;
-    });
+    const streamId = providerKeyStreamId(command.keyUuid);
+    return inSpan(`command ${command.type}`, { attributes: { 'command.type': command.type, 'event_store.stream_id': streamId } }, () =>
+      this.metrics.timeCommand(command.type, async () => {
+        const outcome = await this.handling.handle(streamId, providerKeyDecider, command, metadata);
+        if (outcome.position !== null) await this.projections.waitFor(outcome.position);
+        return outcome.newEvents;
+      }),
+    );
   }
 
   private assertNameFree(teamId: string, provider: Provider, name: string): void {

@@ -7,6 +7,7 @@ import { ModelAccessKeyEvent, keyStreamId } from '../domain/model-access-key.eve
 import { ModelAccessKey, ModelAccessKeyState, evolve, initialState } from '../domain/model-access-key.state';
 import { ProjectionRunner } from '../projections/projection-runner';
 import { Metrics } from '../../observability/metrics';
+import { inSpan } from '../../observability/tracing';
 
 export const modelAccessKeyDecider: Decider<ModelAccessKeyCommand, ModelAccessKeyEvent, ModelAccessKeyState> = {
   decide,
@@ -31,14 +32,17 @@ export class KeyCommandExecutor {
     this.handling = new CommandHandling(store, { maxAttempts: 8 });
   }
 
-  /** Timed in key_service_command_duration_seconds by command type and outcome. */
+  /** Timed in key_service_command_duration_seconds by command type and outcome; a span when tracing is on. */
   execute(command: ModelAccessKeyCommand, metadata: Metadata): Promise<ModelAccessKey> {
-    return this.metrics.timeCommand(command.type, async () => {
-      const outcome = await this.handling.handle(keyStreamId(command.keyUuid), modelAccessKeyDecider, command, metadata);
-      if (outcome.position !== null) await this.projections.waitFor(outcome.position);
-      if (outcome.state.status === 'absent') throw new Error(`command ${command.type} left key ${command.keyUuid} absent`);
-      return outcome.state.key;
-    });
+    const streamId = keyStreamId(command.keyUuid);
+    return inSpan(`command ${command.type}`, { attributes: { 'command.type': command.type, 'event_store.stream_id': streamId } }, () =>
+      this.metrics.timeCommand(command.type, async () => {
+        const outcome = await this.handling.handle(streamId, modelAccessKeyDecider, command, metadata);
+        if (outcome.position !== null) await this.projections.waitFor(outcome.position);
+        if (outcome.state.status === 'absent') throw new Error(`command ${command.type} left key ${command.keyUuid} absent`);
+        return outcome.state.key;
+      }),
+    );
   }
 }
 

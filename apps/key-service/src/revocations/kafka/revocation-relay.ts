@@ -1,12 +1,15 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type Database from 'better-sqlite3';
 import { Kafka, Producer } from 'kafkajs';
+import { SpanKind, context, propagation } from '@opentelemetry/api';
 import { APP_CONFIG, AppConfig, KafkaConfig } from '../../config/app.config';
 import { ProjectionRunner } from '../../keys/projections/projection-runner';
 import { READ_MODEL_DB } from '../../keys/projections/read-model.database';
 import { RevocationsProjection } from '../revocations.projection';
 import { kafkaLogCreator } from './kafka-logging';
 import { Metrics } from '../../observability/metrics';
+import { activeTracer, inSpan } from '../../observability/tracing';
+import { Revocation } from '../revocation';
 
 const BATCH = 500;
 const MAX_BACKOFF_MS = 5000;
@@ -149,15 +152,19 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
     if (head <= this.relayed) return false;
     const batch = this.revocations.after(this.relayed, BATCH);
     if (batch.length > 0) {
-      await producer.send({
-        topic: (this.kafka as KafkaConfig).revocationsTopic,
-        acks: -1,
-        messages: batch.map((revocation) => ({
-          key: revocation.key_uuid,
-          value: JSON.stringify({ type: 'revocation', ...revocation }),
-          headers: { position: String(revocation.position) },
-        })),
-      });
+      const topic = (this.kafka as KafkaConfig).revocationsTopic;
+      const send = (headers: Record<string, string>) =>
+        producer.send({
+          topic,
+          acks: -1,
+          messages: batch.map((revocation) => ({
+            key: revocation.key_uuid,
+            value: JSON.stringify({ type: 'revocation', ...revocation }),
+            headers: { position: String(revocation.position), ...headers },
+          })),
+        });
+      if (activeTracer() === null) await send({});
+      else await this.tracedSend(topic, batch, send);
       this.metrics.relayRecordsSent.inc(batch.length);
     }
     // A short batch read everything up to the head, so the checkpoint may move to the head itself.
@@ -165,6 +172,29 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
     this.save.run(this.name, reached);
     this.relayed = reached;
     return true;
+  }
+
+  /**
+   * The send as a PRODUCER span `send {topic}` (messaging semantic conventions: messaging.system kafka,
+   * messaging.destination.name, messaging.operation.type send, messaging.batch.message_count), with the
+   * positions it carries; each message's headers carry the span's `traceparent`, so that a consumer's
+   * trace continues from it.
+   */
+  private tracedSend(topic: string, batch: readonly Revocation[], send: (headers: Record<string, string>) => Promise<unknown>): Promise<unknown> {
+    const attributes = {
+      'messaging.system': 'kafka',
+      'messaging.destination.name': topic,
+      'messaging.operation.type': 'send',
+      'messaging.operation.name': 'send',
+      'messaging.batch.message_count': batch.length,
+      'event_store.first_position': batch[0].position,
+      'event_store.position': batch[batch.length - 1].position,
+    };
+    return inSpan(`send ${topic}`, { kind: SpanKind.PRODUCER, attributes }, () => {
+      const headers: Record<string, string> = {};
+      propagation.inject(context.active(), headers);
+      return send(headers);
+    });
   }
 
   private async heartbeat(producer: Producer): Promise<void> {
