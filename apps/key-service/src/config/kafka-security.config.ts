@@ -5,11 +5,9 @@ export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512']
 export type KafkaSaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number];
 
 /** kafkajs' `sasl` option for the mechanisms managed Kafka offers (Confluent Cloud, MSK, Aiven). */
-export interface KafkaSasl {
-  readonly mechanism: KafkaSaslMechanism;
-  readonly username: string;
-  readonly password: string;
-}
+export type KafkaSasl = {
+  readonly [M in KafkaSaslMechanism]: { readonly mechanism: M; readonly username: string; readonly password: string };
+}[KafkaSaslMechanism];
 
 /** kafkajs' `ssl` option: the PEM contents (not paths) of the CA bundle and the client certificate and key. */
 export interface KafkaTls {
@@ -68,7 +66,7 @@ export function kafkaSecurityOf(env: NodeJS.ProcessEnv): KafkaSecurity {
   }
   if (username === undefined) throw new ConfigError('KAFKA_SASL_USERNAME', `is required with KAFKA_SASL_MECHANISM=${mechanism} (or KAFKA_SASL_USERNAME_FILE)`);
   if (password === undefined) throw new ConfigError('KAFKA_SASL_PASSWORD', `is required with KAFKA_SASL_MECHANISM=${mechanism} (or KAFKA_SASL_PASSWORD_FILE)`);
-  return { ...(ssl === undefined ? {} : { ssl }), sasl: { mechanism: mechanism as KafkaSaslMechanism, username, password } };
+  return { ...(ssl === undefined ? {} : { ssl }), sasl: { mechanism, username, password } as KafkaSasl };
 }
 
 /**
