@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { hs256KeyId } from '../apps/key-service/src/auth/token.service';
 import { KEYCTL, ServiceProcess, api, startService } from './support/service-process';
 
 describe('keyctl token and the token lifetime cap, against the running service', () => {
@@ -60,5 +61,20 @@ describe('keyctl token and the token lifetime cap, against the running service',
     expect(unknown.stdout).toBe('');
     expect(unknown.stderr).toContain("unknown option '--tll'");
     expect(unknown.stderr).toContain('--ttl <seconds>');
+  });
+
+  it('signs with the current AUTH_JWT_SECRET under its kid, never with a previous one, during a rotation', async () => {
+    const current = 'the-current-secret-of-this-e2e-test-000000001';
+    const previous = 'the-previous-secret-of-this-e2e-test-00000002';
+    const rotated = spawnSync(process.execPath, [KEYCTL, 'token', '--team', 'ops', '--user', 'u', '--role', 'owner'], {
+      env: { ...service.env, AUTH_JWT_SECRET: current, AUTH_JWT_PREVIOUS_SECRETS: previous },
+      encoding: 'utf8',
+    });
+    expect(rotated.status).toBe(0);
+    const header = JSON.parse(Buffer.from(rotated.stdout.split('.')[0], 'base64url').toString('utf8')) as { alg: string; kid: string };
+    expect(header).toEqual({ alg: 'HS256', typ: 'JWT', kid: hs256KeyId(current) });
+    // The running service holds neither secret: the token is refused, naming why.
+    const refused = await api(service.baseUrl, 'GET', '/v2/gen-ai/models/api_keys', rotated.stdout.trim());
+    expect([refused.status, refused.body.message]).toEqual([401, 'invalid token: signed with a secret this service does not hold (neither AUTH_JWT_SECRET nor AUTH_JWT_PREVIOUS_SECRETS)']);
   });
 });

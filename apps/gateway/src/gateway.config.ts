@@ -1,6 +1,8 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FeedOptions } from '@lib/gateway-client';
+import { ConfigError } from '../../key-service/src/config/config-error';
+import { kafkaSecurityOf } from '../../key-service/src/config/kafka-security.config';
 
 export interface GatewayConfig {
   readonly host: string;
@@ -43,6 +45,8 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       brokers,
       topic: env.KAFKA_REVOCATIONS_TOPIC || undefined,
       groupId: env.GATEWAY_GROUP_ID || `model-keys-gateway-${os.hostname()}-${port}`,
+      // KAFKA_SSL*, KAFKA_SASL_* (and _FILE variants), read as the key service's relay reads them.
+      ...gatewayError(() => kafkaSecurityOf(env)),
     };
   }
   return {
@@ -60,6 +64,15 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     validTtlMs: integer(env, 'CACHE_TTL_MS', 300_000, 0, 86_400_000),
     logFormat: logFormatOf(env),
   };
+}
+
+function gatewayError<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof ConfigError) throw new GatewayConfigError(error.variable, error.message.slice(error.variable.length + 2));
+    throw error;
+  }
 }
 
 function required(env: NodeJS.ProcessEnv, name: string, what: string): string {

@@ -1,6 +1,8 @@
 import { keepLogStreamsAlive } from '../../key-service/src/common/log-streams';
 import { createRootLogger } from '../../key-service/src/observability/logging';
 import { logRequests } from '../../key-service/src/observability/logging.http';
+import { KafkaCredentialsRefusedError } from '@lib/gateway-client';
+import { kafkaCredentialsRefused } from '../../key-service/src/config/kafka-security.config';
 import { GatewayConfigError, loadGatewayConfig } from './gateway.config';
 import { createGateway } from './gateway.server';
 
@@ -21,7 +23,16 @@ async function main(): Promise<void> {
   const logger = { log: (message: string) => root.info(message), warn: (message: string) => root.warn(message) };
   const gateway = await createGateway(config, logger);
   logRequests(gateway.app, root); // one line per request, as the key service's (no header, body or query)
-  await gateway.client.start();
+  try {
+    await gateway.client.start();
+  } catch (error) {
+    // Credentials the broker refuses are a configuration error: one line naming the variables.
+    if (error instanceof KafkaCredentialsRefusedError && config.feed.kind === 'kafka' && config.feed.sasl !== undefined) {
+      console.error(`Invalid configuration: ${kafkaCredentialsRefused(config.feed.sasl as Parameters<typeof kafkaCredentialsRefused>[0], error.brokerMessage).message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
   await gateway.app.listen({ host: config.host, port: config.port });
   const address = gateway.app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

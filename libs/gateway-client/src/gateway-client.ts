@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Pool } from 'undici';
-import { KafkaFeed } from './feeds/kafka-feed';
+import { KafkaFeed, KafkaFeedOptions } from './feeds/kafka-feed';
 import { SseFeed } from './feeds/sse-feed';
 import { PositionFile } from './position-file';
 import { Feed, Logger, Revocation, VerifyAnswer, VerifyCode, VerifyTarget } from './types';
@@ -9,7 +9,15 @@ import { VerificationCache } from './verification-cache';
 
 export type FeedOptions =
   | { readonly kind: 'stream' }
-  | { readonly kind: 'kafka'; readonly brokers: readonly string[]; readonly topic?: string; readonly groupId: string };
+  | {
+      readonly kind: 'kafka';
+      readonly brokers: readonly string[];
+      readonly topic?: string;
+      readonly groupId: string;
+      /** kafkajs' ssl and sasl options (KafkaFeedOptions). */
+      readonly ssl?: KafkaFeedOptions['ssl'];
+      readonly sasl?: KafkaFeedOptions['sasl'];
+    };
 
 export interface GatewayClientOptions {
   /** The key service, e.g. http://127.0.0.1:8080. */
@@ -94,7 +102,13 @@ export class GatewayClient extends EventEmitter {
     this.feed =
       options.feed.kind === 'stream'
         ? new SseFeed({ serviceUrl: options.serviceUrl, token: options.token })
-        : new KafkaFeed({ brokers: options.feed.brokers, topic: options.feed.topic, groupId: options.feed.groupId });
+        : new KafkaFeed({
+            brokers: options.feed.brokers,
+            topic: options.feed.topic,
+            groupId: options.feed.groupId,
+            ...(options.feed.ssl !== undefined ? { ssl: options.feed.ssl } : {}),
+            ...(options.feed.sasl !== undefined ? { sasl: options.feed.sasl } : {}),
+          });
   }
 
   /** Starts following the feed from the saved position, or else from the feed's current head. */

@@ -18,9 +18,9 @@ export class BearerAuthGuard implements CanActivate {
     private readonly reflector: Reflector,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const principal = this.tokens.fromAuthorizationHeader(request.headers.authorization);
+    const principal = await this.tokens.fromAuthorizationHeader(request.headers.authorization);
     const allowed = this.reflector.getAllAndOverride<Role[] | undefined>(ALLOWED_ROLES, [context.getHandler(), context.getClass()]);
     if (allowed && !allowed.includes(principal.role)) {
       throw new DomainError('FORBIDDEN', `role ${principal.role} may not call this route`);

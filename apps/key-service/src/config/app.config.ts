@@ -1,5 +1,11 @@
 import * as path from 'node:path';
 import { EVENT_STORE_KINDS, EventStoreSettings } from '@lib/event-store';
+import { ConfigError } from './config-error';
+import { IdentityProviderConfig, identityProviderOf } from './identity.config';
+import { KafkaSecurity, kafkaSecurityOf } from './kafka-security.config';
+import { secretOf } from './secrets.config';
+
+export { ConfigError } from './config-error';
 
 /** The one place that reads process.env: validated once at boot. */
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -17,9 +23,17 @@ export interface AppConfig {
   readonly dataDir: string;
   /** EVENT_STORE (sqlite, the default, in DATA_DIR/events.db), DATABASE_URL, KURRENTDB_CONNECTION_STRING. */
   readonly eventStore: EventStoreSettings;
+  /** AUTH_JWT_SECRET (or AUTH_JWT_SECRET_FILE): signs and verifies the service's own HS256 tokens. */
   readonly jwtSecret: string;
+  /**
+   * AUTH_JWT_PREVIOUS_SECRETS (or _FILE), comma-separated: secrets still accepted for verification, never
+   * used to sign, while tokens signed before a rotation run out. Empty by default.
+   */
+  readonly jwtPreviousSecrets: readonly string[];
   /** True when AUTH_JWT_SECRET was not set and the development default is in use. */
   readonly jwtSecretIsDefault: boolean;
+  /** AUTH_JWKS_URL and friends: tokens from an OpenID Connect provider. null: only the service's own tokens. */
+  readonly identityProvider: IdentityProviderConfig | null;
   /**
    * AUTH_MAX_TOKEN_TTL_S, in seconds: the longest lifetime a bearer token may have (exp - iat, or exp - now
    * when iat is absent). A token without exp, or living longer, is refused.
@@ -91,21 +105,11 @@ export interface ProvidersConfig {
   readonly verifyTimeoutMs: number;
 }
 
-export interface KafkaConfig {
+export interface KafkaConfig extends KafkaSecurity {
   readonly brokers: readonly string[];
   readonly clientId: string;
   /** One partition, compacted: the feed's order is global, and consumers drop what they saw by position. */
   readonly revocationsTopic: string;
-}
-
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-    this.name = 'ConfigError';
-  }
 }
 
 export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-do-not-use-in-production';
@@ -116,14 +120,18 @@ export const DEFAULT_MAX_TOKEN_TTL_S = 31_536_000;
 /** logTerminal: whether the logs go to a terminal (LOG_FORMAT's default is text there); keyctl logs on stderr. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, logTerminal: boolean = process.stdout.isTTY === true): AppConfig {
   const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
-  const jwt = env.AUTH_JWT_SECRET;
+  const jwt = secretOf(env, 'AUTH_JWT_SECRET');
   if (jwt !== undefined && jwt.length < 32) {
     throw new ConfigError('AUTH_JWT_SECRET', 'must be at least 32 characters');
   }
+  const previous = (secretOf(env, 'AUTH_JWT_PREVIOUS_SECRETS') ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  previous.forEach((secret, i) => {
+    if (secret.length < 32) throw new ConfigError('AUTH_JWT_PREVIOUS_SECRETS', `each secret must be at least 32 characters (number ${i + 1} is not)`);
+  });
   if (jwt === undefined && nodeEnv === 'production') {
     throw new ConfigError('AUTH_JWT_SECRET', 'is required when NODE_ENV=production');
   }
-  const kek = env.KEY_ENCRYPTION_KEY === '' ? undefined : env.KEY_ENCRYPTION_KEY?.trim();
+  const kek = secretOf(env, 'KEY_ENCRYPTION_KEY')?.trim();
   if (kek !== undefined && !(BASE64.test(kek) && Buffer.from(kek, 'base64').length === 32)) {
     throw new ConfigError('KEY_ENCRYPTION_KEY', 'must be 32 bytes in base64 (44 characters; make one with: openssl rand -base64 32)');
   }
@@ -148,7 +156,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, logTerminal: bo
     dataDir: path.resolve(dataDir),
     eventStore: eventStoreOf(env, path.resolve(dataDir)),
     jwtSecret: jwt ?? DEVELOPMENT_JWT_SECRET,
+    jwtPreviousSecrets: previous.filter((p) => p !== jwt),
     jwtSecretIsDefault: jwt === undefined,
+    identityProvider: identityProviderOf(env, nodeEnv === 'production'),
     maxTokenTtlSeconds: integerOf(env, 'AUTH_MAX_TOKEN_TTL_S', DEFAULT_MAX_TOKEN_TTL_S, 60, 10 * DEFAULT_MAX_TOKEN_TTL_S),
     publicBaseUrl: publicBaseUrlOf(env),
     keyEncryptionKey: kek ?? null,
@@ -238,8 +248,8 @@ function publicBaseUrlOf(env: NodeJS.ProcessEnv): string | null {
 
 function eventStoreOf(env: NodeJS.ProcessEnv, dataDir: string): EventStoreSettings {
   const kind = oneOf(env, 'EVENT_STORE', EVENT_STORE_KINDS, 'sqlite');
-  const databaseUrl = env.DATABASE_URL?.trim() || null;
-  const kurrentdb = env.KURRENTDB_CONNECTION_STRING?.trim() || null;
+  const databaseUrl = secretOf(env, 'DATABASE_URL')?.trim() || null;
+  const kurrentdb = secretOf(env, 'KURRENTDB_CONNECTION_STRING')?.trim() || null;
   if (kind === 'postgres') {
     if (databaseUrl === null) throw new ConfigError('DATABASE_URL', 'is required when EVENT_STORE=postgres (postgres://user:password@host:5432/database)');
     if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
@@ -272,6 +282,7 @@ function kafkaOf(env: NodeJS.ProcessEnv): KafkaConfig | null {
     brokers,
     clientId: env.KAFKA_CLIENT_ID?.trim() || 'model-key-service',
     revocationsTopic: topic,
+    ...kafkaSecurityOf(env),
   };
 }
 

@@ -1,5 +1,6 @@
 import Ajv2019 from 'ajv/dist/2019';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { loadGatewayConfig } from '../../../gateway/src/gateway.config';
@@ -13,25 +14,38 @@ import { loadConfig } from './app.config';
 const ROOT = path.resolve(__dirname, '../../../..');
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
 const compose = parse(read('docker-compose.yml')) as {
-  services: Record<string, { image?: string; build?: { target?: string }; environment?: Record<string, string>; healthcheck?: unknown; depends_on?: Record<string, { condition: string }>; volumes?: string[] }>;
+  services: Record<
+    string,
+    { image?: string; build?: { target?: string }; environment?: Record<string, string>; healthcheck?: unknown; depends_on?: Record<string, { condition: string }>; volumes?: string[]; ports?: string[]; secrets?: string[] }
+  >;
   volumes: Record<string, unknown>;
+  secrets?: Record<string, { file?: string; environment?: string }>;
 };
 
 /** `${VAR:?message}` as Compose would interpolate it, with values the configuration accepts. */
 const SAMPLES: Record<string, string> = {
-  AUTH_JWT_SECRET: 'x'.repeat(40),
-  KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
   GATEWAY_TOKEN: 'a-gateway-token',
   UPSTREAM_URL: 'http://upstream:8000',
 };
+/** What the files of the Docker secrets would hold: values the configuration accepts. */
+const SECRET_SAMPLES: Record<string, string> = {
+  auth_jwt_secret: `${'x'.repeat(40)}\n`,
+  key_encryption_key: `${Buffer.alloc(32, 7).toString('base64')}\n`,
+};
+/** /run/secrets/<name> is where Compose mounts a secret; here, a temporary folder holding the samples. */
+const SECRETS_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-secrets-'));
+for (const [name, content] of Object.entries(SECRET_SAMPLES)) fs.writeFileSync(path.join(SECRETS_DIR, name), content);
+afterAll(() => fs.rmSync(SECRETS_DIR, { recursive: true, force: true }));
 function interpolated(environment: Record<string, string>): Record<string, string> {
   return Object.fromEntries(
     Object.entries(environment).map(([name, value]) => [
       name,
-      String(value).replace(/\$\{([A-Z_]+)(?::?[?-][^}]*)?\}/g, (_, variable: string) => {
-        if (!(variable in SAMPLES)) throw new Error(`no sample value for ${variable}`);
-        return SAMPLES[variable];
-      }),
+      String(value)
+        .replace(/\$\{([A-Z_]+)(?::?[?-][^}]*)?\}/g, (_, variable: string) => {
+          if (!(variable in SAMPLES)) throw new Error(`no sample value for ${variable}`);
+          return SAMPLES[variable];
+        })
+        .replace(/^\/run\/secrets\//, `${SECRETS_DIR}/`),
     ]),
   );
 }
@@ -77,7 +91,39 @@ describe('docker-compose.yml', () => {
     expect(validate({ services: { s: { image: 'x', healthcheck: { interval: 'five seconds' } } } })).toBe(false);
   });
 
-  it('runs KurrentDB (one insecure node), Kafka (KRaft), the key service on both and the gateway, with health checks, volumes and ordered start-up', () => {
+  it('publishes nothing but the key service and the gateway: KurrentDB (2113) and Kafka stay on the compose network', () => {
+    const published = Object.fromEntries(Object.entries(compose.services).map(([name, definition]) => [name, definition.ports ?? []]));
+    expect(published).toEqual({ kurrentdb: [], kafka: [], 'key-service': ['8080:8080', '50051:50051'], gateway: ['8081:8081'] });
+    expect(JSON.stringify(compose.services)).not.toMatch(/2113:2113|"2113"\]/);
+  });
+
+  it('takes secrets from files mounted as Docker secrets (*_FILE), never from values in the file or the environment', () => {
+    const service = compose.services['key-service'];
+    expect(service.environment).toMatchObject({ AUTH_JWT_SECRET_FILE: '/run/secrets/auth_jwt_secret', KEY_ENCRYPTION_KEY_FILE: '/run/secrets/key_encryption_key' });
+    expect(service.secrets).toEqual(['auth_jwt_secret', 'key_encryption_key']);
+    for (const name of service.secrets ?? []) expect([name, compose.secrets?.[name]]).toEqual([name, { file: `./secrets/${name}` }]);
+    // The secrets folder is never committed.
+    expect(read('.gitignore').split('\n')).toContain('/secrets/');
+    // No service carries a secret's value: a variable named like a secret must be a *_FILE path under /run/secrets.
+    // The gateway's GATEWAY_TOKEN is the one exception until it becomes GATEWAY_TOKEN_FILE (the TLS branch of issue 15).
+    const SECRET_NAME = /SECRET|PASSWORD|TOKEN|ENCRYPTION_KEY|API_KEY|DATABASE_URL|CONNECTION_STRING/;
+    const inline = Object.entries(compose.services).flatMap(([serviceName, definition]) =>
+      Object.entries(definition.environment ?? {})
+        .filter(([name]) => SECRET_NAME.test(name) && !name.endsWith('_FILE'))
+        .filter(([name, value]) => !(name === 'KURRENTDB_CONNECTION_STRING' && !/@/.test(value))) // no credentials in it
+        .map(([name]) => `${serviceName}.${name}`),
+    );
+    expect(inline).toEqual(['gateway.GATEWAY_TOKEN']);
+    for (const definition of Object.values(compose.services)) {
+      for (const [name, value] of Object.entries(definition.environment ?? {})) {
+        if (name.endsWith('_FILE')) expect([name, value]).toEqual([name, expect.stringMatching(/^\/run\/secrets\/[a-z_]+$/)]);
+      }
+    }
+    // And the check itself notices an inline secret.
+    expect(SECRET_NAME.test('AUTH_JWT_SECRET') && SECRET_NAME.test('KAFKA_SASL_PASSWORD')).toBe(true);
+  });
+
+  it('runs KurrentDB (one node, not published), Kafka (KRaft), the key service on both and the gateway, with health checks, volumes and ordered start-up', () => {
     const { kurrentdb, kafka, 'key-service': service, gateway } = compose.services;
     expect(kurrentdb.image).toMatch(/^docker\.kurrent\.io\/kurrent-latest\/kurrentdb:/);
     expect(kurrentdb.environment).toMatchObject({ KURRENTDB_CLUSTER_SIZE: '1', KURRENTDB_INSECURE: 'true' });
@@ -100,6 +146,8 @@ describe('docker-compose.yml', () => {
     const serviceReads = variablesRead((env) => loadConfig(env), serviceEnv);
     expect(Object.keys(serviceEnv).filter((name) => !serviceReads.has(name))).toEqual([]);
     expect(loadConfig(serviceEnv).eventStore.kind).toBe('kurrentdb');
+    // The secrets were read from the mounted files.
+    expect(loadConfig(serviceEnv)).toMatchObject({ jwtSecret: 'x'.repeat(40), jwtSecretIsDefault: false, keyEncryptionKey: Buffer.alloc(32, 7).toString('base64') });
     const gatewayEnv = interpolated(compose.services.gateway.environment ?? {});
     const gatewayReads = variablesRead((env) => loadGatewayConfig(env), gatewayEnv);
     expect(Object.keys(gatewayEnv).filter((name) => !gatewayReads.has(name))).toEqual([]);

@@ -16,14 +16,14 @@ export const MANAGEMENT_ROLES: readonly Role[] = ['owner', 'member', 'auditor'];
 export class GrpcCall {
   constructor(private readonly tokens: TokenService) {}
 
-  principal(metadata: Metadata, allowed: readonly Role[] = MANAGEMENT_ROLES): Principal {
-    return this.session(metadata, allowed).principal;
+  async principal(metadata: Metadata, allowed: readonly Role[] = MANAGEMENT_ROLES): Promise<Principal> {
+    return (await this.session(metadata, allowed)).principal;
   }
 
   /** The principal with its token's expiry: a streaming call must end then. */
-  session(metadata: Metadata, allowed: readonly Role[] = MANAGEMENT_ROLES): TokenSession {
+  async session(metadata: Metadata, allowed: readonly Role[] = MANAGEMENT_ROLES): Promise<TokenSession> {
     const header = metadata.get('authorization')[0];
-    const session = this.tokens.sessionFromAuthorizationHeader(typeof header === 'string' ? header : undefined);
+    const session = await this.tokens.sessionFromAuthorizationHeader(typeof header === 'string' ? header : undefined);
     rememberCallPrincipal(metadata, session.principal);
     const { role } = session.principal;
     if (!allowed.includes(role)) throw new DomainError('FORBIDDEN', `role ${role} may not call this method`);

@@ -31,8 +31,8 @@ export class GatewayGrpcController {
   ) {}
 
   @GrpcMethod(GATEWAY_SERVICE, 'VerifyKey')
-  verifyKey(message: Record<string, unknown>, metadata: Metadata) {
-    this.grpc.principal(metadata, GATEWAY_ONLY);
+  async verifyKey(message: Record<string, unknown>, metadata: Metadata) {
+    await this.grpc.principal(metadata, GATEWAY_ONLY);
     // proto3 `optional` fields come with synthetic oneof markers (_model, ...): only the fields count.
     const { key, model, vpc_uuid, deployment_name, batch } = message;
     const request = parseVerifyKeyRequest(
@@ -43,8 +43,8 @@ export class GatewayGrpcController {
   }
 
   @GrpcMethod(GATEWAY_SERVICE, 'WatchRevocations')
-  watchRevocations(message: { after?: string | number }, metadata: Metadata): Observable<FeedItem> {
-    const { expiresAtMs } = this.grpc.session(metadata, GATEWAY_ONLY);
+  async watchRevocations(message: { after?: string | number }, metadata: Metadata): Promise<Observable<FeedItem>> {
+    const { expiresAtMs } = await this.grpc.session(metadata, GATEWAY_ONLY);
     const after = Number(message.after ?? 0);
     if (!Number.isSafeInteger(after) || after < 0) {
       throw new DomainError('VALIDATION_FAILED', 'after must be a position (an integer >= 0)', { field: 'after' });

@@ -75,7 +75,7 @@ export class RevocationsHttpController {
   async stream(@Query() query: RevocationsAfterRequest, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const after = resumePoint(query.after, request.headers['last-event-id']);
     // The guard has checked the token; the stream must not outlive it.
-    const { expiresAtMs } = this.tokens.sessionFromAuthorizationHeader(request.headers.authorization);
+    const { expiresAtMs } = await this.tokens.sessionFromAuthorizationHeader(request.headers.authorization);
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {

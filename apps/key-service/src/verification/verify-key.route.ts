@@ -34,7 +34,7 @@ export function registerVerifyRoute(fastify: FastifyInstance, lookup: Verificati
     },
     handler: async (request) => {
       const started = performance.now();
-      const principal = tokens.fromAuthorizationHeader(request.headers.authorization);
+      const principal = await tokens.fromAuthorizationHeader(request.headers.authorization);
       (request as AuthenticatedRequest).principal = principal; // for the request's log line (team_id, user_id)
       if (principal.role !== 'gateway') throw new DomainError('FORBIDDEN', `role ${principal.role} may not call this route`);
       const { key, target } = parseVerifyKeyRequest(request.body);

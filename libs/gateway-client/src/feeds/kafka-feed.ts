@@ -1,4 +1,4 @@
-import { Consumer, Kafka, logLevel } from 'kafkajs';
+import { Consumer, Kafka, KafkaConfig, SASLOptions, logLevel } from 'kafkajs';
 import { Feed, FeedListener, Revocation } from '../types';
 
 export interface KafkaFeedOptions {
@@ -7,6 +7,22 @@ export interface KafkaFeedOptions {
   /** One group per gateway instance: each instance must see every revocation. */
   readonly groupId: string;
   readonly clientId?: string;
+  /** kafkajs' `ssl`: true (the system's CAs) or TLS options such as `{ ca, cert, key }` (PEM contents). */
+  readonly ssl?: KafkaConfig['ssl'];
+  /** kafkajs' `sasl`: `{ mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512', username, password }`. */
+  readonly sasl?: SASLOptions;
+}
+
+/** The broker refused the SASL credentials: retrying cannot help, so start() rejects with this. */
+export class KafkaCredentialsRefusedError extends Error {
+  constructor(
+    readonly mechanism: string,
+    readonly username: string,
+    readonly brokerMessage: string,
+  ) {
+    super(`the Kafka broker refused the ${mechanism.toUpperCase()} credentials of user "${username}" (${brokerMessage})`);
+    this.name = 'KafkaCredentialsRefusedError';
+  }
 }
 
 export const DEFAULT_REVOCATIONS_TOPIC = 'model-keys.revocations.v1';
@@ -27,9 +43,12 @@ export class KafkaFeed implements Feed {
   /**
    * Returns at once: the consumer connects in the background, and the client verifies online
    * meanwhile. The position is not needed here: the group's committed offsets are the resume point,
-   * and the client drops what it has already seen.
+   * and the client drops what it has already seen. With SASL, one connection tries the credentials
+   * first: rejects with KafkaCredentialsRefusedError when the broker refuses them (an outage does not
+   * reject; the background loop retries it).
    */
   async start(_position: number, listener: FeedListener): Promise<void> {
+    if (this.options.sasl !== undefined) await this.checkCredentials(this.options.sasl);
     this.starting = (async () => {
       for (let backoff = 200; !this.stopped; backoff = Math.min(backoff * 2, 5000)) {
         try {
@@ -45,14 +64,36 @@ export class KafkaFeed implements Feed {
     })();
   }
 
-  private async connect(listener: FeedListener): Promise<void> {
-    const kafka = new Kafka({
+  private client(retries: number): Kafka {
+    return new Kafka({
       clientId: this.options.clientId ?? 'model-keys-gateway',
       brokers: [...this.options.brokers],
+      ...(this.options.ssl !== undefined ? { ssl: this.options.ssl } : {}),
+      ...(this.options.sasl !== undefined ? { sasl: this.options.sasl } : {}),
       connectionTimeout: 3000,
       logLevel: logLevel.NOTHING,
-      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 5 },
+      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries },
     });
+  }
+
+  private async checkCredentials(sasl: SASLOptions): Promise<void> {
+    const admin = this.client(0).admin({ retry: { retries: 0 } });
+    try {
+      await admin.connect();
+    } catch (error) {
+      for (let e = error as { name?: string; message?: string; originalError?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+        if (e.name === 'KafkaJSSASLAuthenticationError') {
+          throw new KafkaCredentialsRefusedError(sasl.mechanism, 'username' in sasl ? String(sasl.username) : '', String(e.message));
+        }
+        e = (e.originalError ?? e.cause) as typeof e;
+      }
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  private async connect(listener: FeedListener): Promise<void> {
+    const kafka = this.client(5);
     const consumer = kafka.consumer({ groupId: this.options.groupId, maxWaitTimeInMs: 100, retry: { retries: Number.MAX_SAFE_INTEGER } });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, () => listener.connected(true));

@@ -27,7 +27,7 @@ export class CreateKeyGrpcController {
 
   @GrpcMethod(GRPC_SERVICE, 'CreateKey')
   async createKey(message: CreateKeyMessage, metadata: Metadata, call: ServerUnaryCall<unknown, unknown>) {
-    const actor = this.grpc.principal(metadata);
+    const actor = await this.grpc.principal(metadata);
     const request = validateInput(CreateKeyRequest, {
       name: message.name ?? '',
       models: message.models && message.models.length > 0 ? message.models : undefined,

@@ -16,7 +16,7 @@ export class DeleteKeyGrpcController {
 
   @GrpcMethod(GRPC_SERVICE, 'DeleteKey')
   async deleteKey(message: { uuid?: string; confirm_name?: string }, metadata: Metadata, call: ServerUnaryCall<unknown, unknown>) {
-    const actor = this.grpc.principal(metadata);
+    const actor = await this.grpc.principal(metadata);
     const command = new DeleteKeyCommand(actor, assertUuid(message.uuid ?? '', 'uuid'), message.confirm_name ?? null, this.grpc.context(metadata, call));
     return { api_key_info: toGrpcKeyInfo(await this.commands.execute(command)) };
   }

@@ -29,7 +29,7 @@ export class DeploymentsGrpcController {
   }
 
   private async change(attach: boolean, message: DeploymentMessage, metadata: Metadata, call: ServerUnaryCall<unknown, unknown>) {
-    const actor = this.grpc.principal(metadata);
+    const actor = await this.grpc.principal(metadata);
     const uuid = assertUuid(message.uuid ?? '', 'uuid');
     const { deployment_name } = validateInput(AttachDeploymentRequest, { deployment_name: message.deployment_name ?? '' });
     const key = await this.commands.execute(new ChangeDeploymentCommand(attach, actor, uuid, deployment_name, this.grpc.context(metadata, call)));

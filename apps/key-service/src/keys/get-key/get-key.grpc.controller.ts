@@ -16,7 +16,7 @@ export class GetKeyGrpcController {
 
   @GrpcMethod(GRPC_SERVICE, 'GetKey')
   async getKey(message: { uuid?: string }, metadata: Metadata) {
-    const actor = this.grpc.principal(metadata);
+    const actor = await this.grpc.principal(metadata);
     const key = await this.queries.execute(new GetKeyQuery(actor, assertUuid(message.uuid ?? '', 'uuid')));
     return { api_key_info: toGrpcKeyInfo(key) };
   }

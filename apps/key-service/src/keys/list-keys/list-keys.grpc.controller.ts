@@ -17,7 +17,7 @@ export class ListKeysGrpcController {
 
   @GrpcMethod(GRPC_SERVICE, 'ListKeys')
   async listKeys(message: { page?: number; per_page?: number; view?: string }, metadata: Metadata) {
-    const actor = this.grpc.principal(metadata);
+    const actor = await this.grpc.principal(metadata);
     const request = validateInput(ListKeysRequest, {
       page: message.page || undefined,
       per_page: message.per_page || undefined,

@@ -20,7 +20,7 @@ export class RegenerateKeyGrpcController {
     metadata: Metadata,
     call: ServerUnaryCall<unknown, unknown>,
   ) {
-    const actor = this.grpc.principal(metadata);
+    const actor = await this.grpc.principal(metadata);
     const command = new RegenerateKeyCommand(
       actor,
       assertUuid(message.uuid ?? '', 'uuid'),

@@ -18,7 +18,7 @@ export class RenameKeyGrpcController {
 
   @GrpcMethod(GRPC_SERVICE, 'RenameKey')
   async renameKey(message: { uuid?: string; name?: string }, metadata: Metadata, call: ServerUnaryCall<unknown, unknown>) {
-    const actor = this.grpc.principal(metadata);
+    const actor = await this.grpc.principal(metadata);
     const uuid = assertUuid(message.uuid ?? '', 'uuid');
     const request = validateInput(RenameKeyRequest, { name: message.name ?? '' });
     const key = await this.commands.execute(new RenameKeyCommand(actor, uuid, request.name, {}, this.grpc.context(metadata, call)));

@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3';
 import { Kafka, Producer } from 'kafkajs';
 import { SpanKind, context, propagation } from '@opentelemetry/api';
 import { APP_CONFIG, AppConfig, KafkaConfig } from '../../config/app.config';
+import { KafkaSasl, kafkaCredentialsRefused } from '../../config/kafka-security.config';
 import { ProjectionRunner } from '../../keys/projections/projection-runner';
 import { READ_MODEL_DB } from '../../keys/projections/read-model.database';
 import { RevocationsProjection } from '../revocations.projection';
@@ -73,22 +74,43 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
     return this.kafka !== null;
   }
 
-  onApplicationBootstrap(): void {
+  /**
+   * Starts the relay in the background: a broker outage delays revocations, never the service. With
+   * SASL, the credentials are tried first: credentials the broker refuses are a configuration error,
+   * and start-up stops naming KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD.
+   */
+  async onApplicationBootstrap(): Promise<void> {
     if (!this.kafka) return;
     this.relayed = this.load.get(this.name)?.position ?? 0;
     this.client = new Kafka({
       clientId: this.kafka.clientId,
       brokers: [...this.kafka.brokers],
+      ...(this.kafka.ssl !== undefined ? { ssl: this.kafka.ssl } : {}),
+      ...(this.kafka.sasl !== undefined ? { sasl: { ...this.kafka.sasl } } : {}),
       connectionTimeout: 3000,
       retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 3 },
       logCreator: kafkaLogCreator('kafkajs'),
     });
+    if (this.kafka.sasl !== undefined) await this.checkCredentials(this.client, this.kafka.sasl);
     this.runner.onCommitted('notify', () => {
       this.pending = true;
       this.wake?.();
     });
     this.logger.log(`relaying revocations to ${this.kafka.brokers.join(',')} topic ${this.kafka.revocationsTopic} from position ${this.relayed}`);
     this.running = this.loop();
+  }
+
+  /** One connection, no retries: only a refusal of the credentials fails; an outage is the loop's to handle. */
+  private async checkCredentials(client: Kafka, sasl: KafkaSasl): Promise<void> {
+    const admin = client.admin({ retry: { retries: 0 } });
+    try {
+      await admin.connect();
+    } catch (error) {
+      const refused = saslRefusal(error);
+      if (refused !== null) throw kafkaCredentialsRefused(sasl, refused);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -226,4 +248,13 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
       this.wake = onCommit ? done : () => this.stopped && done();
     });
   }
+}
+
+/** The broker's refusal of the SASL credentials, found through kafkajs' wrapping errors; null for any other failure. */
+export function saslRefusal(error: unknown): string | null {
+  for (let e = error as { name?: string; message?: string; originalError?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (e.name === 'KafkaJSSASLAuthenticationError') return String(e.message);
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return null;
 }
