@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { EVENT_STORE_KINDS, EventStoreSettings } from '@lib/event-store';
+import { TlsConfig, tlsConfigOf, trustProxyOf } from './tls.config';
 
 /** The one place that reads process.env: validated once at boot. */
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -52,6 +53,15 @@ export interface AppConfig {
    * NODE_ENV=production, else 0 (Ctrl-C and tests stop at once).
    */
   readonly shutdownDrainMs: number;
+  /** TLS_CERT_FILE and the rest (config/tls.config.ts): HTTPS and gRPC over TLS; null: both plain. */
+  readonly tls: TlsConfig | null;
+  /**
+   * TRUST_PROXY: when X-Forwarded-For, -Proto and -Host are believed (Fastify's trustProxy): false
+   * (unset), a hop count, or the addresses and CIDR ranges of trusted proxies. Only then does the
+   * audited source IP come from X-Forwarded-For, and only then are paging links built from the
+   * forwarded scheme and host (PUBLIC_BASE_URL, when set, still wins).
+   */
+  readonly trustProxy: false | number | readonly string[];
 }
 
 export interface HttpLimitsConfig {
@@ -147,6 +157,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, logTerminal: bo
     },
     http: httpLimitsOf(env),
     shutdownDrainMs: integerOf(env, 'SHUTDOWN_DRAIN_MS', nodeEnv === 'production' ? 5000 : 0, 0, 600_000),
+    tls: tlsConfigOf(env, (variable, message) => new ConfigError(variable, message)),
+    trustProxy: trustProxyOf(env, (variable, message) => new ConfigError(variable, message)),
   };
 }
 
