@@ -13,7 +13,7 @@ import { loadConfig } from './app.config';
 const ROOT = path.resolve(__dirname, '../../../..');
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
 const compose = parse(read('docker-compose.yml')) as {
-  services: Record<string, { image?: string; build?: { target?: string }; environment?: Record<string, string>; healthcheck?: unknown; depends_on?: Record<string, { condition: string }>; volumes?: string[] }>;
+  services: Record<string, { image?: string; build?: { target?: string }; command?: string[]; environment?: Record<string, string>; healthcheck?: unknown; depends_on?: Record<string, { condition: string }>; volumes?: string[] }>;
   volumes: Record<string, unknown>;
 };
 
@@ -21,7 +21,6 @@ const compose = parse(read('docker-compose.yml')) as {
 const SAMPLES: Record<string, string> = {
   AUTH_JWT_SECRET: 'x'.repeat(40),
   KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
-  GATEWAY_TOKEN: 'a-gateway-token',
   UPSTREAM_URL: 'http://upstream:8000',
 };
 function interpolated(environment: Record<string, string>): Record<string, string> {
@@ -88,11 +87,33 @@ describe('docker-compose.yml', () => {
     expect(service.environment?.KURRENTDB_CONNECTION_STRING).toMatch(/^kurrentdb:\/\/kurrentdb:2113/);
     expect(gateway.build?.target).toBe('gateway');
     expect(service.depends_on).toEqual({ kurrentdb: { condition: 'service_healthy' }, kafka: { condition: 'service_healthy' } });
-    expect(gateway.depends_on).toEqual({ 'key-service': { condition: 'service_healthy' }, kafka: { condition: 'service_healthy' } });
+    expect(gateway.depends_on).toEqual({ 'key-service': { condition: 'service_healthy' }, 'gateway-token': { condition: 'service_healthy' }, kafka: { condition: 'service_healthy' } });
     for (const [name, definition] of Object.entries(compose.services)) {
       expect([name, definition.healthcheck]).toEqual([name, expect.anything()]);
       for (const volume of definition.volumes ?? []) expect(Object.keys(compose.volumes)).toContain(volume.split(':')[0]);
     }
+  });
+
+  it('gives the gateway a token that is renewed, not a one-year token: keyctl mints a one-day token every six hours into a file the gateway re-reads', () => {
+    const { 'gateway-token': minter, gateway, 'key-service': service } = compose.services;
+    const gatewayEnv = interpolated(gateway.environment ?? {});
+    expect(gatewayEnv.GATEWAY_TOKEN).toBeUndefined();
+    expect(loadGatewayConfig(gatewayEnv).credentials).toEqual({ kind: 'token-file', file: '/run/gateway-token/gateway-token' });
+    // The file the gateway reads is the one the minter writes, through one volume (read-only in the gateway).
+    expect(gateway.volumes).toContain('gateway-token:/run/gateway-token:ro');
+    expect(minter.volumes).toEqual(['gateway-token:/data']);
+    const script = (minter.command ?? []).join(' ');
+    const ttl = Number(/keyctl\.js token --team \S+ --user \S+ --role gateway --ttl (\d+) > \/data\/gateway-token\.tmp && mv \/data\/gateway-token\.tmp \/data\/gateway-token; sleep (\d+)/.exec(script)?.[1]);
+    const every = Number(/sleep (\d+)/.exec(script)?.[1]);
+    expect(ttl).toBeLessThanOrEqual(86_400);
+    expect(every).toBeLessThan(ttl / 2); // a missed renewal still leaves a valid token
+    // The service accepts the minted lifetime (keyctl refuses a longer one), and the minter signs with the service's secret.
+    const serviceConfig = loadConfig(interpolated(service.environment ?? {}));
+    expect(ttl).toBeLessThanOrEqual(serviceConfig.maxTokenTtlSeconds);
+    const minterConfig = loadConfig(interpolated(minter.environment ?? {}));
+    expect(minterConfig.jwtSecret).toBe(serviceConfig.jwtSecret);
+    expect(minterConfig.maxTokenTtlSeconds).toBe(serviceConfig.maxTokenTtlSeconds);
+    expect(minter.build?.target).toBe('key-service');
   });
 
   it('sets only environment variables that the service and the gateway read, with values they accept', () => {
@@ -103,6 +124,9 @@ describe('docker-compose.yml', () => {
     const gatewayEnv = interpolated(compose.services.gateway.environment ?? {});
     const gatewayReads = variablesRead((env) => loadGatewayConfig(env), gatewayEnv);
     expect(Object.keys(gatewayEnv).filter((name) => !gatewayReads.has(name))).toEqual([]);
+    const minterEnv = interpolated(compose.services['gateway-token'].environment ?? {});
+    const minterReads = variablesRead((env) => loadConfig(env), minterEnv);
+    expect(Object.keys(minterEnv).filter((name) => !minterReads.has(name))).toEqual([]);
     // And the check itself notices a variable nobody reads.
     expect(variablesRead((env) => loadConfig(env), { ...serviceEnv, KEY_SERVICE_PORT: '1' }).has('KEY_SERVICE_PORT')).toBe(false);
   });
