@@ -135,8 +135,9 @@ describe('gateway tokens that renew: a file re-read on change, the OAuth 2.0 cli
         const form = new URLSearchParams(body);
         const ok = request.headers.authorization === `Basic ${Buffer.from('gateway-1:s3cret%2F').toString('base64')}` && form.get('grant_type') === 'client_credentials';
         response.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
-        // Short-lived on purpose: the key service accepts it, signed with its (development) secret.
-        response.end(JSON.stringify(ok ? { access_token: service.gatewayToken(2), token_type: 'Bearer', expires_in: 2 } : { error: 'invalid_client', error_description: 'bad secret' }));
+        // Short-lived on purpose, signed with the key service's (development) secret. expires_in (2 s) is
+        // shorter than the token's exp (4 s, whole seconds), so each renewal comes while the last token is valid.
+        response.end(JSON.stringify(ok ? { access_token: service.gatewayToken(4), token_type: 'Bearer', expires_in: 2 } : { error: 'invalid_client', error_description: 'bad secret' }));
       });
     });
     await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
@@ -148,8 +149,8 @@ describe('gateway tokens that renew: a file re-read on change, the OAuth 2.0 cli
       try {
         expect(new URLSearchParams(grants[0].body).toString()).toBe('grant_type=client_credentials&scope=keys%3Averify&audience=model-keys');
         expect(await client.verify(service.key.secret_key, { model: 'a' })).toMatchObject({ valid: true, source: 'service' });
-        await sleep(2600); // past the first token's expiry: renewed at 80% of it
-        expect(grants.length).toBeGreaterThanOrEqual(2);
+        await sleep(4500); // past the first token's exp: renewed every 1.6 s (80% of expires_in)
+        expect(grants.length).toBeGreaterThanOrEqual(3);
         expect(await client.verify(service.key.secret_key, { model: 'b' })).toMatchObject({ valid: true, source: 'service' });
         expect(client.readiness()).toMatchObject({ ready: true });
       } finally {
