@@ -9,9 +9,12 @@
  *    denying the old secret, via the stream (SSE) and via Kafka (a real broker: the npm script
  *    starts one with scripts/kafka.sh unless KAFKA_BROKERS is set).
  * BENCH_SECONDS (default 10) sets each HTTP run; BENCH_REVOCATIONS (default 600) the propagation count.
+ * BENCH_TLS=1 also measures 2. over HTTPS: a second service with TLS_CERT_FILE/TLS_KEY_FILE (a P-256
+ * certificate that openssl makes in .bench-data), printed beside the plain figure. autocannon keeps
+ * its connections open, so this is the cost of TLS on requests, not of handshakes.
  */
 import autocannon from 'autocannon';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -25,6 +28,16 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const REVOCATIONS = Number(process.env.BENCH_REVOCATIONS ?? 600);
 const KEYS = '/v2/gen-ai/models/api_keys';
 const KAFKA_BROKERS = process.env.KAFKA_BROKERS;
+const WITH_TLS = process.env.BENCH_TLS === '1';
+
+/** A self-signed P-256 certificate for 127.0.0.1, made with openssl: nothing private is committed. */
+function makeCertificate(dir: string): { cert: string; key: string } {
+  fs.mkdirSync(dir, { recursive: true });
+  const cert = path.join(dir, 'tls.crt');
+  const key = path.join(dir, 'tls.key');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=bench', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  return { cert, key };
+}
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -132,6 +145,17 @@ async function main(): Promise<void> {
   await run(`${origin}/v1/keys/verify`, { authorization: `Bearer ${gatewayToken}` });
   const { result: verifyResult, cpuUsPerRequest: verifyCpu } = await measured(child.pid!, `${origin}/v1/keys/verify`, { authorization: `Bearer ${gatewayToken}` });
   await stopProcess(hello);
+  let tlsResult: autocannon.Result | null = null;
+  if (WITH_TLS) {
+    console.error(`2/3 (TLS) POST /v1/keys/verify over HTTPS, ${SECONDS} s at 64 connections...`);
+    const { cert, key } = makeCertificate(path.join(WORK, 'tls'));
+    // The same DATA_DIR (the same keys, so the same verification work); this process only reads.
+    const tlsService = await startServiceProcess(path.join(WORK, 'service'), { TLS_CERT_FILE: cert, TLS_KEY_FILE: key }, { ca: fs.readFileSync(cert) });
+    await run(`${tlsService.origin}/v1/keys/verify`, { authorization: `Bearer ${gatewayToken}` });
+    tlsResult = await run(`${tlsService.origin}/v1/keys/verify`, { authorization: `Bearer ${gatewayToken}` });
+    await stopProcess(tlsService.child);
+    if (tlsResult.non2xx > 0 || tlsResult.errors > 0) throw new Error(`TLS verify run had ${tlsResult.non2xx} non-2xx and ${tlsResult.errors} errors`);
+  }
   if (verifyResult.non2xx > 0 || verifyResult.errors > 0) throw new Error(`verify run had ${verifyResult.non2xx} non-2xx and ${verifyResult.errors} errors`);
 
   // The same verify route on a service that exports a span for every request (OTEL_EXPORTER_OTLP_ENDPOINT).
@@ -221,6 +245,12 @@ async function main(): Promise<void> {
     `   plain Fastify hello:      ${rawHelloResult.requests.average.toFixed(0).padStart(10)} req/s  p50 ${rawHelloResult.latency.p50} ms  p99 ${rawHelloResult.latency.p99} ms` +
       '  (the floor of this machine and load generator)',
   );
+  if (tlsResult !== null) {
+    console.log(
+      `   POST /v1/keys/verify TLS: ${tlsResult.requests.average.toFixed(0).padStart(10)} req/s  p50 ${tlsResult.latency.p50} ms  p99 ${tlsResult.latency.p99} ms` +
+        `  (HTTPS, TLS 1.3, P-256; ${(tlsResult.requests.average / verifyRps).toFixed(2)} of plain HTTP)`,
+    );
+  }
   const httpMet = verifyRps / helloRps >= 0.6 && verifyResult.latency.p99 <= 10;
   console.log(`   ratio ${(verifyRps / helloRps).toFixed(2)} (target >= 0.6 with p99 <= 10 ms: ${httpMet ? 'met' : 'NOT met'})`);
   console.log(`   server CPU per request:   verify ${verifyCpu.toFixed(1)} us, hello ${helloCpu.toFixed(1)} us: ratio ${(helloCpu / verifyCpu).toFixed(2)} (hello / verify)`);

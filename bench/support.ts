@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { TokenService } from '../apps/key-service/src/auth/token.service';
 import { Role } from '../apps/key-service/src/auth/principal';
 import { DEFAULT_MAX_TOKEN_TTL_S, DEVELOPMENT_JWT_SECRET } from '../apps/key-service/src/config/app.config';
@@ -27,11 +28,13 @@ export function benchToken(teamId: string, userId: string, role: Role): string {
   return new TokenService({ jwtSecret: DEVELOPMENT_JWT_SECRET, maxTokenTtlSeconds: DEFAULT_MAX_TOKEN_TTL_S }).sign({ teamId, userId, role });
 }
 
-export async function waitForHealth(origin: string, child: ChildProcess): Promise<void> {
+/** tlsCa: for an https origin, the CA (PEM) its certificate is checked against. */
+export async function waitForHealth(origin: string, child: ChildProcess, tlsCa?: Buffer): Promise<void> {
+  const dispatcher = tlsCa ? new Agent({ connect: { ca: tlsCa } }) : undefined;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`${origin}: the process exited with ${child.exitCode}`);
     try {
-      if ((await fetch(`${origin}/healthz`, { signal: AbortSignal.timeout(1000) })).ok) return;
+      if ((await undiciFetch(`${origin}/healthz`, { signal: AbortSignal.timeout(1000), dispatcher })).ok) return void (await dispatcher?.close());
     } catch {
       if (i > 300) throw new Error(`${origin} did not start`);
       await new Promise((r) => setTimeout(r, 100));
@@ -39,16 +42,16 @@ export async function waitForHealth(origin: string, child: ChildProcess): Promis
   }
 }
 
-/** The built key service as its own process, on the SQLite store in `dataDir`. */
-export async function startServiceProcess(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<{ origin: string; child: ChildProcess }> {
+/** The built key service as its own process, on the SQLite store in `dataDir`; HTTPS when `tls` is given (env sets TLS_*). */
+export async function startServiceProcess(dataDir: string, env: NodeJS.ProcessEnv = {}, tls?: { ca: Buffer }): Promise<{ origin: string; child: ChildProcess }> {
   const { AUTH_JWT_SECRET: _ignored, ...inherited } = process.env;
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(ROOT, 'dist/apps/key-service/src/main.js')], {
     env: { ...inherited, NODE_ENV: 'test', PORT: String(port), GRPC_PORT: String(await freePort()), DATA_DIR: dataDir, LOG_LEVEL: 'error', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const origin = `http://127.0.0.1:${port}`;
-  await waitForHealth(origin, child);
+  const origin = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  await waitForHealth(origin, child, tls?.ca);
   return { origin, child };
 }
 

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { databaseFor, usesPostgres } from './postgres';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -26,7 +27,10 @@ export async function spawnUntilHealthy(
   main: string,
   env: NodeJS.ProcessEnv,
   baseUrl: string,
+  /** For an https:// baseUrl: the CA (PEM file) its certificate is checked against. */
+  caFile?: string,
 ): Promise<{ child: ChildProcess; output: () => string }> {
+  const dispatcher = caFile ? new Agent({ connect: { ca: fs.readFileSync(caFile) } }) : undefined;
   const child = spawn(process.execPath, [main], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
@@ -35,13 +39,14 @@ export async function spawnUntilHealthy(
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${out}`);
     try {
-      if ((await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(1000) })).ok) break;
+      if ((await undiciFetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(1000), dispatcher })).ok) break;
     } catch {
       // not listening yet
     }
     if (Date.now() > deadline) throw new Error(`${what} did not start: ${out}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  await dispatcher?.close();
   return { child, output: () => out };
 }
 
@@ -58,7 +63,8 @@ export interface ServiceProcess {
 }
 
 /** The built service (npm test builds first) as its own process, on loopback and a temporary DATA_DIR. */
-export async function startService(options: { dataDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ServiceProcess> {
+/** tlsCaFile: the service serves HTTPS (env sets TLS_CERT_FILE and TLS_KEY_FILE) with a certificate from this CA. */
+export async function startService(options: { dataDir?: string; env?: NodeJS.ProcessEnv; tlsCaFile?: string } = {}): Promise<ServiceProcess> {
   if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first (npm test does)`);
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'key-service-e2e-'));
   const port = await freePort();
@@ -66,8 +72,8 @@ export async function startService(options: { dataDir?: string; env?: NodeJS.Pro
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), GRPC_PORT: String(grpcPort), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...options.env };
   // On PostgreSQL (npm run test:postgres), each DATA_DIR gets a database of its own on the test server.
   if (usesPostgres(env)) env.DATABASE_URL = await databaseFor(dataDir);
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const { child, output } = await spawnUntilHealthy('service', MAIN, env, baseUrl);
+  const baseUrl = `${options.tlsCaFile ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const { child, output } = await spawnUntilHealthy('service', MAIN, env, baseUrl, options.tlsCaFile);
   const keyctl = (...args: string[]) => {
     const result = spawnSync(process.execPath, [KEYCTL, ...args], { env, encoding: 'utf8', timeout: 60_000 });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };

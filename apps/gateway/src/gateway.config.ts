@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FeedOptions } from '@lib/gateway-client';
@@ -8,7 +9,12 @@ export interface GatewayConfig {
   readonly host: string;
   readonly port: number;
   readonly serviceUrl: string;
-  readonly token: string;
+  /** How the gateway proves who it is to the key service: exactly one token way, and/or its client certificate. */
+  readonly credentials: GatewayCredentials;
+  /** KEY_SERVICE_TLS_*: PEM file paths for an https:// KEY_SERVICE_URL; null each when unset. */
+  readonly serviceTls: { readonly caFile: string | null; readonly certFile: string | null; readonly keyFile: string | null };
+  /** GATEWAY_TOKEN_EXPIRY_WARNING_S in ms: /readyz warns within it of the token's expiry; null: a tenth of its lifetime. */
+  readonly tokenExpiryWarningMs: number | null;
   readonly upstreamUrl: string;
   readonly upstreamApiKey: string | null;
   readonly feed: FeedOptions;
@@ -22,6 +28,24 @@ export interface GatewayConfig {
   /** LOG_FORMAT, as the key service's: `json` lines, or `text` (the default on a terminal). */
   readonly logFormat: 'json' | 'text';
 }
+
+/**
+ * GATEWAY_TOKEN (a token given once), GATEWAY_TOKEN_FILE (re-read when it changes), or the OAuth 2.0
+ * client credentials grant (GATEWAY_OAUTH_*); `none`: the client certificate (KEY_SERVICE_TLS_CERT_FILE) alone.
+ */
+export type GatewayCredentials =
+  | { readonly kind: 'token'; readonly token: string }
+  | { readonly kind: 'token-file'; readonly file: string }
+  | {
+      readonly kind: 'client-credentials';
+      readonly tokenUrl: string;
+      readonly clientId: string;
+      /** Read when a token is fetched: GATEWAY_OAUTH_CLIENT_SECRET, or the file GATEWAY_OAUTH_CLIENT_SECRET_FILE names. */
+      readonly clientSecret: () => string;
+      readonly scope: string | null;
+      readonly audience: string | null;
+    }
+  | { readonly kind: 'none' };
 
 export class GatewayConfigError extends Error {
   constructor(
@@ -49,11 +73,26 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       ...gatewayError(() => kafkaSecurityOf(env)),
     };
   }
+  const serviceUrl = url(env, 'KEY_SERVICE_URL', 'http://127.0.0.1:8080');
+  const serviceTls = {
+    caFile: readableFile(env, 'KEY_SERVICE_TLS_CA_FILE'),
+    certFile: readableFile(env, 'KEY_SERVICE_TLS_CERT_FILE'),
+    keyFile: readableFile(env, 'KEY_SERVICE_TLS_KEY_FILE'),
+  };
+  if ((serviceTls.certFile === null) !== (serviceTls.keyFile === null)) {
+    throw new GatewayConfigError(serviceTls.certFile === null ? 'KEY_SERVICE_TLS_CERT_FILE' : 'KEY_SERVICE_TLS_KEY_FILE', 'is required with the other: a client certificate and its key');
+  }
+  if (!serviceUrl.startsWith('https:')) {
+    const set = Object.entries({ KEY_SERVICE_TLS_CA_FILE: serviceTls.caFile, KEY_SERVICE_TLS_CERT_FILE: serviceTls.certFile }).find(([, v]) => v !== null);
+    if (set) throw new GatewayConfigError(set[0], `needs an https:// KEY_SERVICE_URL (got "${serviceUrl}")`);
+  }
   return {
     host: env.GATEWAY_HOST ?? '127.0.0.1',
     port,
-    serviceUrl: url(env, 'KEY_SERVICE_URL', 'http://127.0.0.1:8080'),
-    token: required(env, 'GATEWAY_TOKEN', 'a token with role gateway (npm run --silent keyctl -- token --role gateway ...)'),
+    serviceUrl,
+    credentials: credentialsOf(env, serviceTls.certFile !== null),
+    serviceTls,
+    tokenExpiryWarningMs: env.GATEWAY_TOKEN_EXPIRY_WARNING_S ? integer(env, 'GATEWAY_TOKEN_EXPIRY_WARNING_S', 0, 1, 31_536_000) * 1000 : null,
     upstreamUrl: url(env, 'UPSTREAM_URL', undefined),
     upstreamApiKey: env.UPSTREAM_API_KEY || null,
     feed,
@@ -75,10 +114,48 @@ function gatewayError<T>(read: () => T): T {
   }
 }
 
-function required(env: NodeJS.ProcessEnv, name: string, what: string): string {
+const TOKEN_WAYS = ['GATEWAY_TOKEN', 'GATEWAY_TOKEN_FILE', 'GATEWAY_OAUTH_TOKEN_URL'] as const;
+
+function credentialsOf(env: NodeJS.ProcessEnv, hasClientCertificate: boolean): GatewayCredentials {
+  const given = TOKEN_WAYS.filter((name) => env[name]);
+  if (given.length > 1) throw new GatewayConfigError(given[1], `set one of ${TOKEN_WAYS.join(', ')}, not several (${given.join(' and ')} are set)`);
+  if (env.GATEWAY_TOKEN) return { kind: 'token', token: env.GATEWAY_TOKEN };
+  if (env.GATEWAY_TOKEN_FILE) return { kind: 'token-file', file: path.resolve(env.GATEWAY_TOKEN_FILE) };
+  if (env.GATEWAY_OAUTH_TOKEN_URL) {
+    const tokenUrl = url(env, 'GATEWAY_OAUTH_TOKEN_URL', undefined);
+    const clientId = env.GATEWAY_OAUTH_CLIENT_ID;
+    if (!clientId) throw new GatewayConfigError('GATEWAY_OAUTH_CLIENT_ID', 'is required with GATEWAY_OAUTH_TOKEN_URL');
+    const secret = env.GATEWAY_OAUTH_CLIENT_SECRET;
+    const secretFile = readableFile(env, 'GATEWAY_OAUTH_CLIENT_SECRET_FILE');
+    if ((secret ? 1 : 0) + (secretFile ? 1 : 0) !== 1) {
+      throw new GatewayConfigError('GATEWAY_OAUTH_CLIENT_SECRET', 'set it or GATEWAY_OAUTH_CLIENT_SECRET_FILE (one of them) with GATEWAY_OAUTH_TOKEN_URL');
+    }
+    return {
+      kind: 'client-credentials',
+      tokenUrl,
+      clientId,
+      clientSecret: secretFile !== null ? () => fs.readFileSync(secretFile, 'utf8').trim() : () => secret as string,
+      scope: env.GATEWAY_OAUTH_SCOPE || null,
+      audience: env.GATEWAY_OAUTH_AUDIENCE || null,
+    };
+  }
+  if (hasClientCertificate) return { kind: 'none' };
+  throw new GatewayConfigError(
+    'GATEWAY_TOKEN',
+    'is required unless GATEWAY_TOKEN_FILE, GATEWAY_OAUTH_TOKEN_URL or a client certificate (KEY_SERVICE_TLS_CERT_FILE) is set: a token with role gateway (npm run --silent keyctl -- token --role gateway ...)',
+  );
+}
+
+/** A path to a file that can be read now, or null when the variable is unset. */
+function readableFile(env: NodeJS.ProcessEnv, name: string): string | null {
   const value = env[name];
-  if (!value) throw new GatewayConfigError(name, `is required: ${what}`);
-  return value;
+  if (!value) return null;
+  try {
+    fs.accessSync(value, fs.constants.R_OK);
+  } catch {
+    throw new GatewayConfigError(name, `cannot read ${value}`);
+  }
+  return path.resolve(value);
 }
 
 function url(env: NodeJS.ProcessEnv, name: string, fallback: string | undefined): string {

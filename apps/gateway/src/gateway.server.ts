@@ -1,8 +1,9 @@
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Pool } from 'undici';
-import { GatewayClient, Logger, VerifyAnswer } from '@lib/gateway-client';
-import { GatewayConfig } from './gateway.config';
+import { ClientCredentialsTokenSource, FileTokenSource, GatewayClient, Logger, TokenSource, VerifyAnswer } from '@lib/gateway-client';
+import { GatewayConfig, GatewayCredentials } from './gateway.config';
 import { GatewayMetrics } from './gateway.metrics';
 
 /** OpenAI-style routes this gateway forwards; `batch` marks batch inference. */
@@ -28,9 +29,16 @@ export interface Gateway {
  * for a scope denial, 503 when the key cannot be verified (fail closed). Never logs a secret.
  */
 export async function createGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
+  const { caFile, certFile, keyFile } = config.serviceTls;
+  const tls = {
+    ...(caFile !== null ? { ca: fs.readFileSync(caFile) } : {}),
+    ...(certFile !== null && keyFile !== null ? { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) } : {}),
+  };
   const client = new GatewayClient({
     serviceUrl: config.serviceUrl,
-    token: config.token,
+    ...tokenOptions(config.credentials, logger),
+    tls,
+    tokenExpiryWarningMs: config.tokenExpiryWarningMs ?? undefined,
     feed: config.feed,
     maxFeedSilenceMs: config.maxFeedSilenceMs,
     validTtlMs: config.validTtlMs,
@@ -44,7 +52,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const readiness = client.readiness();
-    if (readiness.ready) return { status: 'ready' };
+    if (readiness.ready) return { status: 'ready', ...(readiness.warning ? { warning: readiness.warning } : {}) };
     return reply.code(503).send({ status: readiness.reason, message: readiness.message });
   });
   app.get('/gateway/status', async () => client.status());
@@ -107,6 +115,33 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       await upstream.close();
     },
   };
+}
+
+/**
+ * GATEWAY_TOKEN as it is; a file or the client credentials grant as a source the client reads on every
+ * call. The identity provider's certificate is checked against the system's CAs (NODE_EXTRA_CA_CERTS
+ * adds one), not KEY_SERVICE_TLS_CA_FILE: it is another server.
+ */
+function tokenOptions(credentials: GatewayCredentials, logger: Logger): { token?: string; tokenSource?: TokenSource } {
+  switch (credentials.kind) {
+    case 'token':
+      return { token: credentials.token };
+    case 'token-file':
+      return { tokenSource: new FileTokenSource(credentials.file, logger) };
+    case 'client-credentials':
+      return {
+        tokenSource: new ClientCredentialsTokenSource({
+          tokenUrl: credentials.tokenUrl,
+          clientId: credentials.clientId,
+          clientSecret: credentials.clientSecret,
+          scope: credentials.scope ?? undefined,
+          audience: credentials.audience ?? undefined,
+          logger,
+        }),
+      };
+    case 'none':
+      return {};
+  }
 }
 
 function bearerOf(request: FastifyRequest): string | null {

@@ -14,7 +14,7 @@ import { NAME_MAX_LENGTH } from './keys/domain/key-input.rules';
 import { AppExceptionFilter, errorBody, toErrorAnswer } from './http/app-exception.filter';
 import { answerMethodNotAllowed } from './http/method-not-allowed';
 import { StorageOverrides } from './storage.module';
-import { TokenService } from './auth/token.service';
+import { CallerAuthentication } from './auth/caller-authentication';
 import { VerificationLookup } from './verification/verification.lookup';
 import { registerVerifyRoute } from './verification/verify-key.route';
 import { buildOpenApiDocument } from './http/openapi-document';
@@ -28,6 +28,7 @@ import { MetricsServer, instrumentHttp, registerMetricsRoute } from './observabi
 import { startTracing } from './observability/tracing';
 import { traceRequests } from './observability/tracing.http';
 import { GrpcTracingInterceptor } from './observability/tracing.grpc';
+import { TlsCredentials } from './tls/tls-credentials';
 
 export interface AppOptions extends StorageOverrides {
   /** Serve gRPC on config.grpcPort as well (the service does; HTTP-only tests need not). */
@@ -41,7 +42,12 @@ const MAX_ENCODED_NAME_LENGTH = NAME_MAX_LENGTH * 4 * 3;
 export async function createApp(config: AppConfig, options: AppOptions = {}): Promise<NestFastifyApplication> {
   // Before the modules are built: the event store is wrapped for spans when a tracer is active.
   const tracer = config.tracing === null ? null : startTracing(config.tracing);
+  // TLS_CERT_FILE and TLS_KEY_FILE: HTTPS and gRPC over TLS, with the files re-read when they change.
+  const tls = config.tls === null ? null : new TlsCredentials(config.tls);
   const adapter = new FastifyAdapter({
+    ...(tls !== null ? { https: tls.serverOptions() } : {}),
+    // TRUST_PROXY: only then are X-Forwarded-For/-Proto/-Host believed (request.ip, .protocol, .host).
+    trustProxy: config.trustProxy === false ? false : typeof config.trustProxy === 'number' ? config.trustProxy : [...config.trustProxy],
     bodyLimit: 256 * 1024,
     // During shutdown a request on a kept-alive connection is answered as usual (with Connection: close),
     // not with Fastify's own 503 body; idle keep-alive connections are closed when the server closes.
@@ -76,6 +82,12 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const logger = app.get(AppLogger);
   app.useLogger(logger);
   const fastify = app.getHttpAdapter().getInstance();
+  if (tls !== null) {
+    const server = fastify.server as unknown as import('node:tls').Server;
+    tls.onChange(() => server.setSecureContext(tls.contextOptions()));
+    tls.watch();
+    fastify.addHook('onClose', async () => tls.close());
+  }
   logRequests(fastify, logger.pino); // before any route is added: its hooks are every route's
   if (tracer !== null) {
     traceRequests(fastify, tracer); // likewise
@@ -102,7 +114,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const metrics = app.get(Metrics);
   instrumentHttp(fastify, metrics);
   if (config.metricsPort === null) registerMetricsRoute(fastify, metrics);
-  registerVerifyRoute(fastify, app.get(VerificationLookup), app.get(TokenService), metrics);
+  registerVerifyRoute(fastify, app.get(VerificationLookup), app.get(CallerAuthentication), metrics);
   app.useGlobalPipes(createValidationPipe());
   const storage = app.get(StorageHealth);
   app.useGlobalFilters(new AppExceptionFilter((reason) => storage.fault('writes', reason)));
@@ -119,6 +131,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
           package: MODEL_ACCESS_KEYS_PACKAGE,
           protoPath: SERVICE_PROTOS,
           url: `${config.host}:${config.grpcPort}`,
+          ...(tls !== null ? { credentials: tls.grpcCredentials() } : {}),
           loader: { keepCase: true, longs: String, enums: String, defaults: false, arrays: true, oneofs: true },
           // grpc.health.v1.Health and server reflection on the same grpc-js server.
           onLoadPackageDefinition: (pkg, server) => app.get(GrpcHealth).addToServer(server, pkg),

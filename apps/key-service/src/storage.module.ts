@@ -14,6 +14,7 @@ import { ProjectionRunner } from './keys/projections/projection-runner';
 import { READ_MODEL_DB, openReadModelDatabase } from './keys/projections/read-model.database';
 import { SECRET_GENERATOR, cryptoSecretGenerator } from './keys/shared/secret-generator';
 import { TokenService } from './auth/token.service';
+import { CallerAuthentication } from './auth/caller-authentication';
 import { GrpcCall } from './grpc/grpc-call';
 import { StorageHealth } from './health/storage-health';
 import { Metrics } from './observability/metrics';
@@ -87,6 +88,7 @@ export class StorageModule {
       ProjectionRunner,
       StorageLifecycle,
       TokenService,
+      CallerAuthentication,
       GrpcCall,
     ];
     return {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Pool } from 'undici';
+import { Agent, Pool } from 'undici';
+import { StaticTokenSource, TokenSource, tokenTimes } from './credentials/token-sources';
 import { KafkaFeed, KafkaFeedOptions } from './feeds/kafka-feed';
 import { SseFeed } from './feeds/sse-feed';
 import { PositionFile } from './position-file';
@@ -22,8 +23,21 @@ export type FeedOptions =
 export interface GatewayClientOptions {
   /** The key service, e.g. http://127.0.0.1:8080. */
   readonly serviceUrl: string;
-  /** A token with role `gateway`. */
-  readonly token: string;
+  /** A token with role `gateway`, given once. Or tokenSource; or neither, when the client certificate (tls) is the identity. */
+  readonly token?: string;
+  /** Where the token comes from when it changes: a file re-read on change, the OAuth 2.0 client credentials grant. */
+  readonly tokenSource?: TokenSource;
+  /**
+   * TLS towards the key service (an https:// serviceUrl): `ca`, PEM, the CA its certificate is checked
+   * against (else the system's); `cert` and `key`, PEM, a client certificate for mutual TLS, whose
+   * URI SAN names the gateway (see the key service's README).
+   */
+  readonly tls?: { readonly ca?: string | Buffer; readonly cert?: string | Buffer; readonly key?: string | Buffer };
+  /**
+   * readiness() warns (`token_expiring`) once the token has less than this many ms left; unset: less
+   * than a tenth of its lifetime (exp - iat).
+   */
+  readonly tokenExpiryWarningMs?: number;
   readonly feed: FeedOptions;
   /** Fail closed: after this long without a revocation or heartbeat, cached answers are not trusted. */
   readonly maxFeedSilenceMs?: number;
@@ -59,7 +73,7 @@ const silentLogger: Logger = { log: () => undefined, warn: () => undefined };
 
 /** Whether the gateway can verify keys now (its /readyz); when it cannot, why. */
 export type GatewayReadiness =
-  | { readonly ready: true }
+  | { readonly ready: true; readonly warning?: { readonly reason: 'token_expiring'; readonly message: string } }
   | { readonly ready: false; readonly reason: 'token_expired' | 'token_refused' | 'service_unreachable'; readonly message: string };
 
 /**
@@ -72,6 +86,8 @@ export type GatewayReadiness =
 export class GatewayClient extends EventEmitter {
   private readonly cache: VerificationCache;
   private readonly pool: Pool;
+  private readonly agent: Agent;
+  private readonly tokens: TokenSource | null;
   private readonly feed: Feed;
   private readonly positionFile: PositionFile | null;
   private readonly logger: Logger;
@@ -97,11 +113,14 @@ export class GatewayClient extends EventEmitter {
       invalidTtlMs: options.invalidTtlMs ?? 30_000,
       maxEntries: options.maxCacheEntries ?? 100_000,
     });
-    this.pool = new Pool(new URL(options.serviceUrl).origin, { connections: 32, pipelining: 1 });
+    const connect = options.tls ? { ca: options.tls.ca, cert: options.tls.cert, key: options.tls.key } : undefined;
+    this.pool = new Pool(new URL(options.serviceUrl).origin, { connections: 32, pipelining: 1, connect });
+    this.agent = new Agent({ connect });
+    this.tokens = options.tokenSource ?? (options.token !== undefined ? new StaticTokenSource(options.token) : null);
     this.positionFile = options.positionFile ? new PositionFile(options.positionFile) : null;
     this.feed =
       options.feed.kind === 'stream'
-        ? new SseFeed({ serviceUrl: options.serviceUrl, token: options.token })
+        ? new SseFeed({ serviceUrl: options.serviceUrl, token: () => this.tokens?.current() ?? null, dispatcher: this.agent })
         : new KafkaFeed({
             brokers: options.feed.brokers,
             topic: options.feed.topic,
@@ -113,6 +132,7 @@ export class GatewayClient extends EventEmitter {
 
   /** Starts following the feed from the saved position, or else from the feed's current head. */
   async start(): Promise<void> {
+    await this.tokens?.start();
     const saved = this.positionFile?.read() ?? null;
     this.position = saved ?? (await this.fetchHead());
     this.startedFrom = this.position;
@@ -127,8 +147,10 @@ export class GatewayClient extends EventEmitter {
 
   async stop(): Promise<void> {
     await this.feed.stop();
+    this.tokens?.stop();
     this.positionFile?.flush();
     await this.pool.close();
+    await this.agent.close();
   }
 
   /** Resolves once the feed is live (a heartbeat arrived) or rejects after `timeoutMs`. */
@@ -189,7 +211,9 @@ export class GatewayClient extends EventEmitter {
    * calls failing closed for that long, or, on the SSE feed, no heartbeat from it).
    */
   readiness(now = Date.now()): GatewayReadiness {
-    const expiresAt = tokenExpiryMs(this.options.token);
+    const token = this.tokens?.current() ?? null;
+    const times = token === null ? null : tokenTimes(token);
+    const expiresAt = times === null ? null : times.exp * 1000;
     if (expiresAt !== null && now >= expiresAt) {
       return { ready: false, reason: 'token_expired', message: `the gateway token expired at ${new Date(expiresAt).toISOString()}: give the gateway a new one` };
     }
@@ -202,7 +226,23 @@ export class GatewayClient extends EventEmitter {
       const silence = this.lastServiceAnswer === null ? 'never answered' : `not answered for ${now - this.lastServiceAnswer} ms`;
       return { ready: false, reason: 'service_unreachable', message: `the key service has ${silence} (bound ${bound} ms)` };
     }
+    if (times !== null && expiresAt !== null) {
+      const margin = this.options.tokenExpiryWarningMs ?? (times.iat === null ? 0 : ((times.exp - times.iat) * 1000) / 10);
+      if (expiresAt - now <= margin) {
+        const left = Math.round((expiresAt - now) / 1000);
+        return {
+          ready: true,
+          warning: { reason: 'token_expiring', message: `the gateway token expires at ${new Date(expiresAt).toISOString()} (${left} s left) and has not been renewed` },
+        };
+      }
+    }
     return { ready: true };
+  }
+
+  /** The Authorization header of a call to the key service; none when the client certificate is the identity. */
+  private authorization(): Record<string, string> {
+    const token = this.tokens?.current() ?? null;
+    return token === null ? {} : { authorization: `Bearer ${token}` };
   }
 
   private isFresh(now: number): boolean {
@@ -217,7 +257,7 @@ export class GatewayClient extends EventEmitter {
       const response = await this.pool.request({
         path: '/v1/keys/verify',
         method: 'POST',
-        headers: { authorization: `Bearer ${this.options.token}`, 'content-type': 'application/json' },
+        headers: { ...this.authorization(), 'content-type': 'application/json' },
         body: JSON.stringify({
           key: secret,
           model: target.model,
@@ -307,7 +347,7 @@ export class GatewayClient extends EventEmitter {
     const response = await this.pool.request({
       path: '/v1/revocations?after=0&limit=1',
       method: 'GET',
-      headers: { authorization: `Bearer ${this.options.token}` },
+      headers: this.authorization(),
     });
     const body = (await response.body.json()) as { head_position?: number; message?: string };
     if (response.statusCode !== 200 || typeof body.head_position !== 'number') {
@@ -315,16 +355,6 @@ export class GatewayClient extends EventEmitter {
     }
     this.lastServiceAnswer = Date.now();
     return body.head_position;
-  }
-}
-
-/** The token's `exp` in epoch ms, read without verifying (the service verifies); null when it has none. */
-function tokenExpiryMs(token: string): number | null {
-  try {
-    const exp = (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown }).exp;
-    return typeof exp === 'number' ? exp * 1000 : null;
-  } catch {
-    return null;
   }
 }
 

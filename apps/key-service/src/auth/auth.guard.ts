@@ -3,29 +3,33 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { DomainError } from '../common/domain-error';
 import { Principal, Role } from './principal';
-import { TokenService } from './token.service';
+import { CallerAuthentication, verifiedPeerCertificate } from './caller-authentication';
+import { TokenSession } from './token.service';
 
 const ALLOWED_ROLES = 'allowedRoles';
 /** The roles that may call a controller's routes at all; finer rules live in the domain policy. */
 export const AllowRoles = (...roles: Role[]) => SetMetadata(ALLOWED_ROLES, roles);
 
-export type AuthenticatedRequest = FastifyRequest & { principal?: Principal };
+/** principal: who is calling; session: with until when (a stream must end then). */
+export type AuthenticatedRequest = FastifyRequest & { principal?: Principal; session?: TokenSession };
 
 @Injectable()
 export class BearerAuthGuard implements CanActivate {
   constructor(
-    private readonly tokens: TokenService,
+    private readonly authentication: CallerAuthentication,
     private readonly reflector: Reflector,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const principal = await this.tokens.fromAuthorizationHeader(request.headers.authorization);
+    const session = await this.authentication.session(request.headers.authorization, verifiedPeerCertificate(request.raw.socket));
+    const principal = session.principal;
     const allowed = this.reflector.getAllAndOverride<Role[] | undefined>(ALLOWED_ROLES, [context.getHandler(), context.getClass()]);
     if (allowed && !allowed.includes(principal.role)) {
       throw new DomainError('FORBIDDEN', `role ${principal.role} may not call this route`);
     }
     request.principal = principal;
+    request.session = session;
     return true;
   }
 }

@@ -6,6 +6,7 @@ import { KafkaSecurity, kafkaSecurityOf } from './kafka-security.config';
 import { secretOf } from './secrets.config';
 
 export { ConfigError } from './config-error';
+import { TlsConfig, tlsConfigOf, trustProxyOf } from './tls.config';
 
 /** The one place that reads process.env: validated once at boot. */
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -66,6 +67,15 @@ export interface AppConfig {
    * NODE_ENV=production, else 0 (Ctrl-C and tests stop at once).
    */
   readonly shutdownDrainMs: number;
+  /** TLS_CERT_FILE and the rest (config/tls.config.ts): HTTPS and gRPC over TLS; null: both plain. */
+  readonly tls: TlsConfig | null;
+  /**
+   * TRUST_PROXY: when X-Forwarded-For, -Proto and -Host are believed (Fastify's trustProxy): false
+   * (unset), a hop count, or the addresses and CIDR ranges of trusted proxies. Only then does the
+   * audited source IP come from X-Forwarded-For, and only then are paging links built from the
+   * forwarded scheme and host (PUBLIC_BASE_URL, when set, still wins).
+   */
+  readonly trustProxy: false | number | readonly string[];
   /** null: no traces (the default; no tracing code runs). See TracingConfig. */
   readonly tracing: TracingConfig | null;
 }
@@ -174,6 +184,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, logTerminal: bo
     },
     http: httpLimitsOf(env),
     shutdownDrainMs: integerOf(env, 'SHUTDOWN_DRAIN_MS', nodeEnv === 'production' ? 5000 : 0, 0, 600_000),
+    tls: tlsConfigOf(env, (variable, message) => new ConfigError(variable, message)),
+    trustProxy: trustProxyOf(env, (variable, message) => new ConfigError(variable, message)),
     tracing: tracingOf(env),
   };
 }

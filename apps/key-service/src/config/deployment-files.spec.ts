@@ -16,7 +16,7 @@ const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
 const compose = parse(read('docker-compose.yml')) as {
   services: Record<
     string,
-    { image?: string; build?: { target?: string }; environment?: Record<string, string>; healthcheck?: unknown; depends_on?: Record<string, { condition: string }>; volumes?: string[]; ports?: string[]; secrets?: string[] }
+    { image?: string; build?: { target?: string }; environment?: Record<string, string>; healthcheck?: unknown; depends_on?: Record<string, { condition: string }>; volumes?: string[]; ports?: string[]; secrets?: string[]; command?: string[] }
   >;
   volumes: Record<string, unknown>;
   secrets?: Record<string, { file?: string; environment?: string }>;
@@ -24,7 +24,6 @@ const compose = parse(read('docker-compose.yml')) as {
 
 /** `${VAR:?message}` as Compose would interpolate it, with values the configuration accepts. */
 const SAMPLES: Record<string, string> = {
-  GATEWAY_TOKEN: 'a-gateway-token',
   UPSTREAM_URL: 'http://upstream:8000',
 };
 /** What the files of the Docker secrets would hold: values the configuration accepts. */
@@ -93,7 +92,7 @@ describe('docker-compose.yml', () => {
 
   it('publishes nothing but the key service and the gateway: KurrentDB (2113) and Kafka stay on the compose network', () => {
     const published = Object.fromEntries(Object.entries(compose.services).map(([name, definition]) => [name, definition.ports ?? []]));
-    expect(published).toEqual({ kurrentdb: [], kafka: [], 'key-service': ['8080:8080', '50051:50051'], gateway: ['8081:8081'] });
+    expect(published).toEqual({ kurrentdb: [], kafka: [], 'key-service': ['8080:8080', '50051:50051'], gateway: ['8081:8081'], 'gateway-token': [] });
     expect(JSON.stringify(compose.services)).not.toMatch(/2113:2113|"2113"\]/);
   });
 
@@ -105,18 +104,20 @@ describe('docker-compose.yml', () => {
     // The secrets folder is never committed.
     expect(read('.gitignore').split('\n')).toContain('/secrets/');
     // No service carries a secret's value: a variable named like a secret must be a *_FILE path under /run/secrets.
-    // The gateway's GATEWAY_TOKEN is the one exception until it becomes GATEWAY_TOKEN_FILE (the TLS branch of issue 15).
-    const SECRET_NAME = /SECRET|PASSWORD|TOKEN|ENCRYPTION_KEY|API_KEY|DATABASE_URL|CONNECTION_STRING/;
+    // (AUTH_MAX_TOKEN_TTL_S is a lifetime, not a secret.)
+    const SECRET_NAME = /SECRET|PASSWORD|TOKEN(?!_TTL)|ENCRYPTION_KEY|API_KEY|DATABASE_URL|CONNECTION_STRING/;
     const inline = Object.entries(compose.services).flatMap(([serviceName, definition]) =>
       Object.entries(definition.environment ?? {})
         .filter(([name]) => SECRET_NAME.test(name) && !name.endsWith('_FILE'))
         .filter(([name, value]) => !(name === 'KURRENTDB_CONNECTION_STRING' && !/@/.test(value))) // no credentials in it
         .map(([name]) => `${serviceName}.${name}`),
     );
-    expect(inline).toEqual(['gateway.GATEWAY_TOKEN']);
+    expect(inline).toEqual([]);
     for (const definition of Object.values(compose.services)) {
       for (const [name, value] of Object.entries(definition.environment ?? {})) {
-        if (name.endsWith('_FILE')) expect([name, value]).toEqual([name, expect.stringMatching(/^\/run\/secrets\/[a-z_]+$/)]);
+        // The gateway's token is minted into a volume it mounts read-only (see the gateway-token test); every other file is a Docker secret.
+        if (name === 'GATEWAY_TOKEN_FILE') expect(definition.volumes).toContain('gateway-token:/run/gateway-token:ro');
+        else if (name.endsWith('_FILE')) expect([name, value]).toEqual([name, expect.stringMatching(/^\/run\/secrets\/[a-z_]+$/)]);
       }
     }
     // And the check itself notices an inline secret.
@@ -134,11 +135,33 @@ describe('docker-compose.yml', () => {
     expect(service.environment?.KURRENTDB_CONNECTION_STRING).toMatch(/^kurrentdb:\/\/kurrentdb:2113/);
     expect(gateway.build?.target).toBe('gateway');
     expect(service.depends_on).toEqual({ kurrentdb: { condition: 'service_healthy' }, kafka: { condition: 'service_healthy' } });
-    expect(gateway.depends_on).toEqual({ 'key-service': { condition: 'service_healthy' }, kafka: { condition: 'service_healthy' } });
+    expect(gateway.depends_on).toEqual({ 'key-service': { condition: 'service_healthy' }, 'gateway-token': { condition: 'service_healthy' }, kafka: { condition: 'service_healthy' } });
     for (const [name, definition] of Object.entries(compose.services)) {
       expect([name, definition.healthcheck]).toEqual([name, expect.anything()]);
       for (const volume of definition.volumes ?? []) expect(Object.keys(compose.volumes)).toContain(volume.split(':')[0]);
     }
+  });
+
+  it('gives the gateway a token that is renewed, not a one-year token: keyctl mints a one-day token every six hours into a file the gateway re-reads', () => {
+    const { 'gateway-token': minter, gateway, 'key-service': service } = compose.services;
+    const gatewayEnv = interpolated(gateway.environment ?? {});
+    expect(gatewayEnv.GATEWAY_TOKEN).toBeUndefined();
+    expect(loadGatewayConfig(gatewayEnv).credentials).toEqual({ kind: 'token-file', file: '/run/gateway-token/gateway-token' });
+    // The file the gateway reads is the one the minter writes, through one volume (read-only in the gateway).
+    expect(gateway.volumes).toContain('gateway-token:/run/gateway-token:ro');
+    expect(minter.volumes).toEqual(['gateway-token:/data']);
+    const script = (minter.command ?? []).join(' ');
+    const ttl = Number(/keyctl\.js token --team \S+ --user \S+ --role gateway --ttl (\d+) > \/data\/gateway-token\.tmp && mv \/data\/gateway-token\.tmp \/data\/gateway-token; sleep (\d+)/.exec(script)?.[1]);
+    const every = Number(/sleep (\d+)/.exec(script)?.[1]);
+    expect(ttl).toBeLessThanOrEqual(86_400);
+    expect(every).toBeLessThan(ttl / 2); // a missed renewal still leaves a valid token
+    // The service accepts the minted lifetime (keyctl refuses a longer one), and the minter signs with the service's secret.
+    const serviceConfig = loadConfig(interpolated(service.environment ?? {}));
+    expect(ttl).toBeLessThanOrEqual(serviceConfig.maxTokenTtlSeconds);
+    const minterConfig = loadConfig(interpolated(minter.environment ?? {}));
+    expect(minterConfig.jwtSecret).toBe(serviceConfig.jwtSecret);
+    expect(minterConfig.maxTokenTtlSeconds).toBe(serviceConfig.maxTokenTtlSeconds);
+    expect(minter.build?.target).toBe('key-service');
   });
 
   it('sets only environment variables that the service and the gateway read, with values they accept', () => {
@@ -151,6 +174,9 @@ describe('docker-compose.yml', () => {
     const gatewayEnv = interpolated(compose.services.gateway.environment ?? {});
     const gatewayReads = variablesRead((env) => loadGatewayConfig(env), gatewayEnv);
     expect(Object.keys(gatewayEnv).filter((name) => !gatewayReads.has(name))).toEqual([]);
+    const minterEnv = interpolated(compose.services['gateway-token'].environment ?? {});
+    const minterReads = variablesRead((env) => loadConfig(env), minterEnv);
+    expect(Object.keys(minterEnv).filter((name) => !minterReads.has(name))).toEqual([]);
     // And the check itself notices a variable nobody reads.
     expect(variablesRead((env) => loadConfig(env), { ...serviceEnv, KEY_SERVICE_PORT: '1' }).has('KEY_SERVICE_PORT')).toBe(false);
   });

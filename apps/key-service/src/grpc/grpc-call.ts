@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../common/domain-error';
 import { RequestContext } from '../common/request-context';
 import { activeTraceIds, parseTraceparent } from '../observability/tracing';
 import { Principal, Role, rememberCallPrincipal } from '../auth/principal';
-import { TokenService, TokenSession } from '../auth/token.service';
+import { TokenSession } from '../auth/token.service';
+import { CallerAuthentication, VerifiedCertificate, fromPeerCertificate } from '../auth/caller-authentication';
 import { ModelScope } from '../keys/domain/model-access-key.events';
 import { ModelAccessKey } from '../keys/domain/model-access-key.state';
 
@@ -14,16 +16,17 @@ export const MANAGEMENT_ROLES: readonly Role[] = ['owner', 'member', 'auditor'];
 /** The gRPC side of what the HTTP guard and decorators do: the token from metadata, the call's context. */
 @Injectable()
 export class GrpcCall {
-  constructor(private readonly tokens: TokenService) {}
+  constructor(private readonly authentication: CallerAuthentication) {}
 
-  async principal(metadata: Metadata, allowed: readonly Role[] = MANAGEMENT_ROLES): Promise<Principal> {
-    return (await this.session(metadata, allowed)).principal;
+  /** `call`: the call itself, for its verified client certificate (mutual TLS); without it, none is known. */
+  async principal(metadata: Metadata, allowed: readonly Role[] = MANAGEMENT_ROLES, call?: WithAuthContext): Promise<Principal> {
+    return (await this.session(metadata, allowed, call)).principal;
   }
 
-  /** The principal with its token's expiry: a streaming call must end then. */
-  async session(metadata: Metadata, allowed: readonly Role[] = MANAGEMENT_ROLES): Promise<TokenSession> {
+  /** The principal with its token's (or certificate's) expiry: a streaming call must end then. */
+  async session(metadata: Metadata, allowed: readonly Role[] = MANAGEMENT_ROLES, call?: WithAuthContext): Promise<TokenSession> {
     const header = metadata.get('authorization')[0];
-    const session = await this.tokens.sessionFromAuthorizationHeader(typeof header === 'string' ? header : undefined);
+    const session = await this.authentication.session(typeof header === 'string' ? header : undefined, verifiedCallCertificate(call));
     rememberCallPrincipal(metadata, session.principal);
     const { role } = session.principal;
     if (!allowed.includes(role)) throw new DomainError('FORBIDDEN', `role ${role} may not call this method`);
@@ -40,6 +43,16 @@ export class GrpcCall {
       trace: activeTraceIds() ?? parseTraceparent(metadata.get('traceparent')[0]),
     };
   }
+}
+
+/** A gRPC call (unary or streaming): grpc-js gives its peer certificate only once the handshake verified it. */
+export interface WithAuthContext {
+  getAuthContext?(): { sslPeerCertificate?: PeerCertificate };
+}
+
+function verifiedCallCertificate(call: WithAuthContext | undefined): VerifiedCertificate | null {
+  const certificate = call?.getAuthContext?.().sslPeerCertificate;
+  return certificate ? fromPeerCertificate(certificate) : null;
 }
 
 /** proto3 has no "all" for a repeated field: an empty list with all_models = true. */

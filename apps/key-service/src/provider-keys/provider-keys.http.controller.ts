@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { AuthenticatedRoutes } from '../http/authenticated-routes';
 import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiResponse } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../auth/auth.guard';
@@ -12,7 +13,7 @@ import { DEFAULT_PER_PAGE } from '../keys/list-keys/list-keys.request.dto';
 import { ErrorResponse } from '../keys/shared/api-key-info.response';
 import { ConfirmNameRequest } from '../keys/shared/confirm-name.request.dto';
 import { KeyUuidParam } from '../keys/shared/key-request.validators';
-import { pageLinks } from '../keys/shared/page-links';
+import { linkBase, pageLinks } from '../keys/shared/page-links';
 import { PROVIDERS, Provider } from './domain/provider-key.events';
 import { ProviderKeys, toProviderKeyInfo } from './provider-keys.service';
 import {
@@ -41,12 +42,12 @@ export class ProviderKeysHttpController {
   @Get()
   @ApiOperation({ summary: 'The provider keys the caller may see, newest first, paged as DigitalOcean pages' })
   @ApiOkResponse({ type: ProviderKeyInfoPage })
-  list(@CurrentPrincipal() actor: Principal, @Param('provider') raw: string, @Query() query: ListProviderKeysRequest): ProviderKeyInfoPage {
+  list(@CurrentPrincipal() actor: Principal, @Param('provider') raw: string, @Query() query: ListProviderKeysRequest, @Req() request: FastifyRequest): ProviderKeyInfoPage {
     const provider = providerOf(raw);
     const page = query.page ?? 1;
     const perPage = query.per_page ?? DEFAULT_PER_PAGE;
     const { keys, total } = this.keys.list(actor, provider, page, perPage);
-    return { api_key_infos: keys.map(toProviderKeyInfo), ...pageLinks(this.config.publicBaseUrl, `v2/gen-ai/${provider}/keys`, page, perPage, total) };
+    return { api_key_infos: keys.map(toProviderKeyInfo), ...pageLinks(linkBase(this.config, request), `v2/gen-ai/${provider}/keys`, page, perPage, total) };
   }
 
   @Post()

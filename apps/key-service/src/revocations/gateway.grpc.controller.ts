@@ -3,7 +3,7 @@ import { GrpcMethod } from '@nestjs/microservices';
 import type { Metadata } from '@grpc/grpc-js';
 import { Observable } from 'rxjs';
 import { DomainError } from '../common/domain-error';
-import { GrpcCall } from '../grpc/grpc-call';
+import { GrpcCall, WithAuthContext } from '../grpc/grpc-call';
 import { VerificationLookup } from '../verification/verification.lookup';
 import { parseVerifyKeyRequest, toVerifyResponse } from '../verification/verify-key.wire';
 import { Revocation } from './revocation';
@@ -31,8 +31,8 @@ export class GatewayGrpcController {
   ) {}
 
   @GrpcMethod(GATEWAY_SERVICE, 'VerifyKey')
-  async verifyKey(message: Record<string, unknown>, metadata: Metadata) {
-    await this.grpc.principal(metadata, GATEWAY_ONLY);
+  async verifyKey(message: Record<string, unknown>, metadata: Metadata, call: WithAuthContext) {
+    await this.grpc.principal(metadata, GATEWAY_ONLY, call);
     // proto3 `optional` fields come with synthetic oneof markers (_model, ...): only the fields count.
     const { key, model, vpc_uuid, deployment_name, batch } = message;
     const request = parseVerifyKeyRequest(
@@ -43,8 +43,8 @@ export class GatewayGrpcController {
   }
 
   @GrpcMethod(GATEWAY_SERVICE, 'WatchRevocations')
-  async watchRevocations(message: { after?: string | number }, metadata: Metadata): Promise<Observable<FeedItem>> {
-    const { expiresAtMs } = await this.grpc.session(metadata, GATEWAY_ONLY);
+  async watchRevocations(message: { after?: string | number }, metadata: Metadata, call: WithAuthContext): Promise<Observable<FeedItem>> {
+    const { expiresAtMs } = await this.grpc.session(metadata, GATEWAY_ONLY, call);
     const after = Number(message.after ?? 0);
     if (!Number.isSafeInteger(after) || after < 0) {
       throw new DomainError('VALIDATION_FAILED', 'after must be a position (an integer >= 0)', { field: 'after' });

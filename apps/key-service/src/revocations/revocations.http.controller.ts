@@ -3,7 +3,7 @@ import { ApiHeader, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_POSITION } from '../common/bounds';
 import { DomainError } from '../common/domain-error';
-import { TokenService } from '../auth/token.service';
+import type { AuthenticatedRequest } from '../auth/auth.guard';
 import { GatewayRoutes } from './gateway-routes';
 import { Revocation } from './revocation';
 import { FeedEndReason, FeedSink, RevocationFeed } from './revocation-feed';
@@ -44,10 +44,7 @@ const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 @GatewayRoutes('revocation feed')
 @Controller('v1/revocations')
 export class RevocationsHttpController {
-  constructor(
-    private readonly feed: RevocationFeed,
-    private readonly tokens: TokenService,
-  ) {}
+  constructor(private readonly feed: RevocationFeed) {}
 
   @Get()
   @ApiOperation({ summary: 'A page of the revocation feed, oldest first' })
@@ -74,8 +71,8 @@ export class RevocationsHttpController {
   @ApiOkResponse({ description: 'The stream; the schema is that of one event', content: { 'text/event-stream': { schema: SSE_EVENT_SCHEMA } } })
   async stream(@Query() query: RevocationsAfterRequest, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const after = resumePoint(query.after, request.headers['last-event-id']);
-    // The guard has checked the token; the stream must not outlive it.
-    const { expiresAtMs } = await this.tokens.sessionFromAuthorizationHeader(request.headers.authorization);
+    // The guard has checked the token (or client certificate); the stream must not outlive it.
+    const { expiresAtMs } = (request as AuthenticatedRequest).session!;
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {

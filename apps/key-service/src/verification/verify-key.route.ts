@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OpenAPIObject } from '@nestjs/swagger';
-import { TokenService } from '../auth/token.service';
+import { CallerAuthentication, verifiedPeerCertificate } from '../auth/caller-authentication';
 import type { AuthenticatedRequest } from '../auth/auth.guard';
 import { DomainError } from '../common/domain-error';
 import { errorBody, toErrorAnswer } from '../http/app-exception.filter';
@@ -18,7 +18,7 @@ export const VERIFY_PATH = '/v1/keys/verify';
  * than the verification itself (bench:gateway). The rules are those of every other route: a gateway
  * token, input validated with the field named, the same error body and request id.
  */
-export function registerVerifyRoute(fastify: FastifyInstance, lookup: VerificationLookup, tokens: TokenService, metrics: Metrics): void {
+export function registerVerifyRoute(fastify: FastifyInstance, lookup: VerificationLookup, authentication: CallerAuthentication, metrics: Metrics): void {
   // Label children bound once: a verdict costs a property read and an increment, no label hashing.
   // Each starts at 0, so that rate() sees the first verdict of a code.
   const decisions = Object.fromEntries(VERIFY_CODES.map((code) => [code, metrics.verifyDecisions.labels(code)])) as Record<VerifyCode, { inc(by?: number): void }>;
@@ -34,7 +34,7 @@ export function registerVerifyRoute(fastify: FastifyInstance, lookup: Verificati
     },
     handler: async (request) => {
       const started = performance.now();
-      const principal = await tokens.fromAuthorizationHeader(request.headers.authorization);
+      const principal = (await authentication.session(request.headers.authorization, verifiedPeerCertificate(request.raw.socket))).principal;
       (request as AuthenticatedRequest).principal = principal; // for the request's log line (team_id, user_id)
       if (principal.role !== 'gateway') throw new DomainError('FORBIDDEN', `role ${principal.role} may not call this route`);
       const { key, target } = parseVerifyKeyRequest(request.body);

@@ -31,7 +31,8 @@ describe('SseFeed when its token expires', () => {
   const shortToken = (ttlSeconds: number) => tokens.sign({ teamId: 'platform', userId: 'gw', role: 'gateway' }, ttlSeconds);
 
   it('reports the expired token, and retries only every maxBackoffMs instead of spinning', async () => {
-    const feed = new SseFeed({ serviceUrl: baseUrl, token: shortToken(1), minBackoffMs: 10, maxBackoffMs: 400 });
+    const token = shortToken(1);
+    const feed = new SseFeed({ serviceUrl: baseUrl, token: () => token, minBackoffMs: 10, maxBackoffMs: 400 });
     const disconnects: Array<{ at: number; reason?: string }> = [];
     const refused: string[] = [];
     let heartbeats = 0;

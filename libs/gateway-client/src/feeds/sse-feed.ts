@@ -3,7 +3,8 @@ import { Feed, FeedListener, Revocation } from '../types';
 
 export interface SseFeedOptions {
   readonly serviceUrl: string;
-  readonly token: string;
+  /** The bearer token for each (re)connect, or null to go without (the client certificate is the identity). */
+  readonly token: () => string | null;
   readonly dispatcher?: Dispatcher;
   /** Wait before reconnecting; doubles up to maxBackoffMs. */
   readonly minBackoffMs?: number;
@@ -25,6 +26,8 @@ export class SseFeed implements Feed {
   private abort: AbortController | null = null;
   private running: Promise<void> | null = null;
   private position = 0;
+  /** The token the current or last connection was opened with. */
+  private usedToken: string | null = null;
 
   constructor(private readonly options: SseFeedOptions) {}
 
@@ -52,6 +55,8 @@ export class SseFeed implements Feed {
         reason = (error as Error).message;
         refused = error instanceof TokenRefused;
       }
+      // A token renewed meanwhile (a file, the client credentials grant) is tried at once.
+      if (refused && this.options.token() !== this.usedToken) refused = false;
       listener.connected(false, reason);
       if (refused) listener.tokenRefused?.(reason);
       if (this.stopped) return;
@@ -65,9 +70,11 @@ export class SseFeed implements Feed {
     this.abort = new AbortController();
     const url = new URL('/v1/revocations/stream', this.options.serviceUrl);
     url.searchParams.set('after', String(this.position));
+    const token = this.options.token();
+    this.usedToken = token;
     const response = await request(url, {
       method: 'GET',
-      headers: { authorization: `Bearer ${this.options.token}`, accept: 'text/event-stream' },
+      headers: { ...(token !== null ? { authorization: `Bearer ${token}` } : {}), accept: 'text/event-stream' },
       signal: this.abort.signal,
       dispatcher: this.options.dispatcher,
       bodyTimeout: 0,

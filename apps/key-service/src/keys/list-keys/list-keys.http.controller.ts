@@ -1,4 +1,5 @@
-import { Controller, Get, Inject, Query } from '@nestjs/common';
+import { Controller, Get, Inject, Query, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../../auth/auth.guard';
@@ -6,7 +7,7 @@ import { Principal } from '../../auth/principal';
 import { APP_CONFIG, AppConfig } from '../../config/app.config';
 import { ApiKeyInfoPage, toApiKeyInfo } from '../shared/api-key-info.response';
 import { KEYS_PATH, ModelKeyRoutes } from '../shared/key-routes';
-import { pageLinks } from '../shared/page-links';
+import { linkBase, pageLinks } from '../shared/page-links';
 import { ListKeysQuery } from './list-keys.query';
 import { DEFAULT_PER_PAGE, ListKeysRequest } from './list-keys.request.dto';
 
@@ -21,13 +22,13 @@ export class ListKeysHttpController {
   @Get()
   @ApiOperation({ summary: 'The keys the caller may see, newest first, paged as DigitalOcean pages' })
   @ApiOkResponse({ type: ApiKeyInfoPage })
-  async list(@CurrentPrincipal() actor: Principal, @Query() query: ListKeysRequest): Promise<ApiKeyInfoPage> {
+  async list(@CurrentPrincipal() actor: Principal, @Query() query: ListKeysRequest, @Req() request: FastifyRequest): Promise<ApiKeyInfoPage> {
     const page = query.page ?? 1;
     const perPage = query.per_page ?? DEFAULT_PER_PAGE;
     const { keys, total } = await this.queries.execute(new ListKeysQuery(actor, query.view, page, perPage));
     return {
       api_key_infos: keys.map((key) => toApiKeyInfo(key)),
-      ...pageLinks(this.config.publicBaseUrl, KEYS_PATH, page, perPage, total, query.view ? { view: query.view } : {}),
+      ...pageLinks(linkBase(this.config, request), KEYS_PATH, page, perPage, total, query.view ? { view: query.view } : {}),
     };
   }
 }
