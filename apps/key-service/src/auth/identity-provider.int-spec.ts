@@ -1,13 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as jwt from 'jsonwebtoken';
-import * as http from 'node:http';
 import { decodeProtectedHeader } from 'jose';
 import { GATEWAY_PROTO, MODEL_ACCESS_KEYS_PROTO } from '@lib/contracts';
 import { hs256KeyId } from './token.service';
 import { freePort } from '../../../../test/support/service-process';
 import { AUDIENCE, JwksServer, ProviderKey, startJwksServer } from '../../../../test/support/jwks-server';
 import { KEYS, TestApp, startTestApp } from '../../../../test/support/test-app';
+import { openStream } from '../../../../test/support/sse-stream';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -175,7 +175,7 @@ describe('tokens from an OpenID Connect provider (a real JWKS server, keys made 
       // Streams opened with a provider token living 2 s end at its exp.
       const short = await idp.sign(ed, gateway, { ttlSeconds: 2 });
       const expiresAt = ((JSON.parse(Buffer.from(short.split('.')[1], 'base64url').toString()) as { exp: number }).exp) * 1000;
-      const sse = openSse(port, short);
+      const sse = openStream(port, short);
       const watch = gatewayClient.WatchRevocations({ after: '0' }, metadataFor(short));
       const items: any[] = [];
       watch.on('data', (item: any) => items.push(item));
@@ -232,29 +232,3 @@ describe('the service\'s own HS256 tokens: a kid, and a previous secret accepted
   });
 });
 
-function openSse(port: number, token: string) {
-  const events: Array<{ event: string; data: any }> = [];
-  let status = 0;
-  const request = http.get({ host: '127.0.0.1', port, path: '/v1/revocations/stream?after=0', headers: { authorization: `Bearer ${token}` } });
-  const closed = new Promise<number>((resolve, reject) => {
-    request.on('response', (response) => {
-      status = response.statusCode ?? 0;
-      let buffer = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        buffer += chunk;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event) events.push({ event, data: data ? JSON.parse(data) : undefined });
-        }
-      });
-      response.on('end', () => resolve(Date.now()));
-    });
-    request.on('error', reject);
-  });
-  return { events, closed, status: () => status };
-}
