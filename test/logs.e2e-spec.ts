@@ -159,9 +159,50 @@ describe('structured logs of the running service', () => {
       const calls = raw.map((line) => JSON.parse(line) as LogLine).filter((line) => line.transport === 'grpc');
       expect(calls.find((line) => line.route === '/modelkeys.v1.ModelAccessKeys/CreateKey')).toMatchObject({ level: 'info', grpc_status: 'OK', duration_ms: expect.any(Number), request_id: expect.any(String), team_id: 'team-grpc', user_id: 'user-g' });
       expect(calls.find((line) => line.route === '/modelkeys.v1.ModelAccessKeys/GetKey')).toMatchObject({ grpc_status: 'NOT_FOUND' });
+      // The call's line and its event name the same request id, and the event's source is the peer's address alone.
+      const auditor = service.token('team-grpc', 'aud-g', 'auditor');
+      const [event] = (await api(service.baseUrl, 'GET', `/v1/audit/keys/${created.api_key_info.uuid}/events`, auditor)).body.events;
+      expect(event.metadata.requestId).toBe(calls.find((line) => line.route === '/modelkeys.v1.ModelAccessKeys/CreateKey')!.request_id);
+      expect(event.metadata.sourceIp).toBe('127.0.0.1');
       for (const needle of [token, secret]) expect(raw.filter((line) => line.includes(needle))).toEqual([]);
     } finally {
       client.close();
     }
+  });
+
+  it('a request id that looks like a secret is replaced, never logged or stored in an event', async () => {
+    const owner = service.token('team-rid', 'u1', 'owner');
+    const auditor = service.token('team-rid', 'a1', 'auditor');
+    const secretLike = `mak_${randomBytes(32).toString('base64url')}`;
+    const created = await fetch(`${service.baseUrl}${KEYS}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${owner}`, 'content-type': 'application/json', 'x-request-id': secretLike },
+      body: JSON.stringify({ name: 'rid-key' }),
+    });
+    expect(created.status).toBe(200);
+    const answeredId = created.headers.get('x-request-id');
+    expect(answeredId).toMatch(/^[0-9a-f-]{36}$/);
+    const uuid = ((await created.json()) as { api_key_info: { uuid: string } }).api_key_info.uuid;
+    const [event] = (await api(service.baseUrl, 'GET', `/v1/audit/keys/${uuid}/events`, auditor)).body.events;
+    expect(event.metadata).toMatchObject({ requestId: answeredId, correlationId: answeredId });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(service.output()).not.toContain(secretLike);
+  });
+
+  it('requests answered before any route ran (headers too large, a path that is not UTF-8, a parameter too long) are one line and one count each', async () => {
+    const big = await fetch(`${service.baseUrl}/v2/gen-ai/models/api_keys`, { headers: { 'x-big': 'a'.repeat(70_000) } });
+    expect(big.status).toBe(431);
+    expect((await fetch(`${service.baseUrl}/v2/gen-ai/models/api_keys/%ff%fe`)).status).toBe(400);
+    expect((await fetch(`${service.baseUrl}/v2/gen-ai/models/api_keys/${'a'.repeat(4000)}`)).status).toBe(414);
+    await new Promise((r) => setTimeout(r, 100));
+    const rejected = service
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('request rejected before routing'))
+      .map((line) => JSON.parse(line) as LogLine);
+    expect(rejected.map((line) => line.status).sort()).toEqual([400, 414, 431]);
+    for (const line of rejected) expect(line).toMatchObject({ level: 'info', route: null, request_id: expect.any(String) });
+    const metrics = await (await fetch(`${service.baseUrl}/metrics`)).text();
+    for (const status of ['400', '414', '431']) expect(metrics).toContain(`key_service_http_rejected_requests_total{status="${status}"} 1`);
   });
 });

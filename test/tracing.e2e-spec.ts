@@ -61,7 +61,7 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     );
     expect(append).toMatchObject({
       kind: KIND.CLIENT,
-      attributes: { 'db.system.name': 'sqlite', 'db.operation.name': 'append', 'db.collection.name': 'model_access_key', 'event_store.stream_id': `model_access_key-${uuid}`, 'event_store.expected_revision': 'no_stream' },
+      attributes: { 'db.system.name': service.env.EVENT_STORE === 'postgres' ? 'postgresql' : 'sqlite', 'db.operation.name': 'append', 'db.collection.name': 'model_access_key', 'event_store.stream_id': `model_access_key-${uuid}`, 'event_store.expected_revision': 'no_stream' },
     });
     expect(Number(append.attributes['event_store.position'])).toBeGreaterThan(0);
     // No path, query or header is an attribute: the key's name never is.

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { MODEL_ACCESS_KEYS_PACKAGE, SERVICE_PROTOS } from '@lib/contracts';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app.config';
+import { callerRequestId } from './common/request-id';
 import { createValidationPipe } from './common/validation';
 import { forbiddenQueryParameter, parseJsonBody } from './common/json-body';
 import { NAME_MAX_LENGTH } from './keys/domain/key-input.rules';
@@ -20,7 +21,7 @@ import { registerVerifyRoute } from './verification/verify-key.route';
 import { buildOpenApiDocument } from './http/openapi-document';
 import { StorageHealth } from './health/storage-health';
 import { GrpcHealth } from './health/grpc-health';
-import { capConnections, connectionTimeouts } from './http/connection-limits';
+import { RejectedRequests, capConnections, connectionTimeouts } from './http/connection-limits';
 import { Metrics } from './observability/metrics';
 import { AppLogger } from './observability/logging';
 import { logRequests } from './observability/logging.http';
@@ -44,6 +45,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   const tracer = config.tracing === null ? null : startTracing(config.tracing);
   // TLS_CERT_FILE and TLS_KEY_FILE: HTTPS and gRPC over TLS, with the files re-read when they change.
   const tls = config.tls === null ? null : new TlsCredentials(config.tls);
+  const rejected: RejectedRequests = {};
   const adapter = new FastifyAdapter({
     ...(tls !== null ? { https: tls.serverOptions() } : {}),
     // TRUST_PROXY: only then are X-Forwarded-For/-Proto/-Host believed (request.ip, .protocol, .host).
@@ -53,7 +55,7 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     // not with Fastify's own 503 body; idle keep-alive connections are closed when the server closes.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
-    ...connectionTimeouts(config.http),
+    ...connectionTimeouts(config.http, rejected),
     // Names are addresses in paths (Gcore's keys, deployments): the longest name accepted must fit,
     // percent-encoded (find-my-way counts the encoded form), where the default of 100 answers 414.
     routerOptions: { maxParamLength: MAX_ENCODED_NAME_LENGTH },
@@ -66,11 +68,11 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
         code: tooLong ? 'URI_TOO_LONG' : 'VALIDATION_FAILED',
         message: tooLong ? `a path parameter is longer than ${MAX_ENCODED_NAME_LENGTH} characters` : 'the path is not valid percent-encoded UTF-8',
       };
+      rejected.report?.(answer.status, String(request.id), answer.code.toLowerCase());
       void reply.status(answer.status).header('x-request-id', request.id).send(errorBody(answer, String(request.id)));
     },
     genReqId: (request: { headers: Record<string, string | string[] | undefined> }) => {
-      const given = request.headers['x-request-id'];
-      return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
+      return callerRequestId(request.headers['x-request-id']) ?? randomUUID();
     },
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, options), adapter, {
@@ -112,6 +114,11 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
     void reply.header('x-request-id', request.id);
   });
   const metrics = app.get(Metrics);
+  // One line and one count for every request answered before a route ran (no route, so no route's hooks).
+  rejected.report = (status, requestId, reason) => {
+    metrics.httpRejectedRequests.labels(String(status)).inc();
+    logger.pino.info({ request_id: requestId, method: null, route: null, status, reason }, `request rejected before routing: ${status} ${reason}`);
+  };
   instrumentHttp(fastify, metrics);
   if (config.metricsPort === null) registerMetricsRoute(fastify, metrics);
   registerVerifyRoute(fastify, app.get(VerificationLookup), app.get(CallerAuthentication), metrics);

@@ -84,7 +84,8 @@ export interface AppConfig {
  * OpenTelemetry's own variables (https://opentelemetry.io/docs/specs/otel/protocol/exporter/ and
  * .../configuration/sdk-environment-variables/): OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (the whole URL), or
  * OTEL_EXPORTER_OTLP_ENDPOINT (a base URL, to which `/v1/traces` is appended), turn traces on;
- * OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn them off again.
+ * OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn them off again. The SDK's own variables
+ * (OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT, OTEL_TRACES_SAMPLER, OTEL_BSP_*) are checked here too.
  */
 export interface TracingConfig {
   /** Where spans are POSTed, as OTLP/HTTP JSON. */
@@ -190,21 +191,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, logTerminal: bo
   };
 }
 
+/** OTEL_TRACES_SAMPLER values of the SDK's environment specification. */
+const OTEL_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
+
 function tracingOf(env: NodeJS.ProcessEnv): TracingConfig | null {
-  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true' || env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() === 'none') return null;
+  const disabled = oneOf(env, 'OTEL_SDK_DISABLED', ['true', 'false'] as const, 'false');
+  const exporter = oneOf(env, 'OTEL_TRACES_EXPORTER', ['otlp', 'none'] as const, 'otlp');
+  // The variables the SDK and its exporter read themselves are checked here, so that a typo stops start-up
+  // instead of being ignored by the SDK.
+  const headers = env.OTEL_EXPORTER_OTLP_TRACES_HEADERS ?? env.OTEL_EXPORTER_OTLP_HEADERS;
+  if (headers && !headers.split(',').every((pair) => /^[^=\s]+=.+$/.test(pair.trim()))) {
+    throw new ConfigError(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS ? 'OTEL_EXPORTER_OTLP_TRACES_HEADERS' : 'OTEL_EXPORTER_OTLP_HEADERS', 'must be key=value pairs separated by commas (W3C Baggage format)');
+  }
+  for (const name of ['OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_BSP_MAX_QUEUE_SIZE', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'OTEL_BSP_EXPORT_TIMEOUT']) {
+    integerOf(env, name, 0, 1, 10_000_000);
+  }
+  oneOf(env, 'OTEL_TRACES_SAMPLER', OTEL_SAMPLERS, 'parentbased_always_on');
+  if (disabled === 'true' || exporter === 'none') return null;
   const whole = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
-  const name = whole ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
   if (!whole && !base) return null;
-  const exporter = env.OTEL_TRACES_EXPORTER?.trim();
-  if (exporter && exporter !== 'otlp') throw new ConfigError('OTEL_TRACES_EXPORTER', `must be otlp or none (got "${exporter}")`);
+  const name = whole ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
   const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL)?.trim();
   if (protocol && protocol !== 'http/json') {
     throw new ConfigError(env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL', `must be http/json, the protocol this service exports with (got "${protocol}")`);
   }
-  const tracesUrl = whole ? baseUrlOf(env, name, whole) : `${baseUrlOf(env, name, base as string)}/v1/traces`;
+  const url = baseUrlOf(env, name, (whole ?? base) as string);
+  // Credentials belong in OTEL_EXPORTER_OTLP_HEADERS (never logged); a query would end up before /v1/traces.
+  const parsed = new URL(url);
+  if (parsed.username !== '' || parsed.password !== '' || parsed.search !== '' || parsed.hash !== '' || url.includes('?') || url.includes('#')) {
+    throw new ConfigError(name, 'must be an http or https URL without credentials, query or fragment (put an API key in OTEL_EXPORTER_OTLP_HEADERS)');
+  }
   return {
-    tracesUrl,
+    tracesUrl: whole ? url : `${url}/v1/traces`,
     serviceName: env.OTEL_SERVICE_NAME?.trim() || 'key-service',
     exportDelayMs: integerOf(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000, 1, 600_000),
   };

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
-import { randomUUID } from 'node:crypto';
 import { DomainError } from '../common/domain-error';
 import { RequestContext } from '../common/request-context';
+import { grpcRequestId } from '../common/request-id';
 import { activeTraceIds, parseTraceparent } from '../observability/tracing';
 import { Principal, Role, rememberCallPrincipal } from '../auth/principal';
 import { TokenSession } from '../auth/token.service';
@@ -34,11 +34,10 @@ export class GrpcCall {
   }
 
   context(metadata: Metadata, call?: ServerUnaryCall<unknown, unknown>): RequestContext {
-    const requestId = metadata.get('x-request-id')[0];
     const agent = metadata.get('user-agent')[0];
     return {
-      requestId: typeof requestId === 'string' && /^[\w.-]{1,128}$/.test(requestId) ? requestId : randomUUID(),
-      sourceIp: call?.getPeer?.() ?? null,
+      requestId: grpcRequestId(metadata),
+      sourceIp: peerAddress(call?.getPeer?.()),
       userAgent: typeof agent === 'string' ? agent.slice(0, 512) : null,
       trace: activeTraceIds() ?? parseTraceparent(metadata.get('traceparent')[0]),
     };
@@ -76,4 +75,17 @@ export function toGrpcKeyInfo(key: ModelAccessKey, secret?: string) {
     expires_at: key.expiresAt ?? undefined,
     secret_prefix: key.secretPrefix ?? undefined,
   };
+}
+
+/**
+ * The address of a gRPC peer without its port, as HTTP records it: grpc-js gives `127.0.0.1:42928`,
+ * `[::1]:42928` (or `ipv4:`/`ipv6:` forms); null when there is none.
+ */
+export function peerAddress(peer: string | undefined): string | null {
+  if (!peer) return null;
+  const bare = peer.replace(/^ipv[46]:/, '');
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(bare);
+  if (bracketed) return bracketed[1];
+  const v4 = /^([^:]+):\d+$/.exec(bare);
+  return v4 ? v4[1] : bare;
 }

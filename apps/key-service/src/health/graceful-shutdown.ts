@@ -92,7 +92,7 @@ async function shutDown(app: NestFastifyApplication, config: AppConfig, signal: 
   logger.log('stores closed');
   if (config.tracing !== null) {
     await stopTracing();
-    logger.log('the last spans were sent');
+    logger.log('span exporter stopped (the spans still waiting were handed to it; a failed export is logged as a warning)');
   }
 }
 

@@ -11,7 +11,7 @@ import { HttpLimitsConfig } from '../config/app.config';
  * closed. Node checks the timeouts every connectionsCheckingInterval (30 s unless given), so a
  * deadline is met within a second of it, or a fraction of a short one.
  */
-export function connectionTimeouts(limits: HttpLimitsConfig) {
+export function connectionTimeouts(limits: HttpLimitsConfig, rejected: RejectedRequests = {}) {
   return {
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
@@ -20,8 +20,16 @@ export function connectionTimeouts(limits: HttpLimitsConfig) {
       headersTimeout: limits.headersTimeoutMs,
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
     },
-    clientErrorHandler: answerClientError,
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket, rejected),
   };
+}
+
+/**
+ * Where requests answered before any route ran are reported (a log line and a metric; set once the
+ * logger and metrics exist): Node's client errors here, the router's in http-app.ts.
+ */
+export interface RejectedRequests {
+  report?: (status: number, requestId: string, reason: string) => void;
 }
 
 /**
@@ -68,7 +76,7 @@ function openFileLimit(): number | null {
  * Node's client errors (a timeout, headers too large, an unparsable request), answered in the service's
  * error shape where nothing of a response was sent yet, then the connection closed.
  */
-function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket, rejected: RejectedRequests): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const [status, reason, id, message] =
     error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
@@ -77,8 +85,10 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
         ? [431, 'Request Header Fields Too Large', 'request_header_fields_too_large', 'the request headers are too large']
         : [400, 'Bad Request', 'bad_request', 'the request is not valid HTTP'];
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+  const requestId = randomUUID();
+  rejected.report?.(status, requestId, id);
   if (socket.writable && !inFlight?.headersSent) {
-    const body = JSON.stringify({ id, message, request_id: randomUUID(), code: id.toUpperCase() });
+    const body = JSON.stringify({ id, message, request_id: requestId, code: id.toUpperCase() });
     socket.write(
       `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );

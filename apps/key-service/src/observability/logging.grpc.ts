@@ -4,13 +4,14 @@ import { Observable } from 'rxjs';
 import { grpcRoute, onGrpcSettled } from './grpc-call-outcome';
 import { AppLogger, requestLogContext } from './logging';
 import { callPrincipal } from '../auth/principal';
+import { grpcRequestId } from '../common/request-id';
 
 /**
  * One line per gRPC call, as logging.http.ts writes one per HTTP request: `transport: "grpc"`, the
  * call's path as `route` (`/package.Service/Method`), `grpc_status` (the name of the status the
  * exception filter answers with; CANCELLED for a stream the client left), `duration_ms`, `team_id` and
- * `user_id` once the call's token was accepted, and a
- * `request_id` of its own, which every line written while the call is handled carries too. A stream's
+ * `user_id` once the call's token was accepted, and its `request_id` (the caller's x-request-id, or a
+ * new one: the one its events record), which every line written while the call is handled carries too. A stream's
  * line is written when it ends. No metadata (the token) and no message is logged. HTTP passes through.
  */
 @Injectable()
@@ -20,7 +21,8 @@ export class GrpcLoggingInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'rpc') return next.handle();
     const route = grpcRoute(context);
-    const requestId = randomUUID();
+    const metadata = context.getArgByIndex(1) as { get(key: string): unknown[] } | undefined;
+    const requestId = metadata && typeof metadata.get === 'function' ? grpcRequestId(metadata) : randomUUID();
     const started = performance.now();
     const pino = this.logger.pino;
     const line = (grpcStatus: string) => {

@@ -3,6 +3,8 @@ import type { Logger as PinoLogger } from 'pino';
 import type { Principal } from '../auth/principal';
 import { requestLogContext } from './logging';
 
+const READINESS_PATH = '/readyz';
+
 /** Where the caller's identity is kept on a request once its token is checked (BearerAuthGuard, the verify route). */
 type WithPrincipal = FastifyRequest & { principal?: Principal };
 
@@ -25,7 +27,8 @@ export function logRequests(fastify: FastifyInstance, logger: PinoLogger): void 
   fastify.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: () => void) => requestLogContext.run({ requestId: String(request.id) }, done));
   fastify.addHook('onResponse', (request: WithPrincipal, reply: FastifyReply, done: () => void) => {
     const status = reply.statusCode;
-    const level = status >= 500 ? 'error' : 'info';
+    // A 503 of /readyz is a state (draining, catching up), not a failure: the load balancer is told, no one need be paged.
+    const level = status >= 500 && request.routeOptions?.url !== READINESS_PATH ? 'error' : 'info';
     if (logger.isLevelEnabled(level)) {
       const route = request.routeOptions?.url ?? null;
       const principal = request.principal;

@@ -54,6 +54,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /**
+   * Requests answered before a route could see them: Node's client errors (408 a request that did not
+   * arrive in time, 431 headers too large, 400 not HTTP) and the router's (400 a path that is not
+   * percent-encoded UTF-8, 414 a parameter over its limit). A slow-client or scanning attack shows here.
+   */
+  readonly httpRejectedRequests = new Counter({
+    name: 'key_service_http_rejected_requests_total',
+    help: 'HTTP requests answered before any route ran (timeouts, oversized headers, unparsable requests or paths), by status.',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+
   /** Seconds per gRPC call, by method (the proto's method name) and gRPC status name (OK, NOT_FOUND, ...). */
   readonly grpcRequestDuration = new Histogram({
     name: 'key_service_grpc_request_duration_seconds',

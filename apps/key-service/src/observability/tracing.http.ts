@@ -7,8 +7,8 @@ type WithSpan = FastifyRequest & { [SPAN]?: Span };
 /**
  * A SERVER span for every HTTP request, named `{method} {route template}` once the route is known, with
  * the attributes of OpenTelemetry's HTTP semantic conventions (http.request.method, http.route,
- * http.response.status_code, url.scheme, server.port, network.peer.address, user_agent.original). No
- * path or query is recorded: paths carry key names, queries anything. The span's parent is the caller's
+ * http.response.status_code, url.scheme, server.port, network.peer.address). No path, query or
+ * header value is recorded (paths carry key names; any header may carry what a caller put there). The span's parent is the caller's
  * `traceparent`; the request is served inside it, so command and append spans are its children. A 5xx
  * or a request the client abandoned is an ERROR span. Installed only when tracing is on. Call before
  * routes are added.
@@ -16,7 +16,6 @@ type WithSpan = FastifyRequest & { [SPAN]?: Span };
 export function traceRequests(fastify: FastifyInstance, tracer: Tracer): void {
   fastify.addHook('onRequest', (request: WithSpan, _reply: FastifyReply, done: () => void) => {
     const parent = propagation.extract(ROOT_CONTEXT, request.headers);
-    const agent = request.headers['user-agent'];
     const span = tracer.startSpan(
       request.method,
       {
@@ -26,7 +25,6 @@ export function traceRequests(fastify: FastifyInstance, tracer: Tracer): void {
           'url.scheme': request.protocol,
           'server.port': request.socket.localPort,
           'network.peer.address': request.socket.remoteAddress,
-          ...(typeof agent === 'string' ? { 'user_agent.original': agent.slice(0, 512) } : {}),
         },
       },
       parent,

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Attributes, Span, SpanKind, SpanStatusCode, Tracer, isSpanContextValid, trace } from '@opentelemetry/api';
+import { Attributes, DiagLogLevel, Span, SpanKind, SpanStatusCode, Tracer, diag, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { TracingConfig } from '../config/app.config';
 
 /**
@@ -41,10 +41,22 @@ export function startTracing(config: TracingConfig): Tracer {
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName }),
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: config.tracesUrl }), { scheduledDelayMillis: config.exportDelayMs })],
   });
+  // The SDK reports a failed export (a collector that is down, a 4xx) through its diagnostic logger: to ours, as warnings.
+  const logger = new Logger('Tracing');
+  diag.setLogger(
+    {
+      error: (message, ...args) => logger.warn(`${message} ${args.map(String).join(' ')}`.trim()),
+      warn: (message, ...args) => logger.warn(`${message} ${args.map(String).join(' ')}`.trim()),
+      info: () => undefined,
+      debug: () => undefined,
+      verbose: () => undefined,
+    },
+    DiagLogLevel.WARN,
+  );
   sdk.register();
   provider = sdk;
   tracer = trace.getTracer('model-keys');
-  new Logger('Tracing').log(`exporting traces to ${config.tracesUrl} as ${config.serviceName}`);
+  logger.log(`exporting traces to ${config.tracesUrl} as ${config.serviceName}`);
   return tracer;
 }
 
