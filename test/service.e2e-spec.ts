@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { MAIN, ServiceProcess, api, startService } from './support/service-process';
+import * as net from 'node:net';
+import { MAIN, ServiceProcess, api, freePort, startService } from './support/service-process';
 
 const KEYS = '/v2/gen-ai/models/api_keys';
 
@@ -111,6 +112,26 @@ describe('the started service (end to end)', () => {
       fs.rmSync(dataDir, { recursive: true, force: true });
       return result;
     };
+
+    it('a port another process holds stops start-up naming its variable', async () => {
+      const holder = net.createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      const taken = String((holder.address() as net.AddressInfo).port);
+      try {
+        const [port, grpcPort, metricsPort] = [String(await freePort()), String(await freePort()), String(await freePort())];
+        for (const [variable, env] of [
+          ['PORT', { PORT: taken, GRPC_PORT: grpcPort }],
+          ['GRPC_PORT', { PORT: port, GRPC_PORT: taken }],
+          ['METRICS_PORT', { PORT: port, GRPC_PORT: grpcPort, METRICS_PORT: taken }],
+        ] as const) {
+          const result = boot({ HOST: '127.0.0.1', METRICS_PORT: metricsPort, ...env });
+          expect([variable, result.status]).toEqual([variable, 1]);
+          expect(result.stderr).toContain(`Start-up failed: ${variable}: 127.0.0.1:${taken} is already in use`);
+        }
+      } finally {
+        holder.close();
+      }
+    });
 
     it.each([
       [{ PORT: 'eighty' }, 'PORT'],

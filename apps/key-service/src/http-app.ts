@@ -150,8 +150,21 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   return app;
 }
 
+/** Opens the gRPC, metrics and HTTP ports; a port that cannot be had stops start-up naming its variable. */
 export async function listen(app: INestApplication, config: AppConfig): Promise<void> {
-  await app.startAllMicroservices();
-  await app.get(MetricsServer).listen();
-  await app.listen(config.port, config.host);
+  await namingPort('GRPC_PORT', config.host, config.grpcPort, () => app.startAllMicroservices());
+  await namingPort('METRICS_PORT', config.host, config.metricsPort ?? 0, () => app.get(MetricsServer).listen());
+  await namingPort('PORT', config.host, config.port, () => app.listen(config.port, config.host));
+}
+
+async function namingPort<T>(variable: string, host: string, port: number, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (/\b(EADDRINUSE|EACCES|EADDRNOTAVAIL)\b/.exec(String((error as Error).message))?.[1]);
+    if (code === 'EADDRINUSE') throw new Error(`${variable}: ${host}:${port} is already in use by another process`);
+    if (code === 'EACCES') throw new Error(`${variable}: ${host}:${port} may not be opened by this user (ports below 1024 need privileges)`);
+    if (code === 'EADDRNOTAVAIL') throw new Error(`HOST: ${host} is not an address of this machine (for ${variable})`);
+    throw error;
+  }
 }

@@ -103,7 +103,11 @@ export function toErrorAnswer(exception: unknown, logger?: Logger): ErrorAnswer 
     const body = exception.getResponse();
     const message = typeof body === 'object' && body && 'message' in body ? String((body as { message: unknown }).message) : exception.message;
     const status = exception.getStatus();
-    return { status, code: STATUS_IDS[status]?.toUpperCase() ?? 'HTTP_ERROR', message: status === 415 ? JSON_BODY_EXPECTED : message };
+    // Nest's router answers an unknown path with "Cannot GET /the/path?and=query": the path and query may
+    // hold anything a caller pasted (a secret), so the answer names the method only.
+    const routeless = status === 404 && /^Cannot [A-Z]+ /.test(message);
+    const shown = status === 415 ? JSON_BODY_EXPECTED : routeless ? `no route for ${message.split(' ')[1]} at this path` : message;
+    return { status, code: STATUS_IDS[status]?.toUpperCase() ?? 'HTTP_ERROR', message: shown };
   }
   // A write that could not be made durable (a full disk, an I/O error), from any store or file: retryable.
   const fault = exception instanceof StoreUnavailableError ? exception.reason : storageFaultOf(exception);

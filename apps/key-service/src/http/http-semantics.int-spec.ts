@@ -90,6 +90,14 @@ describe('HTTP semantics', () => {
   describe('methods', () => {
     beforeEach(() => boot());
 
+    it('an unknown path answers 404 without echoing the path or query (they may hold a pasted secret)', async () => {
+      const secret = 'mak_Nk-LJBRQy3U1pWBuNvCrysWF8kMfHnn9bUYmqXk_MLk';
+      const answer = await t.call('GET', `/nope/${secret}?x=${secret}`, { token: owner });
+      expect(answer.status).toBe(404);
+      expect(answer.body).toMatchObject({ id: 'not_found', message: 'no route for GET at this path' });
+      expect(JSON.stringify(answer.body)).not.toContain('mak_');
+    });
+
     it('a method a known path does not serve answers 405 with Allow and the usual error body, on every route', async () => {
       for (const [path, allow] of ROUTES) {
         for (const method of METHODS.filter((m) => !allow.split(', ').includes(m))) {
