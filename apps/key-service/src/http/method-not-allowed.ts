@@ -18,17 +18,18 @@ export function answerMethodNotAllowed(fastify: FastifyInstance): void {
   });
   const order = (method: string) => (METHOD_ORDER.includes(method) ? METHOD_ORDER.indexOf(method) : METHOD_ORDER.length);
   // onRequest runs for unmatched requests too, before any body is read: the 405 does not wait for one.
-  fastify.addHook('onRequest', async (request, reply) => {
-    if (!request.is404) return;
+  // Callback style, not async: the hook runs for every request, and an async hook costs each one a promise.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (!request.is404) return done();
     const allowed = [...methods]
       .filter((method) => fastify.findRoute({ method: method as HTTPMethods, url: request.url }) !== null)
       .sort((a, b) => order(a) - order(b) || a.localeCompare(b));
-    if (allowed.length === 0) return;
+    if (allowed.length === 0) return done();
     const answer = {
       status: 405,
       code: 'METHOD_NOT_ALLOWED',
       message: `${request.method} is not allowed on this path; it allows ${allowed.join(', ')}`,
     };
-    return reply.code(405).header('allow', allowed.join(', ')).send(errorBody(answer, String(request.id)));
+    void reply.code(405).header('allow', allowed.join(', ')).send(errorBody(answer, String(request.id))); // answered: done is not called
   });
 }
