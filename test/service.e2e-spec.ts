@@ -124,7 +124,8 @@ describe('the started service (end to end)', () => {
           ['GRPC_PORT', { PORT: port, GRPC_PORT: taken }],
           ['METRICS_PORT', { PORT: port, GRPC_PORT: grpcPort, METRICS_PORT: taken }],
         ] as const) {
-          const result = boot({ HOST: '127.0.0.1', METRICS_PORT: metricsPort, ...env });
+          // On the embedded store whatever the suite's: each boot has a DATA_DIR (and master key) of its own.
+          const result = boot({ EVENT_STORE: 'sqlite', HOST: '127.0.0.1', METRICS_PORT: metricsPort, ...env });
           expect([variable, result.status]).toEqual([variable, 1]);
           expect(result.stderr).toContain(`Start-up failed: ${variable}: 127.0.0.1:${taken} is already in use`);
         }
