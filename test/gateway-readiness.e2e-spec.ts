@@ -45,4 +45,17 @@ describe('the reference gateway: /readyz says whether it can verify, /healthz on
     expect((await readyz(gateway)).body).toMatchObject({ status: 'service_unreachable' });
     expect((await fetch(`${gateway.baseUrl}/healthz`)).status).toBe(200);
   });
+
+  it('is ready again once the service is back, with no traffic of its own (an unready gateway gets none)', async () => {
+    service = await startService({ env: { REVOCATION_HEARTBEAT_MS: '200' } });
+    const { PORT, GRPC_PORT } = service.env;
+    const gateway = await start(service.token('platform', 'gw-back', 'gateway'));
+    await eventually(async () => (await readyz(gateway)).status === 200, 5000, 'the gateway to be ready');
+    await service.kill('SIGKILL');
+    // A verification while the service is down fails closed and marks the service as failing.
+    expect((await gateway.chat('mak_not-cached-anywhere')).status).toBe(503);
+    await eventually(async () => (await readyz(gateway)).status === 503, 8000, 'the gateway to be not ready');
+    service = await startService({ dataDir: service.dataDir, env: { REVOCATION_HEARTBEAT_MS: '200', PORT, GRPC_PORT } });
+    await eventually(async () => (await readyz(gateway)).status === 200, 10_000, 'the gateway to be ready again');
+  });
 });

@@ -67,8 +67,9 @@ export interface ServiceProcess {
 export async function startService(options: { dataDir?: string; env?: NodeJS.ProcessEnv; tlsCaFile?: string } = {}): Promise<ServiceProcess> {
   if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first (npm test does)`);
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'key-service-e2e-'));
-  const port = await freePort();
-  const grpcPort = await freePort();
+  // A given PORT or GRPC_PORT (a restart on the same address) is kept; otherwise free ones are picked.
+  const port = options.env?.PORT ? Number(options.env.PORT) : await freePort();
+  const grpcPort = options.env?.GRPC_PORT ? Number(options.env.GRPC_PORT) : await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), GRPC_PORT: String(grpcPort), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...options.env };
   // On PostgreSQL (npm run test:postgres), each DATA_DIR gets a database of its own on the test server.
   if (usesPostgres(env)) env.DATABASE_URL = await databaseFor(dataDir);

@@ -220,6 +220,8 @@ export class GatewayClient extends EventEmitter {
     if (this.tokenProblem !== null) return { ready: false, reason: 'token_refused', message: `the key service refused the gateway token: ${this.tokenProblem}` };
     const bound = this.maxSilenceMs;
     if (this.serviceFailingSince !== null && now - this.serviceFailingSince > bound) {
+      // No traffic reaches an unready gateway, so no verify call would ever clear this: probe the service.
+      this.probeService(now);
       return { ready: false, reason: 'service_unreachable', message: `verification calls have failed for ${now - this.serviceFailingSince} ms (bound ${bound} ms)` };
     }
     if (this.options.feed.kind === 'stream' && (this.lastServiceAnswer === null || now - this.lastServiceAnswer > bound)) {
@@ -237,6 +239,27 @@ export class GatewayClient extends EventEmitter {
       }
     }
     return { ready: true };
+  }
+
+  private lastProbe = 0;
+
+  /**
+   * At most once a second while verification calls are failing: GET /readyz of the key service; a 200
+   * means it can answer again, and the failure is forgotten (readiness follows at once).
+   */
+  private probeService(now: number): void {
+    if (now - this.lastProbe < 1000) return;
+    this.lastProbe = now;
+    this.pool
+      .request({ path: '/readyz', method: 'GET', headers: this.authorization(), headersTimeout: 2000, bodyTimeout: 2000 })
+      .then(async (response) => {
+        await response.body.dump();
+        if (response.statusCode === 200) {
+          this.serviceFailingSince = null;
+          this.lastServiceAnswer = Date.now();
+        }
+      })
+      .catch(() => undefined); // still unreachable: the next readiness check probes again
   }
 
   /** The Authorization header of a call to the key service; none when the client certificate is the identity. */
@@ -311,7 +334,11 @@ export class GatewayClient extends EventEmitter {
 
   private onHeartbeat(position: number, head: number): void {
     this.lastContact = Date.now();
-    if (this.options.feed.kind === 'stream') this.lastServiceAnswer = this.lastContact;
+    if (this.options.feed.kind === 'stream') {
+      // A heartbeat of the stream is the key service answering.
+      this.lastServiceAnswer = this.lastContact;
+      this.serviceFailingSince = null;
+    }
     this.head = Math.max(this.head, head);
     if (position > this.position) {
       this.position = position;
