@@ -72,7 +72,8 @@ describe('GatewayClient over HTTPS and mutual TLS', () => {
   });
 
   it('a token over HTTPS with a client certificate passes; the same token without the certificate is refused, naming the reason', async () => {
-    const identity = pki.client('gw-2');
+    // With TLS_REQUIRE_CLIENT_CERT_FOR=gateway the certificate must name the token's team and role.
+    const identity = pki.client('gw-2', 'spiffe://example.org/team/platform/role/gateway/user/gw-2');
     const withCert = new GatewayClient({ serviceUrl: service.url, token: service.gatewayToken(), tls: { ca: read(pki.caCert), cert: read(identity.cert), key: read(identity.key) }, feed: { kind: 'stream' } });
     await withCert.start();
     await withCert.waitUntilFresh();
@@ -120,6 +121,9 @@ describe('gateway tokens that renew: a file re-read on change, the OAuth 2.0 cli
       fs.writeFileSync(file, '');
       await sleep(200);
       expect(source.current()).toBe(renewed);
+      fs.writeFileSync(file, 'not-a-token\n'); // half-written, or the wrong file mounted
+      await sleep(200);
+      expect(source.current()).toBe(renewed);
     } finally {
       await client.stop();
     }
@@ -159,6 +163,34 @@ describe('gateway tokens that renew: a file re-read on change, the OAuth 2.0 cli
       const bad = new ClientCredentialsTokenSource({ tokenUrl, clientId: 'gateway-1', clientSecret: 'wrong', logger: silent });
       await expect(bad.start()).rejects.toThrow('the token endpoint answered 401 (invalid_client: bad secret)');
     } finally {
+      await new Promise((resolve) => endpoint.close(resolve));
+    }
+  });
+
+  it('client credentials: an expires_in longer than the token holds (a year, over the timer limit) renews by the token\'s exp, without a fetch loop', async () => {
+    let grants = 0;
+    const endpoint = http.createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        grants++;
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ access_token: service.gatewayToken(3), token_type: 'Bearer', expires_in: 31_536_000 }));
+      });
+    });
+    await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
+    const tokenUrl = `http://127.0.0.1:${(endpoint.address() as { port: number }).port}/oauth/token`;
+    const source = new ClientCredentialsTokenSource({ tokenUrl, clientId: 'gateway-1', clientSecret: 'x', logger: silent });
+    try {
+      await source.start();
+      const first = source.current();
+      await sleep(1000);
+      expect(grants).toBe(1); // no loop: a year's delay is not fired at once
+      await sleep(2500); // 80% of the token's own 3 s lifetime has passed
+      expect(grants).toBeGreaterThanOrEqual(2);
+      expect(grants).toBeLessThanOrEqual(4);
+      expect(source.current()).not.toBe(first);
+    } finally {
+      source.stop();
       await new Promise((resolve) => endpoint.close(resolve));
     }
   });

@@ -79,20 +79,41 @@ export class CallerAuthentication {
     this.requiredFor = config.tls?.requireClientCertFor ?? [];
   }
 
-  /** Throws UNAUTHENTICATED (401) without a usable credential, FORBIDDEN (403) for a role that needs a certificate it lacks. */
-  async session(authorization: string | undefined, certificate: VerifiedCertificate | null): Promise<TokenSession> {
+  /**
+   * Throws UNAUTHENTICATED (401) without a usable credential, FORBIDDEN (403) for a role that needs a
+   * certificate it lacks, or a token and a certificate that name different teams or roles. A certificate
+   * past its notAfter counts for nothing, even on a connection opened (or a TLS session resumed) before.
+   */
+  async session(authorization: string | undefined, certificate: VerifiedCertificate | null, now = Date.now()): Promise<TokenSession> {
+    const current = certificate !== null && certificate.validToMs > now ? certificate : null;
     let session: TokenSession;
     if (authorization !== undefined && authorization !== '') {
       session = await this.tokens.sessionFromAuthorizationHeader(authorization);
-    } else if (certificate?.principal) {
-      session = { principal: certificate.principal, expiresAtMs: certificate.validToMs };
+      // Both name someone: they must agree, or a token stolen from one team rides on another's certificate.
+      if (current?.principal && !sameTeamAndRole(current.principal, session.principal)) {
+        throw new DomainError('FORBIDDEN', 'the bearer token and the client certificate name different teams or roles');
+      }
+    } else if (current?.principal) {
+      session = { principal: current.principal, expiresAtMs: current.validToMs };
+    } else if (certificate !== null && current === null) {
+      throw new DomainError('UNAUTHENTICATED', 'the client certificate has expired');
     } else {
       throw new DomainError('UNAUTHENTICATED', 'missing bearer token');
     }
     const { role } = session.principal;
-    if (certificate === null && this.requiredFor.includes(role)) {
-      throw new DomainError('FORBIDDEN', `role ${role} must connect with a verified client certificate (TLS_REQUIRE_CLIENT_CERT_FOR)`);
+    if (this.requiredFor.includes(role)) {
+      if (current === null) {
+        throw new DomainError('FORBIDDEN', `role ${role} must connect with a verified client certificate (TLS_REQUIRE_CLIENT_CERT_FOR)`);
+      }
+      if (current.principal === null) {
+        throw new DomainError('FORBIDDEN', `role ${role} must connect with a client certificate that names its team and role (TLS_REQUIRE_CLIENT_CERT_FOR)`);
+      }
     }
     return session;
   }
+}
+
+/** The same team and role: what authorizes (a certificate's user may name the machine, the token's its account). */
+function sameTeamAndRole(a: Principal, b: Principal): boolean {
+  return a.teamId === b.teamId && a.role === b.role;
 }

@@ -142,6 +142,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, logTerminal: bo
   if (jwt === undefined && nodeEnv === 'production') {
     throw new ConfigError('AUTH_JWT_SECRET', 'is required when NODE_ENV=production');
   }
+  // The development secret is in this repository: in production, anyone could mint tokens with it.
+  if (nodeEnv === 'production' && jwt === DEVELOPMENT_JWT_SECRET) {
+    throw new ConfigError('AUTH_JWT_SECRET', 'is the published development secret: make one with openssl rand -base64 48');
+  }
+  if (nodeEnv === 'production' && previous.includes(DEVELOPMENT_JWT_SECRET)) {
+    throw new ConfigError('AUTH_JWT_PREVIOUS_SECRETS', 'holds the published development secret: tokens signed with it must not be accepted in production');
+  }
   const kek = secretOf(env, 'KEY_ENCRYPTION_KEY')?.trim();
   if (kek !== undefined && !(BASE64.test(kek) && Buffer.from(kek, 'base64').length === 32)) {
     throw new ConfigError('KEY_ENCRYPTION_KEY', 'must be 32 bytes in base64 (44 characters; make one with: openssl rand -base64 32)');

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError, loadConfig } from './app.config';
+import { ConfigError, DEVELOPMENT_JWT_SECRET, loadConfig } from './app.config';
 import { kafkaSecurityOf } from './kafka-security.config';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'config-secrets-'));
@@ -131,5 +131,16 @@ describe('Kafka TLS and SASL settings', () => {
     [{ KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' }, 'KAFKA_SASL_MECHANISM: is required with KAFKA_SASL_USERNAME (one of plain, scram-sha-256, scram-sha-512)'],
   ])('refuses %j: %s', (env, message) => {
     expect(security(env)).toBe(message);
+  });
+});
+
+describe('the development secret in production', () => {
+  const production = { NODE_ENV: 'production', DATA_DIR: '/tmp/unused', KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') };
+  it('is refused as AUTH_JWT_SECRET and in AUTH_JWT_PREVIOUS_SECRETS, naming the variable', () => {
+    expect(() => loadConfig({ ...production, AUTH_JWT_SECRET: DEVELOPMENT_JWT_SECRET })).toThrow(/^AUTH_JWT_SECRET: is the published development secret/);
+    expect(() => loadConfig({ ...production, AUTH_JWT_SECRET: 'x'.repeat(40), AUTH_JWT_PREVIOUS_SECRETS: `${'y'.repeat(40)},${DEVELOPMENT_JWT_SECRET}` })).toThrow(
+      /^AUTH_JWT_PREVIOUS_SECRETS: holds the published development secret/,
+    );
+    expect(loadConfig({ ...production, AUTH_JWT_SECRET: 'x'.repeat(40) }).jwtSecret).toBe('x'.repeat(40));
   });
 });

@@ -155,9 +155,19 @@ describe('TLS and mutual TLS on HTTP and gRPC', () => {
     // Another CA's certificate does not verify: the connection is let through (TLS_CLIENT_AUTH=request) but is not a principal.
     expect(await verify({ client: foreign })).toMatchObject({ status: 401, body: { code: 'UNAUTHENTICATED' } });
     expect(await verify({ client: foreign, token: gatewayToken })).toMatchObject(refused);
-    // A verified certificate without a gateway identity: the token is the principal, the certificate satisfies the rule.
+    // A verified certificate must name the token's team and role: one without an identity does not satisfy
+    // the rule, nor does another team's or role's (a stolen token rides on no certificate but its owner's).
     expect(await verify({ client: noIdentity })).toMatchObject({ status: 401 });
-    expect(await verify({ client: noIdentity, token: gatewayToken })).toMatchObject({ status: 200, body: { code: 'NOT_FOUND' } });
+    expect(await verify({ client: noIdentity, token: gatewayToken })).toMatchObject({
+      status: 403,
+      body: { code: 'FORBIDDEN', message: 'role gateway must connect with a client certificate that names its team and role (TLS_REQUIRE_CLIENT_CERT_FOR)' },
+    });
+    const otherTeam = pki.client('gw-9', 'spiffe://example.org/team/elsewhere/role/gateway/user/gw-9');
+    const serviceRole = pki.client('svc-1', 'spiffe://example.org/team/platform/role/service/user/svc-1');
+    const mismatch = { status: 403, body: { code: 'FORBIDDEN', message: 'the bearer token and the client certificate name different teams or roles' } };
+    expect(await verify({ client: otherTeam, token: gatewayToken })).toMatchObject(mismatch);
+    expect(await verify({ client: serviceRole, token: gatewayToken })).toMatchObject(mismatch);
+    expect(await verify({ client: good, token: gatewayToken })).toMatchObject({ status: 200, body: { code: 'NOT_FOUND' } });
     // People keep using tokens, with or without a certificate.
     expect(await https('/v2/gen-ai/models/api_keys', { token: ownerToken })).toMatchObject({ status: 200 });
 

@@ -27,8 +27,8 @@ export class StaticTokenSource implements TokenSource {
 /**
  * A token in a file (GATEWAY_TOKEN_FILE), as a mounted secret is: read at start, and again whenever
  * the file changes (stat polled every `pollMs`, which also sees a Kubernetes secret's symlink swap).
- * Surrounding whitespace is dropped. An unreadable or empty file later keeps the token read before
- * and logs a warning.
+ * Surrounding whitespace is dropped. An unreadable or empty file, or one that holds no JWT (three
+ * base64url parts: what the key service accepts), later keeps the token read before and logs a warning.
  */
 export class FileTokenSource implements TokenSource {
   private token: string | null = null;
@@ -41,7 +41,7 @@ export class FileTokenSource implements TokenSource {
 
   async start(): Promise<void> {
     this.token = this.read();
-    if (this.token === null) throw new Error(`GATEWAY_TOKEN_FILE: ${this.file} is empty or cannot be read`);
+    if (this.token === null) throw new Error(`GATEWAY_TOKEN_FILE: ${this.file} is empty, cannot be read, or holds no JWT`);
     fs.watchFile(this.file, { interval: this.pollMs, persistent: false }, this.onChange);
   }
 
@@ -56,7 +56,7 @@ export class FileTokenSource implements TokenSource {
   private readonly onChange = (): void => {
     const next = this.read();
     if (next === null) {
-      this.logger.warn(`GATEWAY_TOKEN_FILE ${this.file} is empty or cannot be read: keeping the token read before`);
+      this.logger.warn(`GATEWAY_TOKEN_FILE ${this.file} is empty, cannot be read, or holds no JWT: keeping the token read before`);
     } else if (next !== this.token) {
       this.token = next;
       this.logger.log(`GATEWAY_TOKEN_FILE ${this.file} changed: using the new token`);
@@ -66,7 +66,7 @@ export class FileTokenSource implements TokenSource {
   private read(): string | null {
     try {
       const text = fs.readFileSync(this.file, 'utf8').trim();
-      return text === '' ? null : text;
+      return JWT_SHAPE.test(text) ? text : null;
     } catch {
       return null;
     }
@@ -117,6 +117,7 @@ export class ClientCredentialsTokenSource implements TokenSource {
 
   private schedule(delayMs: number, retryMs: number): void {
     if (this.stopped) return;
+    // Node fires a timer longer than 2^31 - 1 ms (24.8 days) at once: a long-lived token would be fetched in a loop.
     this.timer = setTimeout(() => {
       this.fetch().then(
         (lifetimeS) => this.schedule(lifetimeS * (this.options.refreshAt ?? 0.8) * 1000, 1000),
@@ -125,7 +126,7 @@ export class ClientCredentialsTokenSource implements TokenSource {
           this.schedule(retryMs, Math.min(retryMs * 2, 30_000));
         },
       );
-    }, delayMs);
+    }, Math.min(delayMs, MAX_TIMER_MS));
     this.timer.unref();
   }
 
@@ -158,12 +159,21 @@ export class ClientCredentialsTokenSource implements TokenSource {
       throw new Error(`the token endpoint answered ${response.statusCode} (${reason})`);
     }
     this.token = body.access_token;
-    // Without expires_in, the token's own exp says how long it lives; else renew hourly.
-    const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : lifetimeOf(body.access_token) ?? 3600;
+    // The shorter of expires_in and the token's own exp (a provider may announce more than the token
+    // holds); with neither, renew hourly.
+    const announced = typeof body.expires_in === 'number' && Number.isFinite(body.expires_in) && body.expires_in > 0 ? body.expires_in : null;
+    const held = lifetimeOf(body.access_token);
+    const expiresIn = announced !== null && held !== null ? Math.min(announced, held) : (announced ?? held ?? 3600);
     this.options.logger.log(`gateway token fetched from ${this.options.tokenUrl} (client credentials), valid for ${Math.round(expiresIn)} s`);
     return expiresIn;
   }
 }
+
+/** A compact JWS (RFC 7515 section 7.1): header, payload and signature in base64url. */
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/** setTimeout's longest delay: 2^31 - 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** A JWT's `exp` and `iat` in epoch seconds, read without verifying (the key service verifies); null when it has none. */
 export function tokenTimes(token: string): { exp: number; iat: number | null } | null {
