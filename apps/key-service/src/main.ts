@@ -30,7 +30,13 @@ async function main(): Promise<void> {
   const app = await createApp(config);
   await listen(app, config);
   shutDownOnSignals(app, config);
-  logger.log(`HTTP on http://${config.host}:${config.port} (docs at /docs), gRPC on ${config.host}:${config.grpcPort}, data in ${config.dataDir}`);
+  const scheme = config.tls === null ? 'http' : 'https';
+  const security = [
+    config.tls === null ? 'plain HTTP and gRPC' : `TLS on HTTP and gRPC${config.tls.clientCaFile ? ' with client certificates' : ''}`,
+    config.identityProvider ? `identity-provider tokens from ${config.identityProvider.jwksUrl}` : null,
+    config.trustProxy === false ? null : 'TRUST_PROXY set',
+  ].filter((part) => part !== null);
+  logger.log(`HTTP on ${scheme}://${config.host}:${config.port} (docs at /docs), gRPC on ${config.host}:${config.grpcPort}, data in ${config.dataDir}; ${security.join(', ')}`);
 }
 
 main().catch((error) => {
