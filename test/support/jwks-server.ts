@@ -20,6 +20,8 @@ export interface JwksServer {
   readonly url: string;
   readonly issuer: string;
   fetches: number;
+  /** While true, /jwks.json answers 500 (a provider having an outage); fetches are still counted. */
+  failing: boolean;
   newKey(alg: ProviderAlg, kid?: string): Promise<ProviderKey>;
   publish(...keys: ProviderKey[]): void;
   /** A token signed with `key` (its kid in the header), issued by `issuer`, for `audience`, living `ttlSeconds` (null: no exp). */
@@ -37,6 +39,10 @@ export async function startJwksServer(): Promise<JwksServer> {
       return;
     }
     self.fetches += 1;
+    if (self.failing) {
+      response.writeHead(500, { 'content-type': 'text/plain' }).end('outage');
+      return;
+    }
     response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: served }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -46,6 +52,7 @@ export async function startJwksServer(): Promise<JwksServer> {
     url: `${origin}/jwks.json`,
     issuer: `${origin}/realms/test`,
     fetches: 0,
+    failing: false,
     async newKey(alg, kid = `${alg.toLowerCase()}-${++counter}`) {
       const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
       const jwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };

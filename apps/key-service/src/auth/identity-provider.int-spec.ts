@@ -25,6 +25,7 @@ describe('tokens from an OpenID Connect provider (a real JWKS server, keys made 
   beforeEach(() => {
     idp.publish(rsa, ec, ed);
     idp.fetches = 0;
+    idp.failing = false;
   });
   afterEach(async () => {
     await t?.close();
@@ -102,6 +103,23 @@ describe('tokens from an OpenID Connect provider (a real JWKS server, keys made 
     }
     // Within the cooldown of the first fetch: no fetch at all.
     expect(idp.fetches).toBe(1);
+  });
+
+  it('while the key set cannot be fetched, tokens naming unknown kids are refused without fetching again within AUTH_JWKS_COOLDOWN_MS; known kids still pass', async () => {
+    await start(providerEnv({ AUTH_JWKS_COOLDOWN_MS: '2000' }));
+    expect((await app().call('GET', KEYS, { token: await idp.sign(rsa, owner) })).status).toBe(200);
+    expect(idp.fetches).toBe(1);
+    const bogus = await Promise.all(Array.from({ length: 30 }, (_, i) => idp.newKey('ES256', `bogus-${i}`)));
+    await new Promise((r) => setTimeout(r, 2100)); // past jose's cooldown after its successful fetch
+    idp.failing = true;
+    const stranger = await idp.newKey('ES256');
+    const unknown = await app().call('GET', KEYS, { token: await idp.sign(stranger, owner) });
+    expect(unknown).toMatchObject({ status: 401, body: { message: "token not checked: the identity provider's keys (AUTH_JWKS_URL) could not be fetched" } });
+    // jose's own cooldown counts from a successful fetch only: the outage would be hit once per token.
+    for (const key of bogus) expect((await app().call('GET', KEYS, { token: await idp.sign(key, owner) })).status).toBe(401);
+    expect(idp.fetches).toBeLessThanOrEqual(3); // 2: the good fetch, and the one that failed
+    // A kid of the last good set is still checked against it.
+    expect((await app().call('GET', KEYS, { token: await idp.sign(ec, owner) })).status).toBe(200);
   });
 
   it('maps Keycloak-style nested role arrays and Auth0-style namespaced claims through AUTH_ROLE_MAP', async () => {

@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import * as jwt from 'jsonwebtoken';
 import { createHash, KeyObject, createSecretKey } from 'node:crypto';
-import { JWTPayload, JWTVerifyGetKey, createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify } from 'jose';
+import { JWTPayload, JWTVerifyGetKey, RemoteJWKSet, createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { IdentityProviderConfig } from '../config/identity.config';
 import { DomainError } from '../common/domain-error';
@@ -70,11 +70,14 @@ export class TokenService {
         ? null
         : {
             config: provider,
-            keys: createRemoteJWKSet(new URL(provider.jwksUrl), {
-              cooldownDuration: provider.jwksCooldownMs,
-              cacheMaxAge: provider.jwksCacheMaxAgeMs,
-              timeoutDuration: provider.jwksTimeoutMs,
-            }),
+            keys: withFailureCooldown(
+              createRemoteJWKSet(new URL(provider.jwksUrl), {
+                cooldownDuration: provider.jwksCooldownMs,
+                cacheMaxAge: provider.jwksCacheMaxAgeMs,
+                timeoutDuration: provider.jwksTimeoutMs,
+              }),
+              provider.jwksCooldownMs,
+            ),
           };
     this.maxTtlSeconds = config.maxTokenTtlSeconds;
   }
@@ -238,6 +241,37 @@ function unauthenticated(message: string): never {
   throw new DomainError('UNAUTHENTICATED', message);
 }
 
+/** A failed fetch of the key set, as jose reports it: a timeout, a body that is no JWK Set, a network error, a non-200 answer. */
+function isFetchFailure(error: unknown): boolean {
+  return error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error instanceof TypeError || (error instanceof errors.JOSEError && error.code === 'ERR_JOSE_GENERIC');
+}
+
+/**
+ * jose's remote key set with a cooldown after a failed fetch too: jose waits cooldownDuration between
+ * successful fetches only, so while the provider fails, every token naming an unknown kid would fetch
+ * again (a review counted 57 fetches for 1,000 such requests in a second). For AUTH_JWKS_COOLDOWN_MS
+ * after a failure, a token whose kid is not in the last good set (or whose set is stale) is refused at
+ * once, as "could not be fetched"; the failure is logged once per cooldown.
+ */
+function withFailureCooldown(remote: RemoteJWKSet, cooldownMs: number, logger = new Logger('IdentityProvider')): JWTVerifyGetKey {
+  let failedAt = -Infinity;
+  return async (header, token) => {
+    if (Date.now() - failedAt < cooldownMs) {
+      const known = remote.fresh && (remote.jwks()?.keys ?? []).some((key) => key.kid === header.kid);
+      if (!known) throw new errors.JOSEError('the identity provider\'s key set could not be fetched a moment ago');
+    }
+    try {
+      return await remote(header, token);
+    } catch (error) {
+      if (isFetchFailure(error)) {
+        if (Date.now() - failedAt >= cooldownMs) logger.warn(`the identity provider's key set (AUTH_JWKS_URL) could not be fetched: ${(error as Error).message}; trying again in ${cooldownMs} ms at the earliest`);
+        failedAt = Date.now();
+      }
+      throw error;
+    }
+  };
+}
+
 /** jose's error as a 401 that says why, naming the setting when one is involved. */
 function refusal(error: unknown, provider: IdentityProviderConfig | null): DomainError {
   if (error instanceof errors.JWTExpired) return new DomainError('UNAUTHENTICATED', 'token expired');
@@ -248,7 +282,7 @@ function refusal(error: unknown, provider: IdentityProviderConfig | null): Domai
   if (error instanceof errors.JWKSNoMatchingKey) {
     return new DomainError('UNAUTHENTICATED', 'invalid token: no key of the identity provider (AUTH_JWKS_URL) has its kid');
   }
-  if (provider !== null && (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error instanceof TypeError || (error instanceof errors.JOSEError && error.code === 'ERR_JOSE_GENERIC'))) {
+  if (provider !== null && isFetchFailure(error)) {
     return new DomainError('UNAUTHENTICATED', 'token not checked: the identity provider\'s keys (AUTH_JWKS_URL) could not be fetched');
   }
   return new DomainError('UNAUTHENTICATED', 'invalid token');
