@@ -223,12 +223,12 @@ function tracingOf(env: NodeJS.ProcessEnv): TracingConfig | null {
   if (protocol && protocol !== 'http/json') {
     throw new ConfigError(env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL', `must be http/json, the protocol this service exports with (got "${protocol}")`);
   }
-  const url = baseUrlOf(env, name, (whole ?? base) as string);
   // Credentials belong in OTEL_EXPORTER_OTLP_HEADERS (never logged); a query would end up before /v1/traces.
-  const parsed = new URL(url);
-  if (parsed.username !== '' || parsed.password !== '' || parsed.search !== '' || parsed.hash !== '' || url.includes('?') || url.includes('#')) {
+  // The value is not echoed: it may hold a key.
+  if (bareHttpUrl((whole ?? base) as string) === null) {
     throw new ConfigError(name, 'must be an http or https URL without credentials, query or fragment (put an API key in OTEL_EXPORTER_OTLP_HEADERS)');
   }
+  const url = ((whole ?? base) as string).replace(/\/+$/, '');
   return {
     tracesUrl: whole ? url : `${url}/v1/traces`,
     serviceName: env.OTEL_SERVICE_NAME?.trim() || 'key-service',
@@ -268,18 +268,24 @@ function baseUrlOf(env: NodeJS.ProcessEnv, name: string, fallback: string): stri
 }
 
 /** An http(s) origin with an optional path prefix; no query, fragment or credentials, since links append to it. */
-function publicBaseUrlOf(env: NodeJS.ProcessEnv): string | null {
-  const raw = env.PUBLIC_BASE_URL?.trim();
-  if (!raw) return null;
-  const refuse = () => new ConfigError('PUBLIC_BASE_URL', `must be an http or https URL without query, fragment or credentials, such as https://keys.example.com (got "${raw}")`);
+/** `raw` as a URL when it is http(s) without credentials, query or fragment (something is appended to it); else null. */
+function bareHttpUrl(raw: string): URL | null {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw refuse();
+    return null;
   }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '' || raw.includes('?') || raw.includes('#')) {
-    throw refuse();
+  const bare = (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '' && url.search === '' && url.hash === '';
+  return bare && !raw.includes('?') && !raw.includes('#') ? url : null;
+}
+
+function publicBaseUrlOf(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.PUBLIC_BASE_URL?.trim();
+  if (!raw) return null;
+  const url = bareHttpUrl(raw);
+  if (url === null) {
+    throw new ConfigError('PUBLIC_BASE_URL', `must be an http or https URL without query, fragment or credentials, such as https://keys.example.com (got "${raw}")`);
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
