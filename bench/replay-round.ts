@@ -7,9 +7,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SqliteEventStore } from '@lib/event-store';
-import { rebuildAsideAndSwap } from '../apps/key-service/src/keys/projections/projection-rebuild';
-import { openReadModelDatabase } from '../apps/key-service/src/keys/projections/read-model.database';
-import { PROJECTION_CLASSES } from '../apps/key-service/src/read-models';
+import { rebuildAsideAndSwap } from '../apps/key-service/src/read-side/projection-rebuild';
+import { openReadModelDatabase } from '../apps/key-service/src/read-side/read-model.database';
+import { PROJECTION_CLASSES } from '../apps/key-service/src/read-side/read-models';
 
 export interface ReplayRound {
   readonly events: number;

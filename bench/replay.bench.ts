@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PROJECTION_CLASSES } from '../apps/key-service/src/read-models';
+import { PROJECTION_CLASSES } from '../apps/key-service/src/read-side/read-models';
 import type { ReplayRound } from './replay-round';
 import { WORK, percentile } from './support';
 

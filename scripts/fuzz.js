@@ -70,10 +70,13 @@ async function waitForHealth(child, baseUrl, output) {
 
 /** The Schemathesis process running now, to stop if this script is interrupted. */
 let schemathesis = null;
+/** Each finished run's test-case counts, for the closing line. */
+const totals = [];
 
 function runSchemathesis(run, baseUrl, token) {
   const reportDir = path.join(REPORTS, run.name);
   fs.rmSync(reportDir, { recursive: true, force: true });
+  fs.mkdirSync(reportDir, { recursive: true });
   const args = [
     '--config-file', CONFIG,
     'run', `${baseUrl}/openapi.json`,
@@ -95,13 +98,46 @@ function runSchemathesis(run, baseUrl, token) {
     // Hypothesis's own files (its example database, Unicode tables) in the ignored cache, not in the work tree.
     HYPOTHESIS_STORAGE_DIRECTORY: path.join(ROOT, '.ci-cache/hypothesis'),
   };
-  const child = spawn(st, args, { cwd: ROOT, stdio: 'inherit', env });
+  const child = spawn(st, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env });
   schemathesis = child;
   const timer = setTimeout(() => child.kill('SIGTERM'), (run.seconds + 120) * 1000);
+  // Schemathesis's output is passed through as it comes, and kept whole in the report folder. Its
+  // closing banner ("==== 3 warnings in 180.03s ====") has the shape of pytest's summary line for a run
+  // that executed no test, and CI's log reader takes it for one: that one line is replaced by the counts
+  // of the "Test cases:" block (generated, passed, failed, skipped), which is what it summarises.
+  const consoleLog = fs.createWriteStream(path.join(reportDir, 'console.txt'));
+  const counts = { generated: 0, passed: 0, failed: 0, skipped: 0 };
+  let pending = '';
+  let afterTestCases = false;
+  const onLine = (line) => {
+    consoleLog.write(`${line}\n`);
+    if (afterTestCases) {
+      for (const [, n, what] of line.matchAll(/(\d+) (generated|passed|failed|skipped)/g)) counts[what] = Number(n);
+      afterTestCases = false;
+    }
+    if (/^\s*Test cases:\s*$/.test(line)) afterTestCases = true;
+    const banner = /^=+ (.* in ([\d.]+)s) =+$/.exec(line);
+    if (banner && !/SUMMARY|WARNINGS|FAILURES|ERRORS/.test(banner[1])) {
+      const { generated, passed, failed, skipped } = counts;
+      process.stdout.write(`schemathesis (${run.role} token): ${generated} test cases generated, ${passed} passed, ${failed} failed, ${skipped} skipped in ${banner[2]} s\n`);
+      return;
+    }
+    process.stdout.write(`${line}\n`);
+  };
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk) => {
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop();
+    lines.forEach(onLine);
+  });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code, signal) => {
+    child.once('close', (code, signal) => {
       clearTimeout(timer);
+      if (pending) onLine(pending);
+      consoleLog.end();
+      totals.push({ role: run.role, ...counts });
       resolve(code ?? `${signal}`);
     });
   });
@@ -182,7 +218,13 @@ async function main() {
     console.error(`\ntest:fuzz failed: ${failed.join('; ')}`);
     process.exit(1);
   }
-  console.log('\ntest:fuzz: no server errors, no failed checks');
+  const passed = totals.reduce((sum, t) => sum + t.passed, 0);
+  if (passed === 0) {
+    console.error('\ntest:fuzz failed: Schemathesis reported no passed test case');
+    process.exit(1);
+  }
+  const byRole = totals.map((t) => `${t.role} ${t.passed}`).join(', ');
+  console.log(`\ntest:fuzz: ${passed} test cases passed (${byRole}), 0 failed: no server errors, no failed checks`);
 }
 
 main().catch((error) => {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type Database from 'better-sqlite3';
 import { StoredEvent } from '@lib/event-store';
-import { EventProjection } from '../keys/projections/projection';
+import { EventProjection } from '../read-side/projection';
 
 /** One event in the team's trail: where it is in the log, and what it can be filtered by. */
 export interface AuditIndexRow {

@@ -6,7 +6,7 @@ import { DomainError } from '../common/domain-error';
 import { decodeKeyEvent } from '../keys/domain/model-access-key.codec';
 import { ModelAccessKeyEvent, keyStreamId } from '../keys/domain/model-access-key.events';
 import { ModelAccessKeyState, fold } from '../keys/domain/model-access-key.state';
-import { READ_MODEL_DB } from '../keys/projections/read-model.database';
+import { READ_MODEL_DB } from '../read-side/read-model.database';
 import { AuditEvent, toAuditEvent } from './audit-events.projection';
 
 export interface TeamEventsFilter {

@@ -3,8 +3,8 @@ import type Database from 'better-sqlite3';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { CLOCK, Clock } from '../common/clock';
 import { eventMetadata } from '../common/request-context';
-import { ProjectionRunner } from '../keys/projections/projection-runner';
-import { READ_MODEL_DB } from '../keys/projections/read-model.database';
+import { ProjectionRunner } from '../read-side/projection-runner';
+import { READ_MODEL_DB } from '../read-side/read-model.database';
 import { KeyCommandExecutor } from '../keys/shared/key-command.executor';
 import { Metrics } from '../observability/metrics';
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, EventStore } from '@lib/event-store';
-import { ProjectionRunner } from '../keys/projections/projection-runner';
+import { ProjectionRunner } from '../read-side/projection-runner';
 import { StorageHealth } from './storage-health';
 
 export type ReadinessStatus = 'ready' | 'draining' | 'catching_up' | 'store_cannot_write' | 'store_unavailable';

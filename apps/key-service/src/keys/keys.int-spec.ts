@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { KEYS, TestApp, startTestApp } from '../../../../test/support/test-app';
 import { hashSecret } from './shared/secret-generator';
 import { keyStreamId } from './domain/model-access-key.events';
-import { ProjectionRunner } from './projections/projection-runner';
+import { ProjectionRunner } from '../read-side/projection-runner';
 
 describe('model access keys on the SQLite store', () => {
   let t: TestApp;

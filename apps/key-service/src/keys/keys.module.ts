@@ -16,7 +16,7 @@ import { ImportLegacyKeyHandler } from './import-legacy-key/import-legacy-key.ha
 import { ListKeysGrpcController } from './list-keys/list-keys.grpc.controller';
 import { ListKeysHandler } from './list-keys/list-keys.handler';
 import { ListKeysHttpController } from './list-keys/list-keys.http.controller';
-import { KeyViewsQuery } from './projections/key-views.query';
+import { KeyViewsQuery } from './key-views.query';
 import { RegenerateKeyGrpcController } from './regenerate-key/regenerate-key.grpc.controller';
 import { RegenerateKeyHandler } from './regenerate-key/regenerate-key.handler';
 import { RegenerateKeyHttpController } from './regenerate-key/regenerate-key.http.controller';

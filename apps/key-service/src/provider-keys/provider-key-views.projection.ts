@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type Database from 'better-sqlite3';
 import { EventBody } from '@lib/event-store';
-import { BodyProjection, RebuildFold } from '../keys/projections/projection';
+import { BodyProjection, RebuildFold } from '../read-side/projection';
 import { PROVIDER_KEY_STREAM_PREFIX, Provider, decodeProviderKeyEvent } from './domain/provider-key.events';
 import { ProviderKey, ProviderKeyState, evolveProviderKey, initialProviderKeyState } from './domain/provider-key.state';
 

@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
-import { ProjectionRunner } from '../keys/projections/projection-runner';
+import { ProjectionRunner } from '../read-side/projection-runner';
 import { FeedTransport, Metrics } from '../observability/metrics';
 import { Revocation } from './revocation';
 import { RevocationsProjection } from './revocations.projection';

@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import { EventBody } from '@lib/event-store';
 import { decodeKeyEvent } from '../keys/domain/model-access-key.codec';
 import { KEY_STREAM_PREFIX } from '../keys/domain/model-access-key.events';
-import { BodyProjection, RebuildRows } from '../keys/projections/projection';
+import { BodyProjection, RebuildRows } from '../read-side/projection';
 import { Revocation, revocationOf } from './revocation';
 
 interface RevocationRow {

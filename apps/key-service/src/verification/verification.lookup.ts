@@ -3,9 +3,9 @@ import type Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { StoredEvent } from '@lib/event-store';
 import { KEY_STREAM_PREFIX } from '../keys/domain/model-access-key.events';
-import { KeyViewRow, keyOfRow } from '../keys/projections/key-views.projection';
-import { ProjectionRunner } from '../keys/projections/projection-runner';
-import { READ_MODEL_DB } from '../keys/projections/read-model.database';
+import { KeyViewRow, keyOfRow } from '../keys/key-views.projection';
+import { ProjectionRunner } from '../read-side/projection-runner';
+import { READ_MODEL_DB } from '../read-side/read-model.database';
 import { KeyGrant, VerifyCode, VerifyTarget, grantOf, judge } from './verification.rules';
 import { CLOCK, Clock } from '../common/clock';
 

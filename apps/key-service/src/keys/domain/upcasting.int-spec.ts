@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { KEYS, TestApp, startTestApp } from '../../../../../test/support/test-app';
-import { ProjectionRunner } from '../projections/projection-runner';
+import { ProjectionRunner } from '../../read-side/projection-runner';
 import { decodeKeyEvent } from './model-access-key.codec';
 import { keyStreamId } from './model-access-key.events';
 

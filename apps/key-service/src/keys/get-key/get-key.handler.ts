@@ -1,6 +1,6 @@
 import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
 import { ModelAccessKey } from '../domain/model-access-key.state';
-import { KeyViewsQuery } from '../projections/key-views.query';
+import { KeyViewsQuery } from '../key-views.query';
 import { GetKeyQuery } from './get-key.query';
 
 @QueryHandler(GetKeyQuery)

@@ -1,5 +1,5 @@
 import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
-import { KeyPage, KeyViewsQuery } from '../projections/key-views.query';
+import { KeyPage, KeyViewsQuery } from '../key-views.query';
 import { ListKeysQuery } from './list-keys.query';
 
 @QueryHandler(ListKeysQuery)

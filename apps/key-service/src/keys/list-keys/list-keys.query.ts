@@ -1,6 +1,6 @@
 import { Query } from '@nestjs/cqrs';
 import { Principal } from '../../auth/principal';
-import { KeyPage, KeyView } from '../projections/key-views.query';
+import { KeyPage, KeyView } from '../key-views.query';
 
 export class ListKeysQuery extends Query<KeyPage> {
   constructor(

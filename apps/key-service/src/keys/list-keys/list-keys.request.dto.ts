@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional } from 'class-validator';
 import { IntegerField, MAX_PAGE } from '../../common/bounds';
-import { KEY_VIEWS, KeyView } from '../projections/key-views.query';
+import { KEY_VIEWS, KeyView } from '../key-views.query';
 
 export const DEFAULT_PER_PAGE = 20;
 export const MAX_PER_PAGE = 200;

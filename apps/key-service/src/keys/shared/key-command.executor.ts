@@ -5,7 +5,7 @@ import { decodeKeyEvent } from '../domain/model-access-key.codec';
 import { ModelAccessKeyCommand } from '../domain/model-access-key.commands';
 import { ModelAccessKeyEvent, keyStreamId } from '../domain/model-access-key.events';
 import { ModelAccessKey, ModelAccessKeyState, evolve, initialState } from '../domain/model-access-key.state';
-import { ProjectionRunner } from '../projections/projection-runner';
+import { ProjectionRunner } from '../../read-side/projection-runner';
 import { Metrics } from '../../observability/metrics';
 import { inSpan } from '../../observability/tracing';
 

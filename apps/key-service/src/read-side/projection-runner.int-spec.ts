@@ -3,13 +3,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InMemoryEventStore, StoreUnavailableError, StoredEvent } from '@lib/event-store';
-import { loadConfig } from '../../config/app.config';
-import { StorageHealth } from '../../health/storage-health';
-import { KEY_STREAM_PREFIX } from '../domain/model-access-key.events';
+import { loadConfig } from '../config/app.config';
+import { StorageHealth } from '../health/storage-health';
+import { KEY_STREAM_PREFIX } from '../keys/domain/model-access-key.events';
 import { EventProjection } from './projection';
 import { ProjectionRunner } from './projection-runner';
 import { openReadModelDatabase } from './read-model.database';
-import { Metrics } from '../../observability/metrics';
+import { Metrics } from '../observability/metrics';
 
 /** A view whose writes fail as SQLite's do on a full disk while `full` is set. */
 class FlakyDiskProjection implements EventProjection {

@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type Database from 'better-sqlite3';
-import { Principal } from '../../auth/principal';
-import { DomainError } from '../../common/domain-error';
-import { canSee } from '../domain/key-access.policy';
-import { ModelAccessKey } from '../domain/model-access-key.state';
+import { Principal } from '../auth/principal';
+import { DomainError } from '../common/domain-error';
+import { canSee } from './domain/key-access.policy';
+import { ModelAccessKey } from './domain/model-access-key.state';
 import { KeyViewRow, keyOfRow } from './key-views.projection';
-import { READ_MODEL_DB } from './read-model.database';
+import { READ_MODEL_DB } from '../read-side/read-model.database';
 
 export const KEY_VIEWS = ['mine', 'legacy', 'team'] as const;
 export type KeyView = (typeof KEY_VIEWS)[number];

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type Database from 'better-sqlite3';
 import * as path from 'node:path';
-import { openDerivedSqliteFile } from '../../common/sqlite-file';
+import { openDerivedSqliteFile } from '../common/sqlite-file';
 
 export const READ_MODEL_DB = Symbol('READ_MODEL_DB');
 

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type Database from 'better-sqlite3';
 import { EventBody } from '@lib/event-store';
-import { decodeKeyEvent } from '../domain/model-access-key.codec';
-import { KEY_STREAM_PREFIX } from '../domain/model-access-key.events';
-import { ModelAccessKey, ModelAccessKeyState, evolve, initialState } from '../domain/model-access-key.state';
-import { BodyProjection, RebuildFold } from './projection';
+import { decodeKeyEvent } from './domain/model-access-key.codec';
+import { KEY_STREAM_PREFIX } from './domain/model-access-key.events';
+import { ModelAccessKey, ModelAccessKeyState, evolve, initialState } from './domain/model-access-key.state';
+import { BodyProjection, RebuildFold } from '../read-side/projection';
 
 export interface KeyViewRow {
   key_uuid: string;

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type Database from 'better-sqlite3';
 import { EVENT_STORE, EventFollower, EventStore, StoreUnavailableError, StoredEvent, storageFaultOf } from '@lib/event-store';
-import { StorageHealth } from '../../health/storage-health';
-import { Metrics } from '../../observability/metrics';
-import { SERVICE_STREAM_PREFIXES } from '../../stream-categories';
+import { StorageHealth } from '../health/storage-health';
+import { Metrics } from '../observability/metrics';
+import { SERVICE_STREAM_PREFIXES } from '../stream-categories';
 import { PROJECTIONS, Projection } from './projection';
 import { RebuildResult, rebuildAsideAndSwap } from './projection-rebuild';
 import { READ_MODEL_DB } from './read-model.database';

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { KEYS, TestApp, startTestApp } from '../../../../../test/support/test-app';
+import { KEYS, TestApp, startTestApp } from '../../../../test/support/test-app';
 import { PROJECTIONS, Projection } from './projection';
 import { ProjectionRunner } from './projection-runner';
 import { REBUILD_PREFIX, rebuildAsideAndSwap } from './projection-rebuild';
@@ -8,11 +8,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SqliteEventStore } from '@lib/event-store';
-import { AuditEventsProjection } from '../../audit/audit-events.projection';
-import { SERVICE_STREAM_PREFIXES } from '../../stream-categories';
-import { KEY_STREAM_PREFIX } from '../domain/model-access-key.events';
-import { KeyViewsProjection } from './key-views.projection';
-import { ProviderMock, startProviderMock } from '../../../../../test/support/provider-mock';
+import { AuditEventsProjection } from '../audit/audit-events.projection';
+import { SERVICE_STREAM_PREFIXES } from '../stream-categories';
+import { KEY_STREAM_PREFIX } from '../keys/domain/model-access-key.events';
+import { KeyViewsProjection } from '../keys/key-views.projection';
+import { ProviderMock, startProviderMock } from '../../../../test/support/provider-mock';
 import { READ_MODEL_DB, openReadModelDatabase } from './read-model.database';
 
 /** Every row of every table of every view, in a stable order. */

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
 import { EventStore, REPLAY_MMAP_BYTES, SqliteEventStore } from '@lib/event-store';
-import { SERVICE_STREAM_PREFIXES } from '../../stream-categories';
+import { SERVICE_STREAM_PREFIXES } from '../stream-categories';
 import { BodyProjection, EventProjection, Projection, RebuildRows } from './projection';
 
 export interface RebuildOptions {
