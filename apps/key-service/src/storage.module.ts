@@ -16,6 +16,9 @@ import { SECRET_GENERATOR, cryptoSecretGenerator } from './keys/shared/secret-ge
 import { TokenService } from './auth/token.service';
 import { CallerAuthentication } from './auth/caller-authentication';
 import { GrpcCall } from './grpc/grpc-call';
+import { LEASE_STORE, LeaseStore, ProcessLeaseStore } from './fleet/lease-store';
+import { EventStreamLeaseStore } from './fleet/event-stream.lease-store';
+import { Leadership } from './fleet/leadership';
 import { StorageHealth } from './health/storage-health';
 import { Metrics } from './observability/metrics';
 import { activeTracer } from './observability/tracing';
@@ -29,10 +32,13 @@ class StorageLifecycle implements OnApplicationShutdown {
     @Inject(READ_MODEL_DB) private readonly readModels: Database.Database,
     @Inject(DATA_KEY_STORE) private readonly dataKeys: DataKeyStore,
     private readonly runner: ProjectionRunner,
+    private readonly leadership: Leadership,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    // Nest runs one module's hooks together: the runner's batch in flight must end before the store closes.
+    // Nest runs one module's hooks together: the singleton jobs and the runner's batch in flight must end
+    // before the store closes.
+    await this.leadership.onApplicationShutdown();
     await this.runner.onApplicationShutdown();
     await this.store.close();
     if (this.readModels.open) this.readModels.close();
@@ -55,6 +61,17 @@ async function openDataKeyStore(config: AppConfig, wrapper: KeyWrapper): Promise
 export interface StorageOverrides {
   readonly eventStore?: EventStore;
   readonly clock?: typeof systemClock;
+}
+
+/** Leases where the events are: PostgreSQL rows, KurrentDB streams, or the process itself on SQLite. */
+async function openLeaseStore(config: AppConfig, store: EventStore, readModels: Database.Database): Promise<LeaseStore> {
+  const settings = config.eventStore;
+  if (settings.kind === 'postgres' && settings.databaseUrl !== null) {
+    const { PostgresLeaseStore } = await import('./fleet/postgres.lease-store');
+    return PostgresLeaseStore.connect(settings.databaseUrl);
+  }
+  if (settings.kind === 'kurrentdb') return new EventStreamLeaseStore(store);
+  return new ProcessLeaseStore(readModels);
 }
 
 /** Config, the event store, the read side and the process-wide ports, for every module. */
@@ -82,6 +99,12 @@ export class StorageModule {
         inject: [Metrics],
       },
       { provide: READ_MODEL_DB, useFactory: () => openReadModelDatabase(config.dataDir) },
+      {
+        provide: LEASE_STORE,
+        useFactory: (store: EventStore, readModels: Database.Database) => openLeaseStore(config, store, readModels),
+        inject: [EVENT_STORE, READ_MODEL_DB],
+      },
+      Leadership,
       ...PROJECTION_CLASSES,
       { provide: PROJECTIONS, useFactory: (...projections: Projection[]) => projections, inject: [...PROJECTION_CLASSES] },
       StorageHealth,

@@ -80,6 +80,11 @@ export interface EventStore {
   /** Called after events were appended by this process; other writers are seen by polling. */
   onAppended(listener: (lastPosition: number) => void): () => void;
   close(): Promise<void>;
+  /**
+   * Lets the store drop all but the last `maxCount` events of a stream whose every event holds the whole
+   * state (a lease stream). KurrentDB sets the stream's `$maxCount`; the other adapters keep every event.
+   */
+  limitStream?(streamId: string, maxCount: number): Promise<void>;
   /** Reports appends and group commits to `observer` from now on (adapters that batch appends). */
   observe?(observer: EventStoreObserver): void;
 }

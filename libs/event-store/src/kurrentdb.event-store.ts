@@ -94,6 +94,11 @@ export class KurrentDbEventStore implements EventStore {
     }
   }
 
+  /** Sets the stream's `$maxCount`: the server drops older events at its next scavenge, and reads skip them at once. */
+  async limitStream(streamId: string, maxCount: number): Promise<void> {
+    await this.client.setStreamMetadata(streamId, { maxCount });
+  }
+
   async readStream(streamId: string): Promise<StoredEvent[]> {
     const out: StoredEvent[] = [];
     try {

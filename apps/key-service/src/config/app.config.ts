@@ -1,4 +1,6 @@
 import * as path from 'node:path';
+import * as os from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { EVENT_STORE_KINDS, EventStoreSettings } from '@lib/event-store';
 import { ConfigError } from './config-error';
 import { IdentityProviderConfig, identityProviderOf } from './identity.config';
@@ -55,6 +57,17 @@ export interface AppConfig {
   readonly revocationHeartbeatMs: number;
   /** The expiry scheduler's longest sleep; it also wakes at the next due expiry. */
   readonly expiryScanMs: number;
+  /**
+   * LEASE_TTL_MS, in ms (default 10,000; 1,000 to 600,000): within how long after a leader of a singleton job
+   * (the Kafka relay, the expiry scheduler, the data-key sweep) dies another instance takes the job over
+   * (fleet/leadership.ts). Only matters with a shared store (PostgreSQL, KurrentDB).
+   */
+  readonly leaseTtlMs: number;
+  /**
+   * INSTANCE_ID: this instance's name as a lease holder (1-128 of `A-Za-z0-9._:-`); default
+   * `<hostname>:<pid>:<random>`, so that a restarted process is a new holder.
+   */
+  readonly instanceId: string;
   /** null: no Kafka relay (the embedded default; gateways use the stream). */
   readonly kafka: KafkaConfig | null;
   /** Where partner provider keys are checked before they are stored (`GET {base}/v1/models`). */
@@ -184,6 +197,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, logTerminal: bo
     logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'text'] as const, logTerminal ? 'text' : 'json'),
     revocationHeartbeatMs: integerOf(env, 'REVOCATION_HEARTBEAT_MS', 5000, 50, 600_000),
     expiryScanMs: integerOf(env, 'EXPIRY_SCAN_MS', 1000, 10, 3_600_000),
+    leaseTtlMs: integerOf(env, 'LEASE_TTL_MS', 10_000, 1000, 600_000),
+    instanceId: instanceIdOf(env),
     kafka: kafkaOf(env),
     providers: {
       anthropicBaseUrl: baseUrlOf(env, 'ANTHROPIC_API_BASE_URL', 'https://api.anthropic.com'),
@@ -355,4 +370,12 @@ function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: 
     throw new ConfigError(name, `must be one of ${allowed.join(', ')} (got "${raw}")`);
   }
   return raw as T;
+}
+
+/** INSTANCE_ID, or `<hostname>:<pid>:<8 hex>`: a restarted process must not inherit its old leases by name. */
+function instanceIdOf(env: NodeJS.ProcessEnv): string {
+  const given = env.INSTANCE_ID;
+  if (given === undefined || given === '') return `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  if (!/^[A-Za-z0-9._:-]{1,128}$/.test(given)) throw new ConfigError('INSTANCE_ID', 'must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+  return given;
 }

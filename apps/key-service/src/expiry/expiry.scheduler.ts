@@ -7,6 +7,7 @@ import { ProjectionRunner } from '../read-side/projection-runner';
 import { READ_MODEL_DB } from '../read-side/read-model.database';
 import { KeyCommandExecutor } from '../keys/shared/key-command.executor';
 import { Metrics } from '../observability/metrics';
+import { HeldLease, Leadership } from '../fleet/leadership';
 
 const DUE_BATCH = 200;
 export const EXPIRY_ACTOR = { userId: 'system:expiry-scheduler', role: 'system', teamId: '' } as const;
@@ -16,7 +17,8 @@ export const EXPIRY_ACTOR = { userId: 'system:expiry-scheduler', role: 'system',
  * It finds due keys in the key views and sends each an ExpireModelAccessKey command; the decider
  * gives no event for a key already expired, and the expected revision makes a second instance's
  * append conflict and re-decide to nothing, so the event is written once across restarts and
- * instances. It sleeps until the next due expiry, at most EXPIRY_SCAN_MS.
+ * instances. It sleeps until the next due expiry, at most EXPIRY_SCAN_MS. In a fleet it runs on the
+ * instance holding the `expiry-scheduler` lease (fleet/leadership.ts); the others only take over.
  */
 @Injectable()
 export class ExpiryScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -28,6 +30,8 @@ export class ExpiryScheduler implements OnApplicationBootstrap, OnApplicationShu
   private failures = 0;
   private running: Promise<void> | null = null;
   private stopped = false;
+  /** The lease while this instance runs the scheduler; null while another does. */
+  private lease: HeldLease | null = null;
 
   constructor(
     @Inject(READ_MODEL_DB) db: Database.Database,
@@ -36,6 +40,7 @@ export class ExpiryScheduler implements OnApplicationBootstrap, OnApplicationShu
     private readonly executor: KeyCommandExecutor,
     runner: ProjectionRunner,
     private readonly metrics: Metrics,
+    private readonly leadership: Leadership,
   ) {
     const live = 'expires_at IS NOT NULL AND deleted_at IS NULL AND expired_at IS NULL';
     this.due = db.prepare(`SELECT key_uuid, team_id FROM key_views WHERE ${live} AND expires_at <= ? ORDER BY expires_at LIMIT ?`);
@@ -53,23 +58,40 @@ export class ExpiryScheduler implements OnApplicationBootstrap, OnApplicationShu
   }
 
   onApplicationBootstrap(): void {
-    this.schedule(0);
+    this.leadership.run({
+      name: 'expiry-scheduler',
+      start: (lease) => {
+        this.lease = lease;
+        this.schedule(0);
+      },
+      stop: () => this.standDown(),
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    await this.standDown();
+  }
+
+  private async standDown(): Promise<void> {
+    this.lease = null;
     if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerDueAt = Number.POSITIVE_INFINITY;
     await this.running;
   }
 
-  /** Expires every due key; returns how many events it wrote. Exposed for tests and keyctl. */
-  async runOnce(): Promise<number> {
+  /**
+   * Expires every due key; returns how many events it wrote. Exposed for tests and keyctl, which run it
+   * without a lease; the scheduled runs pass theirs, and stop at once when it no longer surely holds.
+   */
+  async runOnce(lease?: HeldLease): Promise<number> {
     let written = 0;
     for (;;) {
       const now = this.clock.now().toISOString();
       const due = this.due.all(now, DUE_BATCH);
       for (const key of due) {
-        if (this.stopped) return written;
+        if (this.stopped || (lease !== undefined && !lease.isValid())) return written;
         try {
           const before = await this.executor.execute(
             { type: 'ExpireModelAccessKey', keyUuid: key.key_uuid, now },
@@ -88,7 +110,7 @@ export class ExpiryScheduler implements OnApplicationBootstrap, OnApplicationShu
 
   /** After a commit: wake earlier if the new soonest expiry comes before the planned wake-up. */
   private reschedule(): void {
-    if (this.running || this.stopped) return;
+    if (this.running || this.stopped || this.lease === null) return;
     const delay = this.delayToNext();
     if (Date.now() + delay < this.timerDueAt) this.schedule(delay);
   }
@@ -102,18 +124,20 @@ export class ExpiryScheduler implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private schedule(delay: number): void {
+    const lease = this.lease;
+    if (lease === null || this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerDueAt = Date.now() + delay;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.timerDueAt = Number.POSITIVE_INFINITY;
       this.failures = 0;
-      this.running = this.runOnce()
+      this.running = this.runOnce(lease)
         .catch((error) => this.logger.error(`expiry run failed: ${(error as Error).message}`))
         .then(() => undefined)
         .finally(() => {
           this.running = null;
-          if (!this.stopped) this.schedule(this.delayToNext());
+          if (!this.stopped && this.lease === lease) this.schedule(this.delayToNext());
         });
     }, delay);
     this.timer.unref();

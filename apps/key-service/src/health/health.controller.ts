@@ -13,6 +13,12 @@ class ReadinessResponse {
   @ApiPropertyOptional({ type: 'integer' }) projection_checkpoint?: number;
   @ApiPropertyOptional({ description: 'store_cannot_write: why' }) reason?: string;
   @ApiPropertyOptional({ description: 'store_unavailable: the error; draining: what to do' }) message?: string;
+  @ApiPropertyOptional({
+    type: [String],
+    enum: ['revocation-relay', 'expiry-scheduler', 'data-key-sweep'],
+    description: 'The singleton jobs this instance leads now (each runs on one instance of a fleet; all of them on a single instance)',
+  })
+  leases?: string[];
 }
 
 @ApiTags('health')

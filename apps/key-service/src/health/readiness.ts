@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, EventStore } from '@lib/event-store';
 import { ProjectionRunner } from '../read-side/projection-runner';
 import { StorageHealth } from './storage-health';
+import { Leadership } from '../fleet/leadership';
 
 export type ReadinessStatus = 'ready' | 'draining' | 'catching_up' | 'store_cannot_write' | 'store_unavailable';
 
@@ -11,6 +12,8 @@ export interface ReadinessReport {
   readonly projection_checkpoint?: number;
   readonly reason?: string;
   readonly message?: string;
+  /** The singleton jobs this instance leads (fleet/leadership.ts); every one of them on a single instance. */
+  readonly leases?: readonly string[];
 }
 
 /**
@@ -27,6 +30,7 @@ export class Readiness {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly projections: ProjectionRunner,
     private readonly storage: StorageHealth,
+    private readonly leadership: Leadership,
   ) {}
 
   get draining(): boolean {
@@ -51,8 +55,9 @@ export class Readiness {
       const head = await this.store.headPosition();
       const checkpoint = this.projections.checkpoint;
       const cannotWrite = await this.storage.cannotWrite();
-      if (cannotWrite !== null) return { status: 'store_cannot_write', reason: cannotWrite, store_position: head, projection_checkpoint: checkpoint };
-      return { status: checkpoint >= head ? 'ready' : 'catching_up', store_position: head, projection_checkpoint: checkpoint };
+      const leases = this.leadership.leading;
+      if (cannotWrite !== null) return { status: 'store_cannot_write', reason: cannotWrite, store_position: head, projection_checkpoint: checkpoint, leases };
+      return { status: checkpoint >= head ? 'ready' : 'catching_up', store_position: head, projection_checkpoint: checkpoint, leases };
     } catch (error) {
       return { status: 'store_unavailable', message: (error as Error).message };
     }

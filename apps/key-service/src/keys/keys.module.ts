@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Logger, Module, Provider } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { CreateKeyGrpcController } from './create-key/create-key.grpc.controller';
 import { CreateKeyHandler } from './create-key/create-key.handler';
@@ -25,6 +25,8 @@ import { RenameKeyHandler } from './rename-key/rename-key.handler';
 import { RenameKeyHttpController } from './rename-key/rename-key.http.controller';
 import { ExpiryScheduler } from '../expiry/expiry.scheduler';
 import { IdempotencyService } from './shared/idempotency.service';
+import { IDEMPOTENCY_RECORDS, IdempotencyRecords, PostgresIdempotencyRecords, SqliteIdempotencyRecords } from './shared/idempotency-records';
+import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { KeyCommandExecutor } from './shared/key-command.executor';
 import { KeyNames } from './shared/key-names';
 import { NameRegistry } from '../names/name-registry.service';
@@ -58,10 +60,22 @@ const grpcControllers = [
 ];
 const services = [KeyCommandExecutor, KeyViewsQuery, IdempotencyService, ExpiryScheduler, NameRegistry, KeyNames];
 
+/** Idempotency records beside the events in PostgreSQL (every instance replays), else in DATA_DIR. */
+const idempotencyRecords: Provider = {
+  provide: IDEMPOTENCY_RECORDS,
+  useFactory: async (config: AppConfig): Promise<IdempotencyRecords> => {
+    const logger = new Logger('Idempotency');
+    const settings = config.eventStore;
+    if (settings.kind === 'postgres' && settings.databaseUrl !== null) return PostgresIdempotencyRecords.connect(settings.databaseUrl);
+    return SqliteIdempotencyRecords.open(config.dataDir, (line) => logger.error(line));
+  },
+  inject: [APP_CONFIG],
+};
+
 @Module({
   imports: [CqrsModule],
   controllers: [...httpControllers, ...grpcControllers],
-  providers: [...commandHandlers, ...queryHandlers, ...services],
+  providers: [...commandHandlers, ...queryHandlers, ...services, idempotencyRecords],
   exports: [KeyCommandExecutor, KeyNames, NameRegistry],
 })
 export class KeysModule {}

@@ -171,6 +171,22 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** 1 while this instance leads the singleton job named by `lease` (fleet/leadership.ts), else 0. */
+  readonly leaseHeld = new Gauge({
+    name: 'key_service_lease_held',
+    help: 'Whether this instance holds the lease of a singleton job (1) or not (0).',
+    labelNames: ['lease'] as const,
+    registers: [this.registry],
+  });
+
+  /** Leases taken, lost (another instance took over, or renewal failed past the lease) and given up. */
+  readonly leaseTransitions = new Counter({
+    name: 'key_service_lease_transitions_total',
+    help: 'Lease changes of this instance, by lease and transition (acquired, lost, released).',
+    labelNames: ['lease', 'transition'] as const,
+    registers: [this.registry],
+  });
+
   /** The Kafka relay's checkpoint: the feed position the broker has acknowledged. */
   readonly relayPosition = new Gauge({
     name: 'key_service_kafka_relay_position',

@@ -22,6 +22,7 @@ import { checkProviderKeyName } from './domain/provider-key.rules';
 import { ProviderKeyState, evolveProviderKey, initialProviderKeyState } from './domain/provider-key.state';
 import { ProviderKeyView, ProviderKeyViewRow, viewOfRow } from './provider-key-views.projection';
 import { ProviderVerifier } from './provider-verifier';
+import { HeldLease, Leadership } from '../fleet/leadership';
 
 const providerKeyDecider: Decider<ProviderKeyCommand, ProviderKeyEvent, ProviderKeyState> = {
   decide: decideProviderKey,
@@ -33,8 +34,10 @@ const providerKeyDecider: Decider<ProviderKeyCommand, ProviderKeyEvent, Provider
 /** Binds a ciphertext to its key: one key's ciphertext does not decrypt as another's. */
 const aadOf = (keyUuid: string) => `provider_key:${keyUuid}`;
 
-/** A data key not (or no longer) in use is destroyed at start-up once it is this old: see `shredLeftovers`. */
+/** A data key not (or no longer) in use is destroyed by the sweep once it is this old: see `sweepDataKeys`. */
 const LEFTOVER_AGE_MS = 10 * 60_000;
+/** How often the leader of the `data-key-sweep` lease sweeps again (ms). */
+export const DATA_KEY_SWEEP_MS = 10 * 60_000;
 
 export interface ProviderKeyPage {
   readonly keys: ProviderKeyView[];
@@ -68,6 +71,7 @@ export class ProviderKeys implements OnApplicationBootstrap {
     private readonly registry: NameRegistry,
     private readonly projections: ProjectionRunner,
     private readonly metrics: Metrics,
+    private readonly leadership: Leadership,
   ) {
     this.handling = new CommandHandling(store, { maxAttempts: 8 });
   }
@@ -186,14 +190,44 @@ export class ProviderKeys implements OnApplicationBootstrap {
 
   /**
    * A crash between a stored delete (or replace) and the destruction of the data key would leave the
-   * key readable; start-up finishes the job. Data keys of keys that were never stored (a create that
-   * crashed after sealing) go too, once they are old enough not to belong to a create in flight.
+   * key readable; the sweep finishes the job. Data keys of keys that were never stored (a create that
+   * crashed after sealing) go too, once they are old enough not to belong to a create in flight. It
+   * runs on the instance holding the `data-key-sweep` lease: when it takes the lease (so at start-up on
+   * a single instance) and every DATA_KEY_SWEEP_MS after.
    */
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): void {
+    let timer: NodeJS.Timeout | null = null;
+    let sweeping: Promise<void> | null = null;
+    const sweep = (lease: HeldLease) => {
+      sweeping = this.sweepDataKeys(lease)
+        .then(() => undefined)
+        .catch((error: unknown) => this.logger.error(`data-key sweep failed: ${(error as Error).message}`))
+        .finally(() => {
+          sweeping = null;
+          if (lease.isValid()) {
+            timer = setTimeout(() => sweep(lease), DATA_KEY_SWEEP_MS);
+            timer.unref();
+          }
+        });
+    };
+    this.leadership.run({
+      name: 'data-key-sweep',
+      start: sweep,
+      stop: async () => {
+        if (timer) clearTimeout(timer);
+        timer = null;
+        await sweeping;
+      },
+    });
+  }
+
+  /** One pass of the sweep; returns how many data keys it destroyed. Stops early when the lease is lost. */
+  async sweepDataKeys(lease?: HeldLease): Promise<number> {
     const now = this.clock.now().getTime();
     let destroyed = 0;
     // From the keys' own streams, not the views: those may still be catching up at start-up.
     for (const dataKey of await this.dataKeys.all()) {
+      if (lease !== undefined && !lease.isValid()) break;
       const state = await this.current(dataKey.owner_id);
       const old = now - Date.parse(dataKey.created_at) > LEFTOVER_AGE_MS;
       const leftover =
@@ -204,6 +238,7 @@ export class ProviderKeys implements OnApplicationBootstrap {
       }
     }
     if (destroyed > 0) this.logger.log(`destroyed ${destroyed} data keys of deleted, replaced or never-stored provider keys`);
+    return destroyed;
   }
 
   private async execute(command: ProviderKeyCommand, metadata: Metadata): Promise<readonly ProviderKeyEvent[]> {

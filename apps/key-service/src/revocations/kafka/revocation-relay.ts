@@ -1,16 +1,15 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type Database from 'better-sqlite3';
 import { Kafka, Producer } from 'kafkajs';
 import { SpanKind, context, propagation } from '@opentelemetry/api';
 import { APP_CONFIG, AppConfig, KafkaConfig } from '../../config/app.config';
 import { KafkaSasl, kafkaCredentialsRefused } from '../../config/kafka-security.config';
 import { ProjectionRunner } from '../../read-side/projection-runner';
-import { READ_MODEL_DB } from '../../read-side/read-model.database';
 import { RevocationsProjection } from '../revocations.projection';
 import { kafkaLogCreator } from './kafka-logging';
 import { Metrics } from '../../observability/metrics';
 import { activeTracer, inSpan } from '../../observability/tracing';
 import { Revocation } from '../revocation';
+import { HeldLease, Leadership } from '../../fleet/leadership';
 
 const BATCH = 500;
 const MAX_BACKOFF_MS = 5000;
@@ -22,6 +21,12 @@ export const HEARTBEAT_KEY = '__heartbeat__';
  * broker acknowledged: a crash or an outage can repeat messages, never lose one. Consumers drop
  * what they have seen by `position`. Between revocations it produces heartbeats (key
  * `__heartbeat__`), so that a consumer can tell a quiet feed from a broken relay.
+ *
+ * One instance of a fleet relays (the `revocation-relay` lease, fleet/leadership.ts). The checkpoint
+ * lives with the lease (PostgreSQL's `job_checkpoints`, KurrentDB's lease stream; `relay_checkpoints` in
+ * read-models.db on SQLite), so a new leader resumes where the last acknowledged send ended. Before each
+ * send the relay checks that its lease surely still holds, and the checkpoint write is fenced by the
+ * lease's token: a leader paused past its lease sends nothing more and cannot move the checkpoint back.
  */
 @Injectable()
 export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -29,12 +34,12 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
   private readonly kafka: KafkaConfig | null;
   private readonly heartbeatMs: number;
   private readonly name: string;
-  private readonly load: Database.Statement<[string], { position: number }>;
-  private readonly save: Database.Statement<[string, number]>;
   private producer: Producer | null = null;
   private client: Kafka | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
+  /** The lease while this instance relays; null while another does (or none yet). */
+  private lease: HeldLease | null = null;
   private wake: (() => void) | null = null;
   /** Set by every commit, so that one arriving while a send is under way is not slept through. */
   private pending = true;
@@ -44,25 +49,22 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
-    @Inject(READ_MODEL_DB) db: Database.Database,
     private readonly revocations: RevocationsProjection,
     private readonly runner: ProjectionRunner,
     private readonly metrics: Metrics,
+    private readonly leadership: Leadership,
   ) {
     this.kafka = config.kafka;
     if (this.kafka !== null) {
+      // Only the leader relays: on the others both are 0, so a fleet's sum is the leader's figure.
       metrics.onScrape(() => {
-        metrics.relayPosition.set(this.relayed);
-        metrics.relayLag.set(Math.max(0, this.runner.checkpoint - this.relayed));
+        const leading = this.lease !== null;
+        metrics.relayPosition.set(leading ? this.relayed : 0);
+        metrics.relayLag.set(leading ? Math.max(0, this.runner.checkpoint - this.relayed) : 0);
       });
     }
     this.heartbeatMs = config.revocationHeartbeatMs;
     this.name = `kafka:${config.kafka?.revocationsTopic ?? ''}`;
-    db.exec('CREATE TABLE IF NOT EXISTS relay_checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL)');
-    this.load = db.prepare('SELECT position FROM relay_checkpoints WHERE name = ?');
-    this.save = db.prepare(
-      'INSERT INTO relay_checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position',
-    );
   }
 
   /** What the broker has acknowledged. */
@@ -74,6 +76,11 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
     return this.kafka !== null;
   }
 
+  /** Whether this instance relays now (it holds the `revocation-relay` lease). */
+  get leading(): boolean {
+    return this.lease !== null;
+  }
+
   /**
    * Starts the relay in the background: a broker outage delays revocations, never the service. With
    * SASL, the credentials are tried first: credentials the broker refuses are a configuration error,
@@ -81,7 +88,6 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
    */
   async onApplicationBootstrap(): Promise<void> {
     if (!this.kafka) return;
-    this.relayed = this.load.get(this.name)?.position ?? 0;
     this.client = new Kafka({
       clientId: this.kafka.clientId,
       brokers: [...this.kafka.brokers],
@@ -96,8 +102,28 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
       this.pending = true;
       this.wake?.();
     });
-    this.logger.log(`relaying revocations to ${this.kafka.brokers.join(',')} topic ${this.kafka.revocationsTopic} from position ${this.relayed}`);
-    this.running = this.loop();
+    this.leadership.run({ name: 'revocation-relay', start: (lease) => this.lead(lease), stop: () => this.standDown() });
+  }
+
+  /** Elected: resume from the shared checkpoint, in the background. */
+  private async lead(lease: HeldLease): Promise<void> {
+    if (this.stopped) return;
+    const kafka = this.kafka as KafkaConfig;
+    this.relayed = (await lease.loadCheckpoint(this.name)) ?? 0;
+    this.lease = lease;
+    this.pending = true;
+    this.logger.log(`relaying revocations to ${kafka.brokers.join(',')} topic ${kafka.revocationsTopic} from position ${this.relayed}`);
+    this.running = this.loop(lease);
+  }
+
+  /** The lease is lost or given up: finish the send in flight, then produce nothing more. */
+  private async standDown(): Promise<void> {
+    this.lease = null;
+    this.wake?.();
+    await this.running;
+    this.running = null;
+    await this.producer?.disconnect().catch(() => undefined);
+    this.producer = null;
   }
 
   /** One connection, no retries: only a refusal of the credentials fails; an outage is the loop's to handle. */
@@ -115,19 +141,28 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
-    await this.running;
-    await this.producer?.disconnect().catch(() => undefined);
+    await this.standDown();
   }
 
-  private async loop(): Promise<void> {
+  private async loop(lease: HeldLease): Promise<void> {
     let backoff = 100;
-    while (!this.stopped) {
+    const leading = () => !this.stopped && this.lease === lease;
+    while (leading()) {
       try {
+        // A renewal that is late (the lease store is slow or unreachable) pauses the relay: nothing is sent
+        // unless the lease surely still holds. Leadership stops the loop if the lease is lost.
+        if (!lease.isValid()) {
+          await this.sleep(100, false);
+          continue;
+        }
         const producer = await this.connect();
         this.pending = false;
-        const moved = await this.relayBatch(producer);
-        await this.heartbeat(producer);
+        const moved = await this.relayBatch(producer, lease);
+        if (moved === 'fenced') {
+          await this.sleep(100, false);
+          continue;
+        }
+        await this.heartbeat(producer, lease);
         if (this.outageSince !== null) {
           this.logger.log(`Kafka is reachable again after ${Date.now() - this.outageSince} ms; relayed up to ${this.relayed}`);
           this.outageSince = null;
@@ -135,7 +170,7 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
         backoff = 100;
         if (!moved) await this.sleep(Math.max(0, this.lastHeartbeat + this.heartbeatMs - Date.now()));
       } catch (error) {
-        if (this.stopped) return;
+        if (!leading()) return;
         this.metrics.relayErrors.inc();
         if (this.outageSince === null) {
           this.outageSince = Date.now();
@@ -168,11 +203,13 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
     return producer;
   }
 
-  /** Sends what follows the checkpoint; true when it moved. */
-  private async relayBatch(producer: Producer): Promise<boolean> {
+  /** Sends what follows the checkpoint; true when it moved, 'fenced' when its checkpoint was refused. */
+  private async relayBatch(producer: Producer, lease: HeldLease): Promise<boolean | 'fenced'> {
     const head = this.runner.checkpoint;
     if (head <= this.relayed) return false;
     const batch = this.revocations.after(this.relayed, BATCH);
+    // Checked again right before producing: connecting may have taken long.
+    if (!lease.isValid()) return 'fenced';
     if (batch.length > 0) {
       const topic = (this.kafka as KafkaConfig).revocationsTopic;
       const send = (headers: Record<string, string>) =>
@@ -191,7 +228,12 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
     }
     // A short batch read everything up to the head, so the checkpoint may move to the head itself.
     const reached = batch.length === BATCH ? batch[batch.length - 1].position : Math.max(head, this.relayed);
-    this.save.run(this.name, reached);
+    if (!(await lease.saveCheckpoint(this.name, reached))) {
+      // Fenced: another instance holds the lease now (or this one could not renew in time). What was sent is
+      // sent again by whoever relays next (duplicates, never gaps); this loop sends nothing until it leads.
+      this.logger.warn(`the relay checkpoint ${reached} was refused: the lease is no longer surely this instance's`);
+      return 'fenced';
+    }
     this.relayed = reached;
     return true;
   }
@@ -219,8 +261,8 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
     });
   }
 
-  private async heartbeat(producer: Producer): Promise<void> {
-    if (Date.now() - this.lastHeartbeat < this.heartbeatMs) return;
+  private async heartbeat(producer: Producer, lease: HeldLease): Promise<void> {
+    if (Date.now() - this.lastHeartbeat < this.heartbeatMs || !lease.isValid()) return;
     await producer.send({
       topic: (this.kafka as KafkaConfig).revocationsTopic,
       acks: -1,
@@ -236,7 +278,7 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
 
   /** Until `ms` passed, the relay stops, or (when `onCommit`) a batch commits. */
   private sleep(ms: number, onCommit = true): Promise<void> {
-    if ((onCommit && this.pending) || this.stopped) return Promise.resolve();
+    if ((onCommit && this.pending) || this.stopped || this.lease === null) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       const self = this;
@@ -245,7 +287,7 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
         self.wake = null;
         resolve();
       }
-      this.wake = onCommit ? done : () => this.stopped && done();
+      this.wake = onCommit ? done : () => (this.stopped || this.lease === null) && done();
     });
   }
 }
