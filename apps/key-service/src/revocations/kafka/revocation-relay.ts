@@ -219,7 +219,8 @@ export class RevocationRelay implements OnApplicationBootstrap, OnApplicationShu
           messages: batch.map((revocation) => ({
             key: revocation.key_uuid,
             value: JSON.stringify({ type: 'revocation', ...revocation }),
-            headers: { position: String(revocation.position), ...headers },
+            // The lease's fencing token: in the topic's order it never goes down, so two relays never interleave.
+            headers: { position: String(revocation.position), fencing_token: String(lease.fencingToken), ...headers },
           })),
         });
       if (activeTracer() === null) await send({});

@@ -1,0 +1,272 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Consumer, Kafka, logLevel } from 'kafkajs';
+import { ensureDatabase, query } from '../support/postgres';
+import { eventually } from '../support/gateway-process';
+import { ServiceProcess, api, startService } from '../support/service-process';
+
+/**
+ * npm run test:fleet: three service instances on one PostgreSQL database and the real Kafka broker
+ * (scripts/with-postgres.sh and scripts/with-kafka.sh start them), clients spreading their commands
+ * across the instances, and instances killed with -9. See README "Running several instances".
+ */
+const KEYS = '/v2/gen-ai/models/api_keys';
+const BROKERS = process.env.KAFKA_BROKERS;
+if (!BROKERS || !process.env.DATABASE_URL) {
+  throw new Error('KAFKA_BROKERS and DATABASE_URL must be set: run this suite with `npm run test:fleet`, which starts both servers');
+}
+/** Short, so that takeovers are seen quickly; the bound is LEASE_TTL_MS whatever its value. */
+const LEASE_TTL_MS = 4000;
+/** Lease round trips and the poll of /readyz, on a shared 2-core machine. */
+const SLACK_MS = 1500;
+
+/** Every relayed message of the topic, in the topic's order (one partition), read by an independent consumer. */
+class TopicWatcher {
+  readonly revocations: Array<{ position: number; fencingToken: number }> = [];
+  private consumer: Consumer | null = null;
+
+  constructor(private readonly topic: string) {}
+
+  async start(): Promise<void> {
+    const kafka = new Kafka({ clientId: 'fleet-watcher', brokers: BROKERS!.split(','), logLevel: logLevel.NOTHING, retry: { retries: 1000, maxRetryTime: 1000 } });
+    this.consumer = kafka.consumer({ groupId: `watcher-${randomUUID()}`, maxWaitTimeInMs: 100, retry: { retries: 1000, maxRetryTime: 1000 } });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await this.consumer.run({
+      eachMessage: async ({ message }) => {
+        const item = JSON.parse(message.value!.toString());
+        if (item.type !== 'revocation') return;
+        this.revocations.push({ position: item.position, fencingToken: Number(message.headers?.fencing_token?.toString()) });
+      },
+    });
+  }
+
+  positions(): Set<number> {
+    return new Set(this.revocations.map((r) => r.position));
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+  }
+}
+
+describe('a fleet: three instances on one PostgreSQL and Kafka', () => {
+  const topic = `fleet-revocations-${randomUUID()}`;
+  const instances: ServiceProcess[] = [];
+  let databaseUrl: string;
+  let watcher: TopicWatcher;
+  let owner: string;
+  const env = () => ({
+    EVENT_STORE: 'postgres',
+    DATABASE_URL: databaseUrl,
+    // One master key for the fleet: every instance opens what another sealed (idempotency answers, data keys).
+    KEY_ENCRYPTION_KEY: keyEncryptionKey,
+    KAFKA_BROKERS: BROKERS,
+    KAFKA_REVOCATIONS_TOPIC: topic,
+    REVOCATION_HEARTBEAT_MS: '300',
+    LEASE_TTL_MS: String(LEASE_TTL_MS),
+    EXPIRY_SCAN_MS: '500',
+  });
+  const keyEncryptionKey = randomBytes(32).toString('base64');
+
+  const alive = () => instances.filter((i) => i.child.exitCode === null && i.child.signalCode === null);
+  /** New instances in place of the killed ones, until three run again. */
+  const replenish = async () => {
+    while (alive().length < 3) instances.push(await startService({ env: { ...env(), INSTANCE_ID: `fleet-${instances.length}` } }));
+  };
+  const leases = async (instance: ServiceProcess): Promise<string[]> => {
+    try {
+      const response = await fetch(`${instance.baseUrl}/readyz`, { signal: AbortSignal.timeout(1000) });
+      return ((await response.json()) as { leases?: string[] }).leases ?? [];
+    } catch {
+      return [];
+    }
+  };
+  const leaderOf = async (lease: string): Promise<ServiceProcess[]> => {
+    const held = await Promise.all(alive().map(async (i) => ((await leases(i)).includes(lease) ? i : null)));
+    return held.filter((i): i is ServiceProcess => i !== null);
+  };
+  /** Waits for exactly one live instance to lead `lease`; returns it and how long it took. */
+  const singleLeader = async (lease: string, timeoutMs: number) => {
+    let leader: ServiceProcess | null = null;
+    const took = await eventually(
+      async () => {
+        const leaders = await leaderOf(lease);
+        expect(leaders.length).toBeLessThanOrEqual(1);
+        leader = leaders[0] ?? null;
+        return leader !== null;
+      },
+      timeoutMs,
+      `one instance to lead ${lease}`,
+    );
+    return { leader: leader as unknown as ServiceProcess, took };
+  };
+  const create = (instance: ServiceProcess, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+    fetch(`${instance.baseUrl}${KEYS}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${owner}`, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+
+  beforeAll(async () => {
+    databaseUrl = await ensureDatabase(`fleet_${randomBytes(4).toString('hex')}`);
+    // Started one after the other: the first creates the schema, the others find it.
+    for (let i = 0; i < 3; i++) instances.push(await startService({ env: { ...env(), INSTANCE_ID: `fleet-${i}` } }));
+    owner = instances[0].token('team-1', 'u1', 'owner');
+    await singleLeader('revocation-relay', 10_000);
+    // The relay creates the topic on its first connection.
+    await new Promise((r) => setTimeout(r, 1000));
+    watcher = new TopicWatcher(topic);
+    await watcher.start();
+  });
+
+  afterAll(async () => {
+    await watcher?.stop();
+    await Promise.all(instances.map((i) => i.kill('SIGKILL')));
+  });
+
+  it('each singleton job runs on exactly one instance', async () => {
+    for (const lease of ['revocation-relay', 'expiry-scheduler', 'data-key-sweep']) {
+      await singleLeader(lease, 10_000);
+    }
+    const metrics = await fetch(`${alive()[0].baseUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/key_service_lease_held\{lease="revocation-relay"\} [01]/);
+  });
+
+  it('the relay leader killed with -9 mid-burst: another takes the relay within LEASE_TTL_MS, every revocation reaches the topic, and relays never interleave', async () => {
+    const { leader } = await singleLeader('revocation-relay', 10_000);
+    const keys: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const created = await create(alive()[i % alive().length], { name: `burst-${i}` });
+      expect(created.status).toBe(200);
+      keys.push(created.body.api_key_info.uuid);
+    }
+    // The burst: regenerates and deletes spread over the instances, the leader killed in the middle.
+    let killedAt = 0;
+    const burst = keys.map(async (uuid, i) => {
+      await new Promise((r) => setTimeout(r, i * 15));
+      const target = instances[i % instances.length];
+      const name = `burst-${i}`;
+      const request =
+        i % 2 === 0
+          ? fetch(`${target.baseUrl}${KEYS}/${uuid}/regenerate`, { method: 'PUT', headers: { authorization: `Bearer ${owner}`, 'x-confirm-name': name } })
+          : fetch(`${target.baseUrl}${KEYS}/${uuid}`, { method: 'DELETE', headers: { authorization: `Bearer ${owner}`, 'x-confirm-name': name } });
+      return request.then((r) => r.status).catch(() => 0);
+    });
+    let statuses: number[] = [];
+    const kill = (async () => {
+      await new Promise((r) => setTimeout(r, 200));
+      killedAt = Date.now();
+      await leader.kill('SIGKILL');
+    })();
+    [statuses] = await Promise.all([Promise.all(burst), kill]);
+    // Those sent to the killed instance may have failed; the others were acknowledged.
+    const acknowledged = statuses.filter((status) => status === 200 || status === 204).length;
+    expect(acknowledged).toBeGreaterThanOrEqual(15);
+
+    const { leader: successor } = await singleLeader('revocation-relay', LEASE_TTL_MS + SLACK_MS);
+    expect(successor).not.toBe(leader);
+    const tookOverMs = Date.now() - killedAt;
+    expect(tookOverMs).toBeLessThanOrEqual(LEASE_TTL_MS + SLACK_MS);
+    process.stdout.write(`fleet: the relay moved ${tookOverMs} ms after its leader was killed (LEASE_TTL_MS ${LEASE_TTL_MS})\n`);
+
+    // Every revocation position of the feed (read from a survivor) reaches the topic: duplicates allowed, gaps not.
+    const feed = await feedPositions(successor);
+    expect(feed.length).toBeGreaterThanOrEqual(acknowledged);
+    await eventually(async () => feed.every((p) => watcher.positions().has(p)), 20_000, 'every revocation position in the topic');
+    // In the topic's order the fencing token never goes down: no old leader produced after a takeover.
+    const tokens = watcher.revocations.map((r) => r.fencingToken);
+    expect(tokens.every((t) => Number.isInteger(t) && t >= 1)).toBe(true);
+    for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThanOrEqual(tokens[i - 1]);
+    expect(new Set(tokens).size).toBeGreaterThanOrEqual(2);
+
+    async function feedPositions(instance: ServiceProcess): Promise<number[]> {
+      const gatewayToken = instance.token('platform', 'gw', 'gateway');
+      const positions: number[] = [];
+      for (let after = 0; ; ) {
+        const page = await api(instance.baseUrl, 'GET', `/v1/revocations?after=${after}&limit=500`, gatewayToken);
+        expect(page.status).toBe(200);
+        const items = page.body.revocations as Array<{ position: number }>;
+        positions.push(...items.map((r) => r.position));
+        if (items.length < 500) return positions;
+        after = items[items.length - 1].position;
+      }
+    }
+  });
+
+  it('another instance killed with -9 under load: every acknowledged command is there, read from the survivors', async () => {
+    const victim = alive()[0];
+    const acknowledged: Array<{ uuid: string; name: string }> = [];
+    let stop = false;
+    const writers = alive().map(async (instance, w) => {
+      for (let i = 0; !stop; i++) {
+        const name = `load-${w}-${i}`;
+        const created = await create(instance, { name }).catch(() => null);
+        if (created?.status === 200) acknowledged.push({ uuid: created.body.api_key_info.uuid, name });
+        if (instance.child.exitCode !== null || instance.child.signalCode !== null) return;
+      }
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    await victim.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 1000));
+    stop = true;
+    await Promise.all(writers);
+    expect(acknowledged.length).toBeGreaterThan(10);
+    for (const survivor of alive()) {
+      await eventually(async () => (await fetch(`${survivor.baseUrl}/readyz`)).status === 200, 10_000, 'the survivor to catch up');
+      for (const { uuid, name } of acknowledged) {
+        const read = await api(survivor.baseUrl, 'GET', `${KEYS}/${uuid}`, owner);
+        expect([uuid, read.status, read.body?.api_key_info?.name]).toEqual([uuid, 200, name]);
+      }
+    }
+  });
+
+  it('an idempotent create sent to one instance and retried on another: the same answer, the same secret, one key', async () => {
+    await replenish();
+    const [first, second] = alive();
+    expect(first).not.toBe(second);
+    const name = `idem-${randomUUID().slice(0, 8)}`;
+    const headers = { 'idempotency-key': `fleet-${randomUUID()}` };
+    const a = await create(first, { name }, headers);
+    const b = await create(second, { name }, headers);
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    expect(b.body).toEqual(a.body);
+    expect(b.body.api_key_info.secret_key).toBe(a.body.api_key_info.secret_key);
+    const rows = await query<{ n: string }>(databaseUrl, `SELECT count(*) AS n FROM events WHERE type = 'ModelAccessKeyCreated' AND data->>'name' = $1`, [name]);
+    expect(Number(rows[0].n)).toBe(1);
+    // The same key with another body is still refused, on any instance.
+    const reused = await create(first, { name: `${name}-other` }, headers);
+    expect([reused.status, reused.body.code]).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
+  });
+
+  it('keys expire while the scheduler leader is killed: each gets ModelAccessKeyExpired exactly once', async () => {
+    await replenish();
+    const { leader } = await singleLeader('expiry-scheduler', 10_000);
+    const expiresAt = new Date(Date.now() + 3000).toISOString();
+    const uuids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const created = await create(alive()[i % alive().length], { name: `expiring-${i}`, expires_at: expiresAt });
+      expect(created.status).toBe(200);
+      uuids.push(created.body.api_key_info.uuid);
+    }
+    // Killed just before the keys fall due: a successor must expire them.
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(expiresAt) - Date.now() - 300)));
+    await leader.kill('SIGKILL');
+    const killedAt = Date.now();
+    const { leader: successor } = await singleLeader('expiry-scheduler', LEASE_TTL_MS + SLACK_MS);
+    process.stdout.write(`fleet: the expiry scheduler moved ${Date.now() - killedAt} ms after its leader was killed\n`);
+    expect(successor).not.toBe(leader);
+    const counts = async () =>
+      query<{ stream_id: string; n: string }>(
+        databaseUrl,
+        `SELECT stream_id, count(*) AS n FROM events WHERE type = 'ModelAccessKeyExpired' AND stream_id = ANY($1::text[]) GROUP BY stream_id`,
+        [uuids.map((u) => `model_access_key-${u}`)],
+      );
+    await eventually(async () => (await counts()).length === uuids.length, 15_000, 'every key to expire');
+    // And stays so: no second event from a late or second scheduler.
+    await new Promise((r) => setTimeout(r, 2000));
+    const rows = await counts();
+    expect(rows).toHaveLength(uuids.length);
+    expect(rows.every((r) => Number(r.n) === 1)).toBe(true);
+  });
+});
