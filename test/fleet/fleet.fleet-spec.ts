@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Consumer, Kafka, logLevel } from 'kafkajs';
 import { ensureDatabase, query } from '../support/postgres';
 import { eventually } from '../support/gateway-process';
 import { ServiceProcess, api, startService } from '../support/service-process';
+import { TopicWatcher } from '../support/topic-watcher';
 
 /**
  * npm run test:fleet: three service instances on one PostgreSQL database and the real Kafka broker
@@ -18,36 +18,6 @@ if (!BROKERS || !process.env.DATABASE_URL) {
 const LEASE_TTL_MS = 4000;
 /** Lease round trips and the poll of /readyz, on a shared 2-core machine. */
 const SLACK_MS = 1500;
-
-/** Every relayed message of the topic, in the topic's order (one partition), read by an independent consumer. */
-class TopicWatcher {
-  readonly revocations: Array<{ position: number; fencingToken: number }> = [];
-  private consumer: Consumer | null = null;
-
-  constructor(private readonly topic: string) {}
-
-  async start(): Promise<void> {
-    const kafka = new Kafka({ clientId: 'fleet-watcher', brokers: BROKERS!.split(','), logLevel: logLevel.NOTHING, retry: { retries: 1000, maxRetryTime: 1000 } });
-    this.consumer = kafka.consumer({ groupId: `watcher-${randomUUID()}`, maxWaitTimeInMs: 100, retry: { retries: 1000, maxRetryTime: 1000 } });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
-    await this.consumer.run({
-      eachMessage: async ({ message }) => {
-        const item = JSON.parse(message.value!.toString());
-        if (item.type !== 'revocation') return;
-        this.revocations.push({ position: item.position, fencingToken: Number(message.headers?.fencing_token?.toString()) });
-      },
-    });
-  }
-
-  positions(): Set<number> {
-    return new Set(this.revocations.map((r) => r.position));
-  }
-
-  async stop(): Promise<void> {
-    await this.consumer?.disconnect();
-  }
-}
 
 describe('a fleet: three instances on one PostgreSQL and Kafka', () => {
   const topic = `fleet-revocations-${randomUUID()}`;
@@ -115,7 +85,7 @@ describe('a fleet: three instances on one PostgreSQL and Kafka', () => {
     await singleLeader('revocation-relay', 10_000);
     // The relay creates the topic on its first connection.
     await new Promise((r) => setTimeout(r, 1000));
-    watcher = new TopicWatcher(topic);
+    watcher = new TopicWatcher(BROKERS!, topic);
     await watcher.start();
   });
 
@@ -172,7 +142,7 @@ describe('a fleet: three instances on one PostgreSQL and Kafka', () => {
     // Every revocation position of the feed (read from a survivor) reaches the topic: duplicates allowed, gaps not.
     const feed = await feedPositions(successor);
     expect(feed.length).toBeGreaterThanOrEqual(acknowledged);
-    await eventually(async () => feed.every((p) => watcher.positions().has(p)), 20_000, 'every revocation position in the topic');
+    await eventually(async () => feed.every((p) => watcher.positions.has(p)), 20_000, 'every revocation position in the topic');
     // In the topic's order the fencing token never goes down: no old leader produced after a takeover.
     const tokens = watcher.revocations.map((r) => r.fencingToken);
     expect(tokens.every((t) => Number.isInteger(t) && t >= 1)).toBe(true);

@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { Consumer, Kafka, logLevel } from 'kafkajs';
 import { GatewayProcess, Upstream, eventually, startGateway, startUpstream } from '../support/gateway-process';
 import { ROOT, ServiceProcess, api, startService } from '../support/service-process';
+import { TopicWatcher } from '../support/topic-watcher';
 
 const KEYS = '/v2/gen-ai/models/api_keys';
 const BROKERS = process.env.KAFKA_BROKERS;
@@ -12,31 +12,6 @@ const KAFKA_SCRIPT = path.join(ROOT, 'scripts/kafka.sh');
 
 if (!BROKERS) {
   throw new Error('KAFKA_BROKERS is not set: run these tests with `npm run test:kafka`, which starts a broker (scripts/kafka.sh)');
-}
-
-/** Every revocation position the topic holds, read by an independent consumer. */
-class TopicWatcher {
-  readonly positions = new Set<number>();
-  private consumer: Consumer | null = null;
-
-  constructor(private readonly topic: string) {}
-
-  async start(): Promise<void> {
-    const kafka = new Kafka({ clientId: 'test-watcher', brokers: BROKERS!.split(','), logLevel: logLevel.NOTHING, retry: { retries: 1000, maxRetryTime: 1000 } });
-    this.consumer = kafka.consumer({ groupId: `watcher-${randomUUID()}`, maxWaitTimeInMs: 100, retry: { retries: 1000, maxRetryTime: 1000 } });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
-    await this.consumer.run({
-      eachMessage: async ({ message }) => {
-        const item = JSON.parse(message.value!.toString());
-        if (item.type === 'revocation') this.positions.add(item.position);
-      },
-    });
-  }
-
-  async stop(): Promise<void> {
-    await this.consumer?.disconnect();
-  }
 }
 
 function kafkaScript(command: 'start' | 'stop'): void {
@@ -76,7 +51,7 @@ describe('the revocation feed over a real Kafka broker', () => {
     await new Promise((r) => setTimeout(r, 1000));
     gateway = await startGateway(gatewayEnv());
     await eventually(async () => (await gateway.status()).feedFresh, 30_000, 'the Kafka gateway feed to be live');
-    watcher = new TopicWatcher(topic);
+    watcher = new TopicWatcher(BROKERS!, topic);
     await watcher.start();
   });
   afterAll(async () => {
