@@ -123,6 +123,24 @@ describe('SseFeed reads any spec-conforming SSE framing', () => {
     expect(server.requests[1].at - server.requests[0].at).toBeGreaterThanOrEqual(250);
   });
 
+  it('keeps a UTF-8 character whole when the network cuts it between two chunks', async () => {
+    const bytes = Buffer.from(`id: 7\nevent: revocation\ndata: ${revocationJson(7).replace('"team"', '"équipe-東京"')}\n\n`);
+    const cut = bytes.indexOf(Buffer.from('東')) + 1; // inside the three bytes of 東
+    const server = await sseServer(async (res) => {
+      open(res);
+      res.write(bytes.subarray(0, cut));
+      await pause(30);
+      res.write(bytes.subarray(cut));
+    });
+    servers.push(server);
+    const { revocations, listener } = recorder();
+    const feed = new SseFeed({ serviceUrls: [server.url], token: () => null });
+    feeds.push(feed);
+    await feed.start(0, listener);
+    await until(() => revocations.length === 1);
+    expect(revocations[0].team_id).toBe('équipe-東京');
+  });
+
   it('moves to the next URL when its instance dies mid-stream, and resumes there after the last position', async () => {
     const a = await sseServer(async (res, request) => {
       open(res);
