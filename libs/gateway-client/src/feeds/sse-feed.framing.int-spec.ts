@@ -9,7 +9,7 @@ interface SseServer {
   close(): Promise<void>;
 }
 
-async function sseServer(script: (res: http.ServerResponse, request: number) => void | Promise<void>): Promise<SseServer> {
+async function sseServer(script: (res: http.ServerResponse, request: number) => unknown): Promise<SseServer> {
   const requests: SseServer['requests'] = [];
   const server = http.createServer((req, res) => {
     requests.push({ path: req.url ?? '', lastEventId: req.headers['last-event-id'] as string | undefined, at: Date.now() });
