@@ -27,7 +27,7 @@ export interface GatewayClientOptions {
   /**
    * The key service instances of a fleet (one store), in order of preference: verification calls and
    * the SSE feed use the first and move to the next (wrapping around) when the one in use fails:
-   * connection refused, reset or timed out, or a 5xx answer (503: not ready). http:// or https:// base
+   * connection refused, reset or timed out, or a 502, 503 (not ready) or 504. http:// or https:// base
    * URLs; the constructor throws an Error naming the bad one.
    */
   readonly serviceUrls?: readonly string[];
@@ -150,9 +150,9 @@ export class GatewayClient extends EventEmitter {
     if (options.serviceUrl !== undefined && options.serviceUrls !== undefined) throw new Error('serviceUrl, serviceUrls: give one of them, not both');
     this.endpoints = new ServiceEndpoints(
       options.serviceUrls ?? (options.serviceUrl !== undefined ? [options.serviceUrl] : []),
-      (from, to, reason) => this.onFailover(from, to, reason),
       options.serviceUrls !== undefined ? 'serviceUrls' : 'serviceUrl',
     );
+    this.endpoints.onMove((from, to, reason) => this.onFailover(from, to, reason));
     // A host that does not answer at all is given up after the call's time limit, not undici's 10 s.
     const connect = { timeout: options.requestTimeoutMs ?? 2000, ...(options.tls ? { ca: options.tls.ca, cert: options.tls.cert, key: options.tls.key } : {}) };
     for (const url of this.endpoints.urls) this.pools.set(url, new Pool(new URL(url).origin, { connections: 32, pipelining: 1, connect }));
@@ -320,7 +320,7 @@ export class GatewayClient extends EventEmitter {
 
   /**
    * A call to the key service: to the current instance, then to each other one in turn while the one
-   * asked fails as an instance (refused, reset, timed out, 5xx), which moves `current` on. Any other
+   * asked fails as an instance (refused, reset, timed out, 502/503/504), which moves `current` on. Any other
    * answer, 4xx included, is returned with the instance that gave it. Throws the last failure when
    * every instance failed.
    */

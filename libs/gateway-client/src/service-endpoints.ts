@@ -1,28 +1,33 @@
 import { errors } from 'undici';
 
+export type MoveListener = (from: string, to: string, reason: string) => void;
+
 /**
  * The key service instances a gateway may ask, in order of preference, and the one it uses now.
  * Every instance of a fleet reads the same store, so any of them answers a verification and serves
  * the revocation feed from the same positions. The verification calls and the SSE feed share one
  * `current` instance: when either finds it failing, both move to the next one in the list (and
- * wrap around), so that a dead instance is left once, not by each caller separately.
+ * wrap around), so that a dead instance is left once, not by each caller separately, and the
+ * answers the client caches come from the instance whose feed evicts them.
  */
 export class ServiceEndpoints {
   readonly urls: readonly string[];
   private index = 0;
   private moveCount = 0;
+  private readonly listeners = new Set<MoveListener>();
 
   /**
    * urls: http:// or https:// base URLs (a trailing slash is dropped), at least one, no repeats.
-   * onMove: told (from, to, reason) each time `current` changes. Throws an Error naming `what`
-   * (the option or variable the list came from) when a URL is malformed.
+   * Throws an Error naming `what` (the option or variable the list came from) when one is malformed.
    */
-  constructor(
-    urls: readonly string[],
-    private readonly onMove: (from: string, to: string, reason: string) => void = () => undefined,
-    what = 'serviceUrls',
-  ) {
+  constructor(urls: readonly string[], what = 'serviceUrls') {
     this.urls = parseServiceUrls(urls, what);
+  }
+
+  /** `listener` is told (from, to, reason) each time `current` moves; returns the unsubscribe function. */
+  onMove(listener: MoveListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** The instance to ask now. */
@@ -41,7 +46,7 @@ export class ServiceEndpoints {
   }
 
   /**
-   * `url` failed (refused, reset, timed out, 5xx): if it is still the current instance, the next one
+   * `url` failed (refused, reset, timed out, 502/503/504, a broken stream): if it is still the current instance, the next one
    * becomes current. A failure of an instance that is no longer current changes nothing, so two
    * callers that saw the same death move only once.
    */
@@ -50,7 +55,7 @@ export class ServiceEndpoints {
     const from = this.current;
     this.index = (this.index + 1) % this.urls.length;
     this.moveCount++;
-    this.onMove(from, this.current, reason);
+    for (const listener of this.listeners) listener(from, this.current, reason);
   }
 }
 
@@ -75,11 +80,13 @@ export function parseServiceUrls(urls: readonly string[], what: string): string[
 
 /**
  * Whether a failed call should be retried on another instance: the instance could not be reached
- * or did not answer in time (refused, reset, closed, timed out), or answered 5xx (503: not ready).
- * A 4xx is the caller's problem and would be the same anywhere.
+ * or did not answer in time (refused, reset, closed, timed out), or answered 502, 503 (not ready) or
+ * 504. A 4xx is the caller's problem, and a 500 the service's answer to this request: every instance
+ * runs the same code on the same store, so either would be the same anywhere, and moving on would
+ * only rotate the whole fleet for one bad request.
  */
 export function isInstanceFailure(failure: unknown): boolean {
-  if (typeof failure === 'number') return failure >= 500;
+  if (typeof failure === 'number') return failure === 502 || failure === 503 || failure === 504;
   if (
     failure instanceof errors.ConnectTimeoutError ||
     failure instanceof errors.HeadersTimeoutError ||

@@ -58,6 +58,10 @@ export class SseFeed implements Feed {
   private abort: AbortController | null = null;
   private wake: (() => void) | null = null;
   private running: Promise<void> | null = null;
+  /** The instance whose stream is open (or opening) now; null between connections. */
+  private following: string | null = null;
+  /** Why the open stream is being dropped on purpose, when it is. */
+  private leaving: string | null = null;
   private position = 0;
   /** The last position the service named in an `id:` field, sent back as Last-Event-ID. */
   private lastEventId: string | null = null;
@@ -68,7 +72,14 @@ export class SseFeed implements Feed {
 
   constructor(private readonly options: SseFeedOptions) {
     const urls = options.serviceUrls ?? (options.serviceUrl !== undefined ? [options.serviceUrl] : []);
-    this.endpoints = urls instanceof ServiceEndpoints ? urls : new ServiceEndpoints(urls, undefined, 'SseFeed serviceUrls');
+    this.endpoints = urls instanceof ServiceEndpoints ? urls : new ServiceEndpoints(urls, 'SseFeed serviceUrls');
+    // Verification calls found the instance this stream comes from failing: leave it too, so that the
+    // answers they cache come from the instance whose feed evicts them.
+    this.endpoints.onMove((from, to, reason) => {
+      if (from !== this.following) return;
+      this.leaving = `moving to ${to}: ${from} failed (${reason})`;
+      this.abort?.abort();
+    });
   }
 
   /** The instance the feed follows, or will connect to next. */
@@ -101,10 +112,14 @@ export class SseFeed implements Feed {
       let reason = 'the stream ended';
       let tokenProblem = false;
       try {
+        this.following = url;
         await this.follow(url, listener, () => backoff.reset());
       } catch (error) {
-        reason = (error as Error).message;
+        reason = this.leaving ?? (error as Error).message;
         tokenProblem = error instanceof TokenRefused;
+      } finally {
+        this.following = null;
+        this.leaving = null;
       }
       // A token renewed meanwhile (a file, the client credentials grant) is tried at once.
       const refused = tokenProblem && this.options.token() === this.usedToken;
