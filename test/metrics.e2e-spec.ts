@@ -54,6 +54,7 @@ describe('metrics of the started service and the reference gateway', () => {
     expect(valueOf(families, 'gateway_verify_cache_misses_total')).toBe(2);
     expect(valueOf(families, 'gateway_verify_fail_closed_total')).toBe(0);
     expect(valueOf(families, 'gateway_fail_closed')).toBe(0);
+    expect(valueOf(families, 'gateway_key_service_failovers_total')).toBe(0);
     expect(valueOf(families, 'gateway_feed_connected')).toBe(1);
     expect(valueOf(families, 'gateway_feed_lag_events')).toBe(0);
     expect(valueOf(families, 'gateway_feed_position')).toBe(valueOf(families, 'gateway_feed_head_position'));

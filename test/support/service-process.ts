@@ -71,8 +71,8 @@ export async function startService(options: { dataDir?: string; env?: NodeJS.Pro
   const port = options.env?.PORT ? Number(options.env.PORT) : await freePort();
   const grpcPort = options.env?.GRPC_PORT ? Number(options.env.GRPC_PORT) : await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), GRPC_PORT: String(grpcPort), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...options.env };
-  // On PostgreSQL (npm run test:postgres), each DATA_DIR gets a database of its own on the test server.
-  // A fleet (test/fleet) gives one DATABASE_URL to every instance.
+  // On PostgreSQL (npm run test:postgres), each DATA_DIR gets a database of its own on the test server,
+  // unless env names one: instances of one fleet share it.
   if (usesPostgres(env) && options.env?.DATABASE_URL === undefined) env.DATABASE_URL = await databaseFor(dataDir);
   const baseUrl = `${options.tlsCaFile ? 'https' : 'http'}://127.0.0.1:${port}`;
   const { child, output } = await spawnUntilHealthy('service', MAIN, env, baseUrl, options.tlsCaFile);

@@ -1,14 +1,18 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FeedOptions } from '@lib/gateway-client';
+import { FeedOptions, parseServiceUrls } from '@lib/gateway-client';
 import { ConfigError } from '../../key-service/src/config/config-error';
 import { kafkaSecurityOf } from '../../key-service/src/config/kafka-security.config';
 
 export interface GatewayConfig {
   readonly host: string;
   readonly port: number;
-  readonly serviceUrl: string;
+  /**
+   * KEY_SERVICE_URL: the key service instances, in order of preference (a comma-separated list; one
+   * URL as before). The client moves to the next when the one in use fails.
+   */
+  readonly serviceUrls: readonly string[];
   /** How the gateway proves who it is to the key service: exactly one token way, and/or its client certificate. */
   readonly credentials: GatewayCredentials;
   /** KEY_SERVICE_TLS_*: PEM file paths for an https:// KEY_SERVICE_URL; null each when unset. */
@@ -73,7 +77,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
       ...gatewayError(() => kafkaSecurityOf(env)),
     };
   }
-  const serviceUrl = url(env, 'KEY_SERVICE_URL', 'http://127.0.0.1:8080');
+  const serviceUrls = urlList(env, 'KEY_SERVICE_URL', 'http://127.0.0.1:8080');
   const serviceTls = {
     caFile: readableFile(env, 'KEY_SERVICE_TLS_CA_FILE'),
     certFile: readableFile(env, 'KEY_SERVICE_TLS_CERT_FILE'),
@@ -82,14 +86,15 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   if ((serviceTls.certFile === null) !== (serviceTls.keyFile === null)) {
     throw new GatewayConfigError(serviceTls.certFile === null ? 'KEY_SERVICE_TLS_CERT_FILE' : 'KEY_SERVICE_TLS_KEY_FILE', 'is required with the other: a client certificate and its key');
   }
-  if (!serviceUrl.startsWith('https:')) {
+  const plain = serviceUrls.find((serviceUrl) => !serviceUrl.startsWith('https:'));
+  if (plain !== undefined) {
     const set = Object.entries({ KEY_SERVICE_TLS_CA_FILE: serviceTls.caFile, KEY_SERVICE_TLS_CERT_FILE: serviceTls.certFile }).find(([, v]) => v !== null);
-    if (set) throw new GatewayConfigError(set[0], `needs an https:// KEY_SERVICE_URL (got "${serviceUrl}")`);
+    if (set) throw new GatewayConfigError(set[0], `needs an https:// KEY_SERVICE_URL, each of them (got "${plain}")`);
   }
   return {
     host: env.GATEWAY_HOST ?? '127.0.0.1',
     port,
-    serviceUrl,
+    serviceUrls,
     credentials: credentialsOf(env, serviceTls.certFile !== null),
     serviceTls,
     tokenExpiryWarningMs: env.GATEWAY_TOKEN_EXPIRY_WARNING_S ? integer(env, 'GATEWAY_TOKEN_EXPIRY_WARNING_S', 0, 1, 31_536_000) * 1000 : null,
@@ -168,6 +173,21 @@ function url(env: NodeJS.ProcessEnv, name: string, fallback: string | undefined)
     throw new GatewayConfigError(name, `must be an http:// or https:// URL (got "${value}")`);
   }
   return value.replace(/\/$/, '');
+}
+
+/**
+ * A comma-separated list of key service base URLs, checked as the gateway client checks them: http(s),
+ * no credentials, query or fragment, no repeats; a trailing slash is dropped.
+ */
+function urlList(env: NodeJS.ProcessEnv, name: string, fallback: string): string[] {
+  const raw = env[name] || fallback;
+  const items = raw.split(',').map((item) => item.trim());
+  if (items.some((item) => item === '')) throw new GatewayConfigError(name, `has an empty entry (got "${raw}"): a comma-separated list of http:// or https:// URLs`);
+  try {
+    return parseServiceUrls(items, name);
+  } catch (error) {
+    throw new GatewayConfigError(name, (error as Error).message.slice(name.length + 2));
+  }
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

@@ -70,6 +70,11 @@ export class GatewayMetrics {
       'Whether the cache is bypassed because the feed is silent or down past its bound (1): every call then needs the key service, and fails closed without it.',
       () => (status().feedFresh ? 0 : 1),
     );
+    total(
+      'gateway_key_service_failovers_total',
+      'Times the gateway left a failing key service instance (refused, reset, timed out, 5xx) for the next one of KEY_SERVICE_URL.',
+      () => status().serviceMoves,
+    );
     gauge('gateway_token_refused', 'Whether the key service refused the gateway token (expired, invalid) since the feed last connected.', () => (status().tokenRefused === null ? 0 : 1));
   }
 

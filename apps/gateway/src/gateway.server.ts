@@ -35,7 +35,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     ...(certFile !== null && keyFile !== null ? { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) } : {}),
   };
   const client = new GatewayClient({
-    serviceUrl: config.serviceUrl,
+    serviceUrls: config.serviceUrls,
     ...tokenOptions(config.credentials, logger),
     tls,
     tokenExpiryWarningMs: config.tokenExpiryWarningMs ?? undefined,

@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   await gateway.app.listen({ host: config.host, port: config.port });
   const address = gateway.app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  logger.log(`listening on http://${config.host}:${port}, forwarding to ${config.upstreamUrl}, key service ${config.serviceUrl}`);
+  logger.log(`listening on http://${config.host}:${port}, forwarding to ${config.upstreamUrl}, key service ${config.serviceUrls.join(', ')}`);
   const shutdown = async (signal: string) => {
     logger.log(`${signal}: shutting down`);
     await gateway.close();

@@ -1,5 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TokenService } from '../../../apps/key-service/src/auth/token.service';
@@ -50,6 +52,59 @@ describe('GatewayClient on the revocation stream', () => {
   };
   const client = (options: Partial<ConstructorParameters<typeof GatewayClient>[0]> = {}) =>
     new GatewayClient({ serviceUrl: baseUrl, token: gatewayToken, feed: { kind: 'stream' }, maxFeedSilenceMs: 500, ...options });
+
+  it('given several instances, passes over one that refuses connections and one that answers 503, and follows the live one', async () => {
+    const refusing = await new Promise<string>((resolve) => {
+      const server = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as net.AddressInfo;
+        server.close(() => resolve(`http://127.0.0.1:${port}`));
+      });
+    });
+    const unready = http.createServer((_req, res) => res.writeHead(503, { 'content-type': 'application/json' }).end('{"message":"not ready"}'));
+    await new Promise<void>((resolve) => unready.listen(0, '127.0.0.1', resolve));
+    const unreadyUrl = `http://127.0.0.1:${(unready.address() as net.AddressInfo).port}`;
+    const gateway = client({ serviceUrl: undefined, serviceUrls: [refusing, unreadyUrl, baseUrl] });
+    const failovers: string[] = [];
+    gateway.on('failover', (from: string, to: string) => failovers.push(`${from} -> ${to}`));
+    try {
+      const key = (await call('POST', KEYS, { name: 'k' })).api_key_info;
+      // One verification call moves over both.
+      expect(await gateway.verify(key.secret_key)).toMatchObject({ valid: true, source: 'service' });
+      expect(failovers).toEqual([`${refusing} -> ${unreadyUrl}`, `${unreadyUrl} -> ${baseUrl}`]);
+      await gateway.start();
+      await gateway.waitUntilFresh();
+      expect(gateway.status()).toMatchObject({ serviceUrl: baseUrl, feedServiceUrl: baseUrl, serviceMoves: 2 });
+      expect(await gateway.verify(key.secret_key)).toMatchObject({ valid: true, source: 'service' });
+      expect(gateway.verifyCached(key.secret_key)).toMatchObject({ valid: true, source: 'cache' });
+    } finally {
+      await gateway.stop();
+      await new Promise((resolve) => unready.close(resolve));
+    }
+  });
+
+  it('does not cache the answers of an instance whose views are behind the position the client has reached', async () => {
+    const key = (await call('POST', KEYS, { name: 'k' })).api_key_info;
+    // As if the client had followed another instance further than this one has got: it resumes ahead of its head.
+    const positionFile = path.join(dataDir, 'ahead.json');
+    fs.writeFileSync(positionFile, JSON.stringify({ position: 1_000_000 }));
+    const gateway = client({ positionFile });
+    try {
+      await gateway.start();
+      await gateway.waitUntilFresh();
+      expect(gateway.status().headPosition).toBeLessThan(1_000_000);
+      expect(await gateway.verify(key.secret_key)).toMatchObject({ valid: true, source: 'service' });
+      expect(gateway.verifyCached(key.secret_key)).toBeUndefined();
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('refuses a malformed or repeated service URL, naming the option', () => {
+    expect(() => client({ serviceUrl: undefined, serviceUrls: [baseUrl, 'ftp://keys'] })).toThrow('serviceUrls: "ftp://keys" must be an http:// or https:// URL');
+    expect(() => client({ serviceUrl: undefined, serviceUrls: [baseUrl, `${baseUrl}/`] })).toThrow(`serviceUrls: "${baseUrl}" is listed twice`);
+    expect(() => client({ serviceUrl: undefined, serviceUrls: [] })).toThrow('serviceUrls: at least one key service URL is needed');
+    expect(() => client({ serviceUrls: [baseUrl] })).toThrow('serviceUrl, serviceUrls: give one of them, not both');
+  });
 
   it('answers from the cache, and a revocation evicts the answer before the command returns to its caller', async () => {
     const gateway = client();

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Agent, Pool } from 'undici';
+import { Agent, Dispatcher, Pool } from 'undici';
 import { StaticTokenSource, TokenSource, tokenTimes } from './credentials/token-sources';
 import { KafkaFeed, KafkaFeedOptions } from './feeds/kafka-feed';
 import { SseFeed } from './feeds/sse-feed';
 import { PositionFile } from './position-file';
+import { ServiceEndpoints, isInstanceFailure } from './service-endpoints';
 import { Feed, Logger, Revocation, VerifyAnswer, VerifyCode, VerifyTarget } from './types';
 import { VerificationCache } from './verification-cache';
 
@@ -21,8 +22,15 @@ export type FeedOptions =
     };
 
 export interface GatewayClientOptions {
-  /** The key service, e.g. http://127.0.0.1:8080. */
-  readonly serviceUrl: string;
+  /** One key service instance, e.g. http://127.0.0.1:8080. Give this or serviceUrls, not both. */
+  readonly serviceUrl?: string;
+  /**
+   * The key service instances of a fleet (one store), in order of preference: verification calls and
+   * the SSE feed use the first and move to the next (wrapping around) when the one in use fails:
+   * connection refused, reset or timed out, or a 502, 503 (not ready) or 504. http:// or https:// base
+   * URLs; the constructor throws an Error naming the bad one.
+   */
+  readonly serviceUrls?: readonly string[];
   /** A token with role `gateway`, given once. Or tokenSource; or neither, when the client certificate (tls) is the identity. */
   readonly token?: string;
   /** Where the token comes from when it changes: a file re-read on change, the OAuth 2.0 client credentials grant. */
@@ -46,7 +54,16 @@ export interface GatewayClientOptions {
   readonly maxCacheEntries?: number;
   /** Keeps the feed position across restarts; without it a start begins at the feed's head. */
   readonly positionFile?: string;
+  /** A verification call's time limit per instance, ms (headers and body); default 2000. */
   readonly requestTimeoutMs?: number;
+  /**
+   * SSE feed: drop a stream that sent nothing (not even a heartbeat) for this long, ms, and move to the
+   * next instance; default maxFeedSilenceMs. Keep it above the service's REVOCATION_HEARTBEAT_MS.
+   */
+  readonly feedIdleTimeoutMs?: number;
+  /** SSE feed reconnect delays, ms: decorrelated jitter between min and max (defaults 100 and 2000); see SseFeed. */
+  readonly feedMinBackoffMs?: number;
+  readonly feedMaxBackoffMs?: number;
   readonly logger?: Logger;
 }
 
@@ -67,6 +84,12 @@ export interface GatewayClientStatus {
   readonly cacheHits: number;
   readonly serviceCalls: number;
   readonly failClosed: number;
+  /** The instance verification calls go to first now. */
+  readonly serviceUrl: string;
+  /** The instance whose SSE feed sent the last heartbeat, while connected; null otherwise (and on Kafka). */
+  readonly feedServiceUrl: string | null;
+  /** How many times the client moved to another instance because the one in use failed. */
+  readonly serviceMoves: number;
 }
 
 const silentLogger: Logger = { log: () => undefined, warn: () => undefined };
@@ -80,12 +103,20 @@ export type GatewayReadiness =
  * Verification for a gateway: answers from a local cache while the revocation feed is known to be
  * live, asks the key service otherwise, and denies when neither can be trusted. Every revocation
  * evicts the answers for its hashes. Emits 'revocation' (revocation, evicted answers) after each
- * eviction, 'feed' (connected, reason) when the feed's state changes, and 'token' (reason) when the
- * service refuses its token or ends the feed because the token expired.
+ * eviction, 'feed' (connected, reason) when the feed's state changes, 'token' (reason) when the
+ * service refuses its token or ends the feed because the token expired, and 'failover' (from, to,
+ * reason) when it leaves a failing instance for the next one of serviceUrls.
+ *
+ * With several instances, an online answer is cached only when it came from the instance the SSE feed
+ * follows and that instance's views had reached the client's position (its heartbeat's head): an
+ * instance that lags behind a revocation the client already applied could answer from before it, and
+ * the feed would never evict that answer.
  */
 export class GatewayClient extends EventEmitter {
   private readonly cache: VerificationCache;
-  private readonly pool: Pool;
+  private readonly endpoints: ServiceEndpoints;
+  /** One connection pool per instance, by base URL. */
+  private readonly pools = new Map<string, Pool>();
   private readonly agent: Agent;
   private readonly tokens: TokenSource | null;
   private readonly feed: Feed;
@@ -102,6 +133,9 @@ export class GatewayClient extends EventEmitter {
   private lastServiceAnswer: number | null = null;
   /** Since when verification calls fail (fail closed), until one succeeds. */
   private serviceFailingSince: number | null = null;
+  /** The instance the SSE feed is connected to (from its heartbeats) and the head it last reported. */
+  private feedSource: string | null = null;
+  private feedSourceHead = 0;
   private counters = { cacheHits: 0, serviceCalls: 0, failClosed: 0 };
 
   constructor(private readonly options: GatewayClientOptions) {
@@ -113,14 +147,28 @@ export class GatewayClient extends EventEmitter {
       invalidTtlMs: options.invalidTtlMs ?? 30_000,
       maxEntries: options.maxCacheEntries ?? 100_000,
     });
-    const connect = options.tls ? { ca: options.tls.ca, cert: options.tls.cert, key: options.tls.key } : undefined;
-    this.pool = new Pool(new URL(options.serviceUrl).origin, { connections: 32, pipelining: 1, connect });
+    if (options.serviceUrl !== undefined && options.serviceUrls !== undefined) throw new Error('serviceUrl, serviceUrls: give one of them, not both');
+    this.endpoints = new ServiceEndpoints(
+      options.serviceUrls ?? (options.serviceUrl !== undefined ? [options.serviceUrl] : []),
+      options.serviceUrls !== undefined ? 'serviceUrls' : 'serviceUrl',
+    );
+    this.endpoints.onMove((from, to, reason) => this.onFailover(from, to, reason));
+    // A host that does not answer at all is given up after the call's time limit, not undici's 10 s.
+    const connect = { timeout: options.requestTimeoutMs ?? 2000, ...(options.tls ? { ca: options.tls.ca, cert: options.tls.cert, key: options.tls.key } : {}) };
+    for (const url of this.endpoints.urls) this.pools.set(url, new Pool(new URL(url).origin, { connections: 32, pipelining: 1, connect }));
     this.agent = new Agent({ connect });
     this.tokens = options.tokenSource ?? (options.token !== undefined ? new StaticTokenSource(options.token) : null);
     this.positionFile = options.positionFile ? new PositionFile(options.positionFile) : null;
     this.feed =
       options.feed.kind === 'stream'
-        ? new SseFeed({ serviceUrl: options.serviceUrl, token: () => this.tokens?.current() ?? null, dispatcher: this.agent })
+        ? new SseFeed({
+            serviceUrls: this.endpoints,
+            token: () => this.tokens?.current() ?? null,
+            dispatcher: this.agent,
+            idleTimeoutMs: options.feedIdleTimeoutMs ?? this.maxSilenceMs,
+            minBackoffMs: options.feedMinBackoffMs,
+            maxBackoffMs: options.feedMaxBackoffMs,
+          })
         : new KafkaFeed({
             brokers: options.feed.brokers,
             topic: options.feed.topic,
@@ -139,7 +187,7 @@ export class GatewayClient extends EventEmitter {
     this.logger.log(`following revocations (${this.options.feed.kind}) from position ${this.position}${saved === null ? ' (the head)' : ' (saved)'}`);
     await this.feed.start(this.position, {
       revocation: (revocation) => this.onRevocation(revocation),
-      heartbeat: (position, head) => this.onHeartbeat(position, head),
+      heartbeat: (position, head, source) => this.onHeartbeat(position, head, source),
       connected: (connected, reason) => this.onConnected(connected, reason),
       tokenRefused: (reason) => this.onTokenRefused(reason),
     });
@@ -149,7 +197,7 @@ export class GatewayClient extends EventEmitter {
     await this.feed.stop();
     this.tokens?.stop();
     this.positionFile?.flush();
-    await this.pool.close();
+    await Promise.all([...this.pools.values()].map((pool) => pool.close()));
     await this.agent.close();
   }
 
@@ -202,6 +250,9 @@ export class GatewayClient extends EventEmitter {
       startedFrom: this.startedFrom,
       cacheSize: this.cache.size,
       ...this.counters,
+      serviceUrl: this.endpoints.current,
+      feedServiceUrl: this.feedSource,
+      serviceMoves: this.endpoints.moves,
     };
   }
 
@@ -245,21 +296,51 @@ export class GatewayClient extends EventEmitter {
 
   /**
    * At most once a second while verification calls are failing: GET /readyz of the key service; a 200
-   * means it can answer again, and the failure is forgotten (readiness follows at once).
+   * means it can answer again, and the failure is forgotten (readiness follows at once). An instance
+   * that does not answer 200 is left for the next one, which the next probe asks.
    */
   private probeService(now: number): void {
     if (now - this.lastProbe < 1000) return;
     this.lastProbe = now;
-    this.pool
+    const url = this.endpoints.current;
+    this.pools
+      .get(url)!
       .request({ path: '/readyz', method: 'GET', headers: this.authorization(), headersTimeout: 2000, bodyTimeout: 2000 })
       .then(async (response) => {
         await response.body.dump();
         if (response.statusCode === 200) {
           this.serviceFailingSince = null;
           this.lastServiceAnswer = Date.now();
+        } else {
+          this.endpoints.failed(url, `its /readyz answered ${response.statusCode}`);
         }
       })
-      .catch(() => undefined); // still unreachable: the next readiness check probes again
+      .catch((error: Error) => this.endpoints.failed(url, error.message)); // the next readiness check probes the next one
+  }
+
+  /**
+   * A call to the key service: to the current instance, then to each other one in turn while the one
+   * asked fails as an instance (refused, reset, timed out, 502/503/504), which moves `current` on. Any other
+   * answer, 4xx included, is returned with the instance that gave it. Throws the last failure when
+   * every instance failed.
+   */
+  private async callService(
+    options: Omit<Dispatcher.RequestOptions, 'origin'>,
+  ): Promise<{ url: string; response: Dispatcher.ResponseData }> {
+    let failure: Error | null = null;
+    for (const url of this.endpoints.inOrder()) {
+      try {
+        const response = await this.pools.get(url)!.request(options);
+        if (!isInstanceFailure(response.statusCode)) return { url, response };
+        const text = await response.body.text().catch(() => '');
+        failure = new Error(`${url} answered ${response.statusCode}: ${text.slice(0, 200)}`);
+      } catch (error) {
+        if (!isInstanceFailure(error)) throw error;
+        failure = new Error(`${url}: ${(error as Error).message}`);
+      }
+      this.endpoints.failed(url, failure.message);
+    }
+    throw failure ?? new Error('no key service instance to ask');
   }
 
   /** The Authorization header of a call to the key service; none when the client certificate is the identity. */
@@ -274,10 +355,12 @@ export class GatewayClient extends EventEmitter {
 
   private async verifyOnline(secret: string, hash: string, target: VerifyTarget): Promise<VerifyAnswer> {
     const generation = this.cache.generation;
+    const positionAtCall = this.position;
     this.counters.serviceCalls++;
     let answer: VerifyAnswer;
+    let answeredBy: string;
     try {
-      const response = await this.pool.request({
+      const { url, response } = await this.callService({
         path: '/v1/keys/verify',
         method: 'POST',
         headers: { ...this.authorization(), 'content-type': 'application/json' },
@@ -300,6 +383,7 @@ export class GatewayClient extends EventEmitter {
         message?: string;
       };
       if (response.statusCode !== 200) throw new Error(`verify answered ${response.statusCode}: ${body.message ?? ''}`);
+      answeredBy = url;
       this.lastServiceAnswer = Date.now();
       this.serviceFailingSince = null;
       answer = {
@@ -318,12 +402,27 @@ export class GatewayClient extends EventEmitter {
     }
     // Cached only while the feed can evict it; an answer whose hash was revoked meanwhile is not kept.
     // DEPLOYMENT_NOT_ALLOWED is not kept either: an attach, which no revocation announces, lifts it.
-    if (answer.code !== 'DEPLOYMENT_NOT_ALLOWED' && this.isFresh(Date.now())) this.cache.put(hash, target, answer, generation, Date.now());
+    if (answer.code !== 'DEPLOYMENT_NOT_ALLOWED' && this.isFresh(Date.now()) && this.answeredCurrent(answeredBy, positionAtCall)) {
+      this.cache.put(hash, target, answer, generation, Date.now());
+    }
     return answer;
+  }
+
+  /**
+   * Whether an answer of instance `url` reflects every revocation up to `position`, so that the feed
+   * evicts it should a later one revoke it: on the SSE feed, the instance must be the one the feed
+   * follows, and its head at or past the position. On Kafka the relay's instance is not known; the
+   * instances are taken to be caught up (see the README on Kafka with several instances).
+   */
+  private answeredCurrent(url: string, position: number): boolean {
+    if (this.options.feed.kind !== 'stream') return true;
+    return url === this.feedSource && this.feedSourceHead >= position;
   }
 
   private onRevocation(revocation: Revocation): void {
     this.lastContact = Date.now();
+    // The instance sent it, so its views have reached it.
+    if (this.feedSource !== null) this.feedSourceHead = Math.max(this.feedSourceHead, revocation.position);
     if (revocation.position <= this.position) return; // seen before: at-least-once delivery
     const evicted = this.cache.evict(revocation.secret_hashes);
     this.position = revocation.position;
@@ -332,8 +431,12 @@ export class GatewayClient extends EventEmitter {
     this.emit('revocation', revocation, evicted);
   }
 
-  private onHeartbeat(position: number, head: number): void {
+  private onHeartbeat(position: number, head: number, source?: string): void {
     this.lastContact = Date.now();
+    if (source !== undefined) {
+      this.feedSource = source;
+      this.feedSourceHead = head;
+    }
     if (this.options.feed.kind === 'stream') {
       // A heartbeat of the stream is the key service answering.
       this.lastServiceAnswer = this.lastContact;
@@ -353,6 +456,8 @@ export class GatewayClient extends EventEmitter {
     if (!connected) {
       // Nothing cached can be trusted once revocations may have been missed.
       this.cache.clear();
+      this.feedSource = null;
+      this.feedSourceHead = 0;
       this.logger.warn(`revocation feed disconnected (${reason ?? 'unknown'}); verifying online until it is back`);
     } else {
       this.tokenProblem = null;
@@ -370,8 +475,13 @@ export class GatewayClient extends EventEmitter {
     this.tokenProblem = reason;
   }
 
+  private onFailover(from: string, to: string, reason: string): void {
+    this.logger.warn(`key service instance ${from} failed (${reason}); moving to ${to}`);
+    this.emit('failover', from, to, reason);
+  }
+
   private async fetchHead(): Promise<number> {
-    const response = await this.pool.request({
+    const { response } = await this.callService({
       path: '/v1/revocations?after=0&limit=1',
       method: 'GET',
       headers: this.authorization(),

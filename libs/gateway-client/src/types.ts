@@ -42,8 +42,11 @@ export interface Revocation {
 /** What a feed transport reports to the client. */
 export interface FeedListener {
   revocation(revocation: Revocation): void;
-  /** Every revocation up to `position` has been delivered; `head` is the feed's own position. */
-  heartbeat(position: number, head: number): void;
+  /**
+   * Every revocation up to `position` has been delivered; `head` is the feed's own position (on the
+   * SSE feed: the checkpoint of the instance that sent it, named by `source`, its base URL).
+   */
+  heartbeat(position: number, head: number, source?: string): void;
   connected(connected: boolean, reason?: string): void;
   /** The service refused the feed's token or ended the feed because it expired: a new token is needed. */
   tokenRefused?(reason: string): void;

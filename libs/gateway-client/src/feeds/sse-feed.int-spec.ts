@@ -32,7 +32,7 @@ describe('SseFeed when its token expires', () => {
 
   it('reports the expired token, and retries only every maxBackoffMs instead of spinning', async () => {
     const token = shortToken(1);
-    const feed = new SseFeed({ serviceUrl: baseUrl, token: () => token, minBackoffMs: 10, maxBackoffMs: 400 });
+    const feed = new SseFeed({ serviceUrls: [baseUrl], token: () => token, minBackoffMs: 10, maxBackoffMs: 400 });
     const disconnects: Array<{ at: number; reason?: string }> = [];
     const refused: string[] = [];
     let heartbeats = 0;
@@ -47,10 +47,10 @@ describe('SseFeed when its token expires', () => {
     expect(heartbeats).toBeGreaterThan(0);
     // First the service's own end, then the refused reconnects.
     expect(disconnects[0].reason).toBe(
-      'the service ended the stream: token_expired (the token this stream was opened with has expired: reconnect with a new one)',
+      `the service at ${baseUrl} ended the stream: token_expired (the token this stream was opened with has expired: reconnect with a new one)`,
     );
     expect(refused[0]).toBe(disconnects[0].reason);
-    expect(refused.slice(1).every((reason) => reason.startsWith('the revocation stream answered 401:') && reason.includes('token expired'))).toBe(true);
+    expect(refused.slice(1).every((reason) => reason.startsWith(`the revocation stream of ${baseUrl} answered 401:`) && reason.includes('token expired'))).toBe(true);
     // About 2 s after the end at 400 ms apart: a handful of attempts, not hundreds.
     expect(refused.length).toBeGreaterThanOrEqual(3);
     expect(refused.length).toBeLessThanOrEqual(8);

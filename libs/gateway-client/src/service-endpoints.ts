@@ -1,0 +1,101 @@
+import { errors } from 'undici';
+
+export type MoveListener = (from: string, to: string, reason: string) => void;
+
+/**
+ * The key service instances a gateway may ask, in order of preference, and the one it uses now.
+ * Every instance of a fleet reads the same store, so any of them answers a verification and serves
+ * the revocation feed from the same positions. The verification calls and the SSE feed share one
+ * `current` instance: when either finds it failing, both move to the next one in the list (and
+ * wrap around), so that a dead instance is left once, not by each caller separately, and the
+ * answers the client caches come from the instance whose feed evicts them.
+ */
+export class ServiceEndpoints {
+  readonly urls: readonly string[];
+  private index = 0;
+  private moveCount = 0;
+  private readonly listeners = new Set<MoveListener>();
+
+  /**
+   * urls: http:// or https:// base URLs (a trailing slash is dropped), at least one, no repeats.
+   * Throws an Error naming `what` (the option or variable the list came from) when one is malformed.
+   */
+  constructor(urls: readonly string[], what = 'serviceUrls') {
+    this.urls = parseServiceUrls(urls, what);
+  }
+
+  /** `listener` is told (from, to, reason) each time `current` moves; returns the unsubscribe function. */
+  onMove(listener: MoveListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The instance to ask now. */
+  get current(): string {
+    return this.urls[this.index];
+  }
+
+  /** How many times `current` has moved to another instance since the start. */
+  get moves(): number {
+    return this.moveCount;
+  }
+
+  /** Every instance once, the current one first: the order a call tries them in. */
+  inOrder(): string[] {
+    return this.urls.map((_, i) => this.urls[(this.index + i) % this.urls.length]);
+  }
+
+  /**
+   * `url` failed (refused, reset, timed out, 502/503/504, a broken stream): if it is still the current instance, the next one
+   * becomes current. A failure of an instance that is no longer current changes nothing, so two
+   * callers that saw the same death move only once.
+   */
+  failed(url: string, reason: string): void {
+    if (url !== this.current || this.urls.length === 1) return;
+    const from = this.current;
+    this.index = (this.index + 1) % this.urls.length;
+    this.moveCount++;
+    for (const listener of this.listeners) listener(from, this.current, reason);
+  }
+}
+
+/** Validated base URLs: http(s), no credentials, query or fragment; trailing slash dropped; no duplicates. */
+export function parseServiceUrls(urls: readonly string[], what: string): string[] {
+  if (urls.length === 0) throw new Error(`${what}: at least one key service URL is needed`);
+  const parsed = urls.map((raw) => {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new Error(`${what}: "${raw}" is not a URL (an http:// or https:// URL of a key service instance)`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${what}: "${raw}" must be an http:// or https:// URL`);
+    if (url.username || url.password || url.search || url.hash) throw new Error(`${what}: "${raw}" must not carry credentials, a query or a fragment`);
+    return raw.replace(/\/+$/, '');
+  });
+  const repeated = parsed.find((url, i) => parsed.indexOf(url) !== i);
+  if (repeated !== undefined) throw new Error(`${what}: "${repeated}" is listed twice`);
+  return parsed;
+}
+
+/**
+ * Whether a failed call should be retried on another instance: the instance could not be reached
+ * or did not answer in time (refused, reset, closed, timed out), or answered 502, 503 (not ready) or
+ * 504. A 4xx is the caller's problem, and a 500 the service's answer to this request: every instance
+ * runs the same code on the same store, so either would be the same anywhere, and moving on would
+ * only rotate the whole fleet for one bad request.
+ */
+export function isInstanceFailure(failure: unknown): boolean {
+  if (typeof failure === 'number') return failure === 502 || failure === 503 || failure === 504;
+  if (
+    failure instanceof errors.ConnectTimeoutError ||
+    failure instanceof errors.HeadersTimeoutError ||
+    failure instanceof errors.BodyTimeoutError ||
+    failure instanceof errors.SocketError ||
+    failure instanceof errors.HTTPParserError
+  ) {
+    return true;
+  }
+  const code = (failure as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND)$/.test(code);
+}
