@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ensureDatabase, query } from '../support/postgres';
-import { eventually } from '../support/gateway-process';
+import { GatewayProcess, Upstream, eventually, startGateway, startUpstream } from '../support/gateway-process';
 import { ServiceProcess, api, startService } from '../support/service-process';
 import { TopicWatcher } from '../support/topic-watcher';
 
@@ -238,5 +238,88 @@ describe('a fleet: three instances on one PostgreSQL and Kafka', () => {
     const rows = await counts();
     expect(rows).toHaveLength(uuids.length);
     expect(rows.every((r) => Number(r.n) === 1)).toBe(true);
+  });
+
+  it('two gateways follow the fleet: the instance one follows is killed with -9; it moves, resumes from its position, misses no revocation, and its fail-closed bound holds while it moves', async () => {
+    await replenish();
+    const BOUND_MS = 1000;
+    const urls = alive().map((i) => i.baseUrl);
+    const upstream: Upstream = await startUpstream();
+    const gatewayToken = alive()[0].token('platform', 'gw', 'gateway');
+    const gatewayEnv = (serviceUrls: string[]) => ({
+      KEY_SERVICE_URL: serviceUrls.join(','),
+      GATEWAY_TOKEN: gatewayToken,
+      UPSTREAM_URL: upstream.url,
+      FEED_MAX_SILENCE_MS: String(BOUND_MS),
+    });
+    // In opposite orders: the two follow different instances.
+    const gateways: GatewayProcess[] = [await startGateway(gatewayEnv(urls)), await startGateway(gatewayEnv([...urls].reverse()))];
+    try {
+      for (const gateway of gateways) await eventually(async () => (await gateway.status()).feedFresh === true, 10_000, 'the gateway feed to be live');
+      const keys: Array<{ uuid: string; name: string; secret: string }> = [];
+      for (let i = 0; i < 16; i++) {
+        const name = `gw-${i}`;
+        const created = await create(alive()[i % alive().length], { name });
+        expect(created.status).toBe(200);
+        keys.push({ uuid: created.body.api_key_info.uuid, name, secret: created.body.api_key_info.secret_key });
+      }
+      // Every secret admitted (and cached) at both gateways first.
+      for (const gateway of gateways) {
+        for (const key of keys) await eventually(async () => (await gateway.chat(key.secret)).status === 200, 5000, `${key.name} admitted`);
+      }
+      const followed = (await gateways[0].status()).feedServiceUrl as string;
+      const victim = alive().find((i) => i.baseUrl === followed)!;
+      expect(victim).toBeDefined();
+      const startedFrom = (await gateways[0].status()).position as number;
+      await victim.kill('SIGKILL');
+      const survivors = alive();
+
+      // While the first gateway moves: revocations on the survivors, and every revoked secret tried again and
+      // again. Past its bound after the revocation was acknowledged, no gateway may still admit it.
+      const [revoked, kept] = [keys.slice(0, 12), keys.slice(12)];
+      const acknowledgedAt = new Map<string, number>();
+      const admittedLate: string[] = [];
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          for (const key of revoked) {
+            const ackedAt = acknowledgedAt.get(key.uuid);
+            const sentAt = Date.now();
+            const status = (await gateways[0].chat(key.secret)).status;
+            if (ackedAt !== undefined && status === 200 && sentAt > ackedAt + BOUND_MS + 500) admittedLate.push(`${key.name} ${sentAt - ackedAt} ms after`);
+          }
+        }
+      })();
+      for (const [i, key] of revoked.entries()) {
+        const target = survivors[i % survivors.length];
+        const response =
+          i % 2 === 0
+            ? await api(target.baseUrl, 'PUT', `${KEYS}/${key.uuid}/regenerate`, owner)
+            : await api(target.baseUrl, 'DELETE', `${KEYS}/${key.uuid}`, owner);
+        expect(response.status).toBe(200);
+        acknowledgedAt.set(key.uuid, Date.now());
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const last = Math.max(...(await api(survivors[0].baseUrl, 'GET', `/v1/revocations?after=${startedFrom}&limit=1000`, gatewayToken)).body.revocations.map((r: { position: number }) => r.position));
+      for (const gateway of gateways) {
+        await eventually(async () => (await gateway.status()).position >= last, 15_000, 'the gateway at the last revocation');
+      }
+      sampling = false;
+      await sampler;
+      expect(admittedLate).toEqual([]);
+
+      const moved = await gateways[0].status();
+      expect(moved.feedServiceUrl).not.toBe(followed);
+      expect(survivors.map((i) => i.baseUrl)).toContain(moved.feedServiceUrl);
+      expect(moved.serviceMoves).toBeGreaterThanOrEqual(1);
+      // Nothing missed: every revoked secret is refused at both gateways, every kept one still admitted.
+      for (const gateway of gateways) {
+        for (const key of revoked) expect([key.name, (await gateway.chat(key.secret)).status]).toEqual([key.name, 401]);
+        for (const key of kept) expect([key.name, (await gateway.chat(key.secret)).status]).toEqual([key.name, 200]);
+      }
+    } finally {
+      await Promise.all(gateways.map((gateway) => gateway.kill()));
+      await upstream.close();
+    }
   });
 });
