@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -72,6 +73,24 @@ describe('a fresh instance far behind the log catches up in bulk', () => {
     expect(bulk.tables.key_views.length).toBe(5_031);
     expect(bulk).toEqual(eventByEvent);
     expect(bulk.checkpoints).toEqual(eventByEvent.checkpoints.map((row) => ({ ...(row as object), position: later })));
+  });
+
+  it('a view stored under an older version is rebuilt in bulk at start-up, and ends as it was', async () => {
+    const t = await start(fs.mkdtempSync(path.join(os.tmpdir(), 'bulk-catch-up-')));
+    dirs.push(t.dataDir);
+    const head = await appendKeys(t.store, 0, 5_000);
+    await t.app.get(ProjectionRunner).waitFor(head);
+    const before = snapshot(t);
+    await t.app.close();
+    const db = new Database(path.join(t.dataDir, 'read-models.db'));
+    db.prepare("UPDATE projection_versions SET version = 1 WHERE name = 'key_views'").run();
+    db.close();
+
+    const restarted = await start(t.dataDir);
+    const runner = restarted.app.get(ProjectionRunner);
+    expect(await runner.startUp).toBe('bulk');
+    expect(restarted.app.get(ProjectionRunner).checkpoint).toBe(head);
+    expect(snapshot(restarted)).toEqual(before);
   });
 
   it('the threshold: empty views over 10,000 events or more, or a tenth of the log behind; not a restart a few events behind', () => {

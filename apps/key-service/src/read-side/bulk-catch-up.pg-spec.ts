@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,7 +14,8 @@ describe('a new instance on a shared PostgreSQL log catches up in bulk', () => {
   });
 
   it('takes the bulk path through the port, then follows: its views equal those of an instance that followed event by event', async () => {
-    const env = { EVENT_STORE: 'postgres', DATABASE_URL: await freshDatabase() };
+    // One master key for both: the data keys are in the shared database, wrapped with it.
+    const env = { EVENT_STORE: 'postgres', DATABASE_URL: await freshDatabase(), KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') };
     const start = async () => {
       const t = await startTestApp({ env }, fs.mkdtempSync(path.join(os.tmpdir(), 'bulk-catch-up-pg-')));
       apps.push(t);

@@ -152,10 +152,12 @@ export class ProjectionRunner implements OnApplicationBootstrap, OnApplicationSh
     let mode: CatchUpMode = 'events';
     try {
       const head = await this.store.headPosition();
-      if (takesBulkCatchUp(this.position, head)) {
-        this.logger.log(`views at position ${this.position}, the store at ${head}: catching up through a bulk rebuild`);
+      // Only the views far behind (all of them when the read models are new; one whose version changed).
+      const behind = this.projections.filter((p) => takesBulkCatchUp(this.checkpointOf(p.name), head)).map((p) => p.name);
+      if (behind.length > 0) {
+        this.logger.log(`views at position ${this.position}, the store at ${head}: catching up through a bulk rebuild of ${behind.join(', ')}`);
         const started = performance.now();
-        const result = await this.rebuild();
+        const result = await this.rebuild(behind);
         mode = 'bulk';
         this.logger.log(`caught up in bulk: ${result.events} events up to position ${result.position} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
       }
