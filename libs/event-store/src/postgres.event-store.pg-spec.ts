@@ -1,8 +1,10 @@
+import { Client } from 'pg';
 import { freshDatabase, query } from '../../../test/support/postgres';
 import { ConcurrencyError } from './concurrency.error';
 import { ChainBreak, ChainVerifier, eventHash } from './event-hash';
 import { eventStoreContract } from './event-store.contract';
 import { EventFollower } from './event-follower';
+import { chainEvents } from './group-commit';
 import { StoredEvent } from './event-store.port';
 import { PostgresEventStore } from './postgres.event-store';
 import { EventStoreUnavailableError } from './store-unavailable.error';
@@ -91,6 +93,97 @@ describe('PostgreSQL event store', () => {
     const attempt = PostgresEventStore.connect('postgres://someone:hunter2@127.0.0.1:9/nowhere');
     await expect(attempt).rejects.toBeInstanceOf(EventStoreUnavailableError);
     await expect(attempt).rejects.toThrow(/EVENT_STORE=postgres: cannot use PostgreSQL at DATABASE_URL=postgres:\/\/someone:\*\*\*@127\.0\.0\.1:9\/nowhere: ECONNREFUSED/);
+  });
+});
+
+describe('PostgreSQL stream heads', () => {
+  interface PlanNode {
+    'Node Type': string;
+    'Index Name'?: string;
+    'Scan Direction'?: string;
+    'Actual Rows'?: number;
+    Plans?: PlanNode[];
+  }
+  const nodes = (node: PlanNode, parent: PlanNode | null = null): Array<{ node: PlanNode; parent: PlanNode | null }> => [
+    { node, parent },
+    ...(node.Plans ?? []).flatMap((child) => nodes(child, node)),
+  ];
+
+  it('finds the head of a 2,000-event stream by reading one index entry backwards under a LIMIT, with no sort', async () => {
+    const store = await PostgresEventStore.connect(url);
+    for (let i = 0; i < 20; i++) {
+      await store.appendToStream('long', Array.from({ length: 100 }, (_, n) => ({ type: 'E', data: { n: i * 100 + n } })), i === 0 ? 'no_stream' : i * 100 - 1);
+    }
+    const [head] = await query<{ revision: number; hash: string }>(url, `SELECT revision, hash FROM events WHERE stream_id = 'long' AND revision = 1999`);
+    // The store's own append function, called as the store calls it, with the server explaining every
+    // statement inside it (auto_explain, its plans sent back to this client as notices).
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    const plans: Array<{ 'Query Text': string; Plan: PlanNode }> = [];
+    client.on('notice', (notice) => {
+      const json = notice.message?.slice(notice.message.indexOf('{'));
+      if (json) plans.push(JSON.parse(json));
+    });
+    await client.query(`LOAD 'auto_explain'`);
+    await client.query(
+      `SET auto_explain.log_min_duration = 0; SET auto_explain.log_analyze = on; SET auto_explain.log_nested_statements = on;
+       SET auto_explain.log_format = json; SET auto_explain.log_level = notice`,
+    );
+    const [event] = chainEvents([{ type: 'E', data: { n: 2000 } }], head.revision, head.hash);
+    const result = await client.query(`SELECT * FROM model_keys_append_v1($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
+      ['long'], [head.revision], [head.hash], ['long'], [event.revision], [event.type], [event.data], [event.metadata], new Date().toISOString(), [event.prevHash], [event.hash],
+    ]);
+    await client.end();
+    expect(result.rows).toEqual([expect.objectContaining({ stale: false, stream_id: 'long', revision: 2000 })]);
+
+    const lookup = plans.find((plan) => plan['Query Text'].includes('head_stream_ids, head_revisions'));
+    expect(lookup).toBeDefined();
+    const all = nodes(lookup!.Plan);
+    expect(all.map(({ node }) => node['Node Type'])).not.toContain('Sort');
+    const scans = all.filter(({ node }) => node['Index Name'] === 'events_stream_id_revision_key');
+    expect(scans).toHaveLength(1);
+    expect(scans[0].node).toMatchObject({ 'Node Type': 'Index Scan', 'Scan Direction': 'Backward', 'Actual Rows': 1 });
+    expect(scans[0].parent?.['Node Type']).toBe('Limit');
+    // The chain still verifies across the event appended outside the store.
+    const verifier = new ChainVerifier();
+    expect((await store.readStream('long')).map((e) => verifier.check(e)).filter((b) => b !== null)).toEqual([]);
+    await store.close();
+  });
+
+  it('a head guessed wrong (another process appended) is corrected by the server: no conflict missed, no chain broken', async () => {
+    const a = await PostgresEventStore.connect(url);
+    const b = await PostgresEventStore.connect(url);
+    await a.appendToStream('k', [{ type: 'E0', data: {} }], 'no_stream');
+    expect(await b.appendToStream('k', [{ type: 'E1', data: {} }], 0)).toMatchObject({ nextExpectedRevision: 1 });
+    // a last saw revision 0; the server answers revision 1, and a chains to it.
+    expect(await a.appendToStream('k', [{ type: 'E2', data: {} }], 1)).toMatchObject({ nextExpectedRevision: 2 });
+    await expect(a.appendToStream('k', [{ type: 'X', data: {} }], 1)).rejects.toBeInstanceOf(ConcurrencyError);
+    // b last saw revision 1, which is what it expects: the server's answer (revision 2) makes it a conflict.
+    await expect(b.appendToStream('k', [{ type: 'X', data: {} }], 1)).rejects.toBeInstanceOf(ConcurrencyError);
+    const events = await a.readAll(0);
+    expect(events.map((e) => [e.type, e.revision])).toEqual([
+      ['E0', 0],
+      ['E1', 1],
+      ['E2', 2],
+    ]);
+    const verifier = new ChainVerifier();
+    expect(events.map((e) => verifier.check(e))).toEqual([null, null, null]);
+    await a.close();
+    await b.close();
+  });
+
+  it('four processes appending to one stream at once: every event kept, revisions contiguous, the chain whole', async () => {
+    const stores = await Promise.all(Array.from({ length: 4 }, () => PostgresEventStore.connect(url)));
+    await Promise.all(
+      stores.map(async (store, s) => {
+        for (let i = 0; i < 30; i++) await store.appendToStream('shared', [{ type: 'E', data: { s, i } }], 'any');
+      }),
+    );
+    const events = await stores[0].readStream('shared');
+    expect(events.map((e) => e.revision)).toEqual(Array.from({ length: 120 }, (_, i) => i));
+    const verifier = new ChainVerifier();
+    expect(events.map((e) => verifier.check(e)).filter((b) => b !== null)).toEqual([]);
+    await Promise.all(stores.map((s) => s.close()));
   });
 });
 
