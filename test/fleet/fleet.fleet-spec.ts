@@ -79,8 +79,8 @@ describe('a fleet: three instances on one PostgreSQL and Kafka', () => {
 
   beforeAll(async () => {
     databaseUrl = await ensureDatabase(`fleet_${randomBytes(4).toString('hex')}`);
-    // Started one after the other: the first creates the schema, the others find it.
-    for (let i = 0; i < 3; i++) instances.push(await startService({ env: { ...env(), INSTANCE_ID: `fleet-${i}` } }));
+    // Started together on an empty database: one creates each table while the others wait for it.
+    instances.push(...(await Promise.all([0, 1, 2].map((i) => startService({ env: { ...env(), INSTANCE_ID: `fleet-${i}` } })))));
     owner = instances[0].token('team-1', 'u1', 'owner');
     await singleLeader('revocation-relay', 10_000);
     // The relay creates the topic on its first connection.

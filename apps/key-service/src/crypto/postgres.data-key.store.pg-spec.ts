@@ -24,6 +24,17 @@ describe('the PostgreSQL data-key store', () => {
     await two.close();
   });
 
+  it('instances starting together on an empty database: all open with one master key, and of two master keys only one is accepted', async () => {
+    const url = await freshDatabase();
+    const stores = await Promise.all(Array.from({ length: 4 }, () => PostgresDataKeyStore.open(url, new LocalKeyWrapper(master))));
+    await Promise.all(stores.map((store) => store.close()));
+    const other = await freshDatabase();
+    const keys = [randomBytes(32), randomBytes(32)];
+    const opened = await Promise.allSettled(keys.map((key) => PostgresDataKeyStore.open(other, new LocalKeyWrapper(key))));
+    expect(opened.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    for (const o of opened) if (o.status === 'fulfilled') await o.value.close();
+  });
+
   it('refuses a master key that is not the one its data keys were wrapped with', async () => {
     const url = await freshDatabase();
     await (await PostgresDataKeyStore.open(url, new LocalKeyWrapper(master))).close();

@@ -9,6 +9,9 @@ import { KeyWrapper } from './key-wrapper.port';
  * delete on one is a delete for all. PostgreSQL keeps a deleted row's bytes until VACUUM reuses the
  * space; what lingers is wrapped under the master key, which is the guard that matters.
  */
+/** Any constant will do: instances starting together create the tables one after the other. */
+const SCHEMA_LOCK = 727_274_005;
+
 export class PostgresDataKeyStore implements DataKeyStore {
   private constructor(private readonly pool: Pool) {}
 
@@ -17,18 +20,31 @@ export class PostgresDataKeyStore implements DataKeyStore {
     pool.on('error', () => undefined);
     const store = new PostgresDataKeyStore(pool);
     try {
-      await pool.query(`
-        CREATE TABLE IF NOT EXISTS data_keys (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, wrapped TEXT NOT NULL, created_at TEXT NOT NULL);
-        CREATE INDEX IF NOT EXISTS data_keys_by_owner ON data_keys (owner_id);
-        CREATE TABLE IF NOT EXISTS master_key_check (id INTEGER PRIMARY KEY CHECK (id = 1), wrapped TEXT NOT NULL);
-      `);
-      const check = await pool.query<{ wrapped: string }>('SELECT wrapped FROM master_key_check WHERE id = 1');
-      await proveMasterKey(
-        wrapper,
-        check.rows[0]?.wrapped,
-        async (wrapped) => void (await pool.query('INSERT INTO master_key_check (id, wrapped) VALUES (1, $1) ON CONFLICT (id) DO NOTHING', [wrapped])),
-        `the database at DATABASE_URL=${redactUrl(url)}`,
-      );
+      // Instances starting together on an empty database: one creates the tables and stores the master key's
+      // check while the others wait (CREATE TABLE IF NOT EXISTS races otherwise, and two different master
+      // keys could both pass an empty check).
+      const client = await pool.connect();
+      try {
+        await client.query('SELECT pg_advisory_lock($1)', [SCHEMA_LOCK]);
+        try {
+          await client.query(`
+            CREATE TABLE IF NOT EXISTS data_keys (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, wrapped TEXT NOT NULL, created_at TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS data_keys_by_owner ON data_keys (owner_id);
+            CREATE TABLE IF NOT EXISTS master_key_check (id INTEGER PRIMARY KEY CHECK (id = 1), wrapped TEXT NOT NULL);
+          `);
+          const check = await client.query<{ wrapped: string }>('SELECT wrapped FROM master_key_check WHERE id = 1');
+          await proveMasterKey(
+            wrapper,
+            check.rows[0]?.wrapped,
+            async (wrapped) => void (await client.query('INSERT INTO master_key_check (id, wrapped) VALUES (1, $1) ON CONFLICT (id) DO NOTHING', [wrapped])),
+            `the database at DATABASE_URL=${redactUrl(url)}`,
+          );
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1)', [SCHEMA_LOCK]).catch(() => undefined);
+        }
+      } finally {
+        client.release();
+      }
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw error;
