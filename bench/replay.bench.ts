@@ -7,32 +7,16 @@
  * VM's speed drifts within seconds, and a ratio should compare what ran under the same conditions. It
  * prints every round, and judges the target on the medians.
  */
-import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PROJECTION_CLASSES } from '../apps/key-service/src/read-side/read-models';
 import type { ReplayRound } from './replay-round';
-import { WORK, percentile } from './support';
+import { WORK, percentile, rawScanRate } from './support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-/** The baseline: `SELECT * FROM events ORDER BY position`, every row read into JavaScript. */
-function rawScanRate(file: string): number {
-  const db = new Database(file, { readonly: true });
-  const started = performance.now();
-  let rows = 0;
-  let bytes = 0;
-  for (const row of db.prepare<[], { data: string; metadata: string }>('SELECT * FROM events ORDER BY position').iterate()) {
-    rows++;
-    bytes += row.data.length + row.metadata.length;
-  }
-  const seconds = (performance.now() - started) / 1000;
-  db.close();
-  if (bytes < 0) console.log(bytes); // keeps the reads from being optimised away
-  return rows / seconds;
-}
 
 const median = (values: readonly number[]) => percentile([...values].sort((a, b) => a - b), 50);
 

@@ -9,12 +9,11 @@
  * - `keyctl audit verify` over the whole log (the service stopped);
  * and, as the baseline measured in the same run, the raw scan rate of the events table.
  */
-import Database from 'better-sqlite3';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Pool } from 'undici';
-import { ROOT, WORK, benchToken, freePort, percentile } from './support';
+import { ROOT, WORK, benchToken, freePort, percentile, rawScanRate } from './support';
 import { SCALE_TEAMS, scaleKeyOf, scaleKeyUuid, scaleSecretOf, scaleTeam, scaleUser } from './scale-seed';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
@@ -23,21 +22,6 @@ const PAGE_CALLS = 10;
 const COMMANDS = 20;
 const TARGET = { coldSeconds: 15, restartSeconds: 3, rssMb: 600 };
 
-/** The baseline: `SELECT * FROM events ORDER BY position`, every row read into JavaScript; rows per second. */
-function rawScanRate(file: string): number {
-  const db = new Database(file, { readonly: true });
-  const started = performance.now();
-  let rows = 0;
-  let bytes = 0;
-  for (const row of db.prepare<[], { data: string; metadata: string }>('SELECT * FROM events ORDER BY position').iterate()) {
-    rows++;
-    bytes += row.data.length + row.metadata.length;
-  }
-  const seconds = (performance.now() - started) / 1000;
-  db.close();
-  if (bytes < 0) console.log(bytes); // keeps the reads from being optimised away
-  return rows / seconds;
-}
 
 /** Resident and peak resident set of a process, in MB (Linux /proc). */
 function memoryOf(pid: number): { rss: number; peak: number } {
