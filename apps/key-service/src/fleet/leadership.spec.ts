@@ -138,6 +138,17 @@ describe('Leadership', () => {
     await b.onApplicationShutdown();
   });
 
+  it('two processes given the same INSTANCE_ID are still two holders: only one leads', async () => {
+    const shared = new EventStreamLeaseStore(new InMemoryEventStore());
+    const position = { n: 0 };
+    const jobs = [new RecordingJob(position), new RecordingJob(position)];
+    const instances = jobs.map(() => leadership(shared, 'same-name'));
+    instances.forEach((instance, i) => instance.run(jobs[i]));
+    await sleep(300);
+    expect(jobs.filter((job) => job.lease !== null)).toHaveLength(1);
+    await Promise.all(instances.map((instance) => instance.onApplicationShutdown()));
+  });
+
   it('on the embedded store the process leads every job at once', async () => {
     const db = new Database(':memory:');
     const instance = leadership(new ProcessLeaseStore(db), 'solo');

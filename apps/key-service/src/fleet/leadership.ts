@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { Metrics } from '../observability/metrics';
 import { LEASE_STORE, LeaseStore } from './lease-store';
@@ -65,7 +66,9 @@ export class Leadership implements OnApplicationShutdown {
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly metrics: Metrics,
   ) {
-    this.holderId = config.instanceId;
+    // A random part per process: two processes given one INSTANCE_ID (a template shared by replicas) are still
+    // two holders, so they cannot both lead under one name and one fencing token.
+    this.holderId = `${config.instanceId}/${randomBytes(6).toString('hex')}`;
     this.durationMs = Math.round(config.leaseTtlMs * 0.8);
     this.renewMs = Math.round(config.leaseTtlMs * 0.25);
     this.pollMs = Math.round(config.leaseTtlMs * 0.2);
