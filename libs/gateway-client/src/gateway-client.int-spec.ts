@@ -11,6 +11,16 @@ import { GatewayClient } from './gateway-client';
 
 const KEYS = '/v2/gen-ai/models/api_keys';
 
+/** The next `event` the client emits; rejects after `timeoutMs` (ms) so that a missed event fails the test instead of hanging it. */
+const nextEvent = (gateway: GatewayClient, event: string, timeoutMs: number) =>
+  new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} event within ${timeoutMs} ms`)), timeoutMs);
+    gateway.once(event, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
 /**
  * The client library against the service listening on loopback (SSE feed). The service's clock is
  * frozen at the start, so its expiry scheduler never fires here: what expires does so in the client.
@@ -114,7 +124,7 @@ describe('GatewayClient on the revocation stream', () => {
       const key = (await call('POST', KEYS, { name: 'k' })).api_key_info;
       expect(await gateway.verify(key.secret_key)).toMatchObject({ valid: true, source: 'service', keyUuid: key.uuid });
       expect(await gateway.verify(key.secret_key)).toMatchObject({ valid: true, source: 'cache' });
-      const revoked = new Promise((resolve) => gateway.once('revocation', resolve));
+      const revoked = nextEvent(gateway, 'revocation', 10_000);
       await call('PUT', `${KEYS}/${key.uuid}/regenerate`);
       await revoked;
       expect(gateway.verifyCached(key.secret_key)).toBeUndefined();
@@ -145,28 +155,33 @@ describe('GatewayClient on the revocation stream', () => {
   it('fails closed when the feed is gone, reconnects after a restart and resumes from its position', async () => {
     const positionFile = path.join(dataDir, 'client-position.json');
     const gateway = client({ positionFile });
-    await gateway.start();
-    await gateway.waitUntilFresh();
-    const key = (await call('POST', KEYS, { name: 'k' })).api_key_info;
-    expect((await gateway.verify(key.secret_key)).valid).toBe(true);
+    try {
+      await gateway.start();
+      await gateway.waitUntilFresh();
+      const key = (await call('POST', KEYS, { name: 'k' })).api_key_info;
+      expect((await gateway.verify(key.secret_key)).valid).toBe(true);
 
-    await app.close();
-    await new Promise((r) => setTimeout(r, 600));
-    expect(gateway.status().feedFresh).toBe(false);
-    expect(gateway.verifyCached(key.secret_key)).toBeUndefined();
-    expect(await gateway.verify(key.secret_key)).toMatchObject({ valid: false, code: 'SERVICE_UNAVAILABLE', source: 'fail-closed' });
+      await app.close();
+      await new Promise((r) => setTimeout(r, 600));
+      expect(gateway.status().feedFresh).toBe(false);
+      expect(gateway.verifyCached(key.secret_key)).toBeUndefined();
+      expect(await gateway.verify(key.secret_key)).toMatchObject({ valid: false, code: 'SERVICE_UNAVAILABLE', source: 'fail-closed' });
 
-    const port = new URL(baseUrl).port;
-    const config = loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'test', LOG_LEVEL: 'error', REVOCATION_HEARTBEAT_MS: '100' });
-    app = await createApp(config, { grpc: false, clock: { now: () => frozen } });
-    await app.listen(Number(port), '127.0.0.1');
-    await gateway.waitUntilFresh(5000);
-    const positionBefore = gateway.status().position;
-    await call('DELETE', `${KEYS}/${key.uuid}`);
-    await new Promise((resolve) => gateway.once('revocation', resolve));
-    expect(gateway.status().position).toBeGreaterThan(positionBefore);
-    expect(await gateway.verify(key.secret_key)).toMatchObject({ valid: false, code: 'NOT_FOUND' });
-    await gateway.stop();
+      const port = new URL(baseUrl).port;
+      const config = loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'test', LOG_LEVEL: 'error', REVOCATION_HEARTBEAT_MS: '100' });
+      app = await createApp(config, { grpc: false, clock: { now: () => frozen } });
+      await app.listen(Number(port), '127.0.0.1');
+      await gateway.waitUntilFresh(5000);
+      const positionBefore = gateway.status().position;
+      // Listen before the command: the feed can deliver the revocation before the DELETE's answer is read.
+      const revoked = nextEvent(gateway, 'revocation', 10_000);
+      await call('DELETE', `${KEYS}/${key.uuid}`);
+      await revoked;
+      expect(gateway.status().position).toBeGreaterThan(positionBefore);
+      expect(await gateway.verify(key.secret_key)).toMatchObject({ valid: false, code: 'NOT_FOUND' });
+    } finally {
+      await gateway.stop();
+    }
     expect(JSON.parse(fs.readFileSync(positionFile, 'utf8')).position).toBe(gateway.status().position);
   });
 });
