@@ -17,7 +17,10 @@ describe('KEY_SERVICE_URL', () => {
     ['http://keys-a:8080,,http://keys-b:8080', 'KEY_SERVICE_URL: has an empty entry'],
     ['http://keys-a:8080,keys-b:8080', 'KEY_SERVICE_URL: "keys-b:8080" must be an http:// or https:// URL'],
     ['http://keys-a:8080,not a url', 'KEY_SERVICE_URL: "not a url" is not a URL'],
-    ['http://keys-a:8080,http://user:pw@keys-b:8080', 'KEY_SERVICE_URL: "http://user:pw@keys-b:8080" must not carry credentials, a query or a fragment'],
+    ['http://keys-a:8080,http://user:s3cret@keys b', 'KEY_SERVICE_URL: "http://user:***@keys b" is not a URL'],
+    ['http://keys-a:8080,http://user:pw@keys-b:8080', 'KEY_SERVICE_URL: "http://user:***@keys-b:8080" must not carry credentials, a query or a fragment'],
+    ['http://keys-a:8080,HTTP://KEYS-A:8080/', 'KEY_SERVICE_URL: "http://keys-a:8080" is listed twice'],
+    ['http://keys-a:80,http://keys-a', 'KEY_SERVICE_URL: "http://keys-a" is listed twice'],
     ['http://keys-a:8080,http://keys-a:8080/', 'KEY_SERVICE_URL: "http://keys-a:8080" is listed twice'],
   ])('refuses %s, naming the variable', (value, message) => {
     expect(() => loadGatewayConfig({ ...base, KEY_SERVICE_URL: value })).toThrow(message);

@@ -59,7 +59,11 @@ export class ServiceEndpoints {
   }
 }
 
-/** Validated base URLs: http(s), no credentials, query or fragment; trailing slash dropped; no duplicates. */
+/**
+ * Validated base URLs: http(s), no credentials, query or fragment; written in WHATWG URL's normal form
+ * (scheme and host lower-cased, default port dropped) without a trailing slash; no duplicates in that
+ * form. An error never repeats a password given in a URL: it shows `***` in its place.
+ */
 export function parseServiceUrls(urls: readonly string[], what: string): string[] {
   if (urls.length === 0) throw new Error(`${what}: at least one key service URL is needed`);
   const parsed = urls.map((raw) => {
@@ -67,11 +71,14 @@ export function parseServiceUrls(urls: readonly string[], what: string): string[
     try {
       url = new URL(raw);
     } catch {
-      throw new Error(`${what}: "${raw}" is not a URL (an http:// or https:// URL of a key service instance)`);
+      throw new Error(`${what}: "${raw.replace(/(\/\/[^/:@\s]*:)[^@/\s]*@/, '$1***@')}" is not a URL (an http:// or https:// URL of a key service instance)`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${what}: "${raw}" must be an http:// or https:// URL`);
-    if (url.username || url.password || url.search || url.hash) throw new Error(`${what}: "${raw}" must not carry credentials, a query or a fragment`);
-    return raw.replace(/\/+$/, '');
+    if (url.username || url.password || url.search || url.hash) {
+      if (url.password) url.password = '***';
+      throw new Error(`${what}: "${url.href.replace(/\/+$/, '')}" must not carry credentials, a query or a fragment`);
+    }
+    return url.href.replace(/\/+$/, '');
   });
   const repeated = parsed.find((url, i) => parsed.indexOf(url) !== i);
   if (repeated !== undefined) throw new Error(`${what}: "${repeated}" is listed twice`);

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import * as path from 'node:path';
 import type { Pool } from 'pg';
 import { openDerivedSqliteFile } from '../../common/sqlite-file';
+import { EventStoreUnavailableError, redactUrl } from '@lib/event-store';
 
 /** The IdempotencyRecords of the process: PostgreSQL with EVENT_STORE=postgres, else DATA_DIR/idempotency.db. */
 export const IDEMPOTENCY_RECORDS = Symbol('IDEMPOTENCY_RECORDS');
@@ -98,23 +99,33 @@ export class SqliteIdempotencyRecords implements IdempotencyRecords {
 export class PostgresIdempotencyRecords implements IdempotencyRecords {
   private constructor(private readonly pool: Pool) {}
 
-  /** Connects (a pool of 4) and creates the table if needed. Throws when the server cannot be reached. */
+  /**
+   * Connects (a pool of 4) and creates the table if needed.
+   * Throws EventStoreUnavailableError naming DATABASE_URL (its password redacted) when the server cannot be reached or refuses.
+   */
   static async connect(url: string): Promise<PostgresIdempotencyRecords> {
     const { Pool } = await import('pg');
     const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 10_000 });
     pool.on('error', () => undefined);
-    const client = await pool.connect();
     try {
-      // Instances starting together create the table one after the other (CREATE IF NOT EXISTS races otherwise).
-      await client.query('SELECT pg_advisory_lock(727274004)');
+      const client = await pool.connect();
       try {
-        await client.query(`CREATE TABLE IF NOT EXISTS idempotency_records (
-          id TEXT PRIMARY KEY, request_hash TEXT NOT NULL, response TEXT, created_at BIGINT NOT NULL)`);
+        // Instances starting together create the table one after the other (CREATE IF NOT EXISTS races otherwise).
+        await client.query('SELECT pg_advisory_lock(727274004)');
+        try {
+          await client.query(`CREATE TABLE IF NOT EXISTS idempotency_records (
+            id TEXT PRIMARY KEY, request_hash TEXT NOT NULL, response TEXT, created_at BIGINT NOT NULL)`);
+        } finally {
+          await client.query('SELECT pg_advisory_unlock(727274004)');
+        }
       } finally {
-        await client.query('SELECT pg_advisory_unlock(727274004)');
+        client.release();
       }
-    } finally {
-      client.release();
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new EventStoreUnavailableError(
+        `EVENT_STORE=postgres: cannot keep idempotency records in PostgreSQL at DATABASE_URL=${redactUrl(url)}: ${(error as Error).message}`,
+      );
     }
     return new PostgresIdempotencyRecords(pool);
   }
