@@ -6,16 +6,18 @@
 const base = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }],
-    // content-disposition 3 (under @fastify/static) and jose 6 ship only ESM: Node 20.19+ requires them natively, Jest needs them transpiled.
-    '^.+/node_modules/(content-disposition|jose)/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true }, diagnostics: false }],
+    // content-disposition 3 (under @fastify/static), jose 6 and canonicalize 4 (a test's reference) ship only ESM: Node 20.19+ requires them natively, Jest needs them transpiled.
+    '^.+/node_modules/(content-disposition|jose|canonicalize)/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true }, diagnostics: false }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(content-disposition|jose)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(content-disposition|jose|canonicalize)/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   testEnvironment: 'node',
   moduleNameMapper: {
     '^@lib/event-store(|/.*)$': '<rootDir>/libs/event-store/src$1',
     '^@lib/contracts(|/.*)$': '<rootDir>/libs/contracts/src$1',
     '^@lib/gateway-client(|/.*)$': '<rootDir>/libs/gateway-client/src$1',
+    // canonicalize 4 exports only an "import" condition, which Jest's CommonJS resolver does not take.
+    '^canonicalize$': '<rootDir>/node_modules/canonicalize/lib/canonicalize.js',
   },
 };
 module.exports = {

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { query, usesPostgres } from './support/postgres';
 import { ServiceProcess, api, startService } from './support/service-process';
@@ -40,6 +41,24 @@ describe('keyctl audit verify (tamper evidence) on the started service’s store
     const intact = service.keyctl('audit', 'verify');
     expect(intact.stdout.trim()).toBe('3 streams, 6 events, chain intact');
     expect(intact.status).toBe(0);
+    // An outside auditor recomputes every hash of the export with a standard RFC 8785 implementation (the README's lines).
+    const recomputed = spawnSync(process.execPath, [path.join(__dirname, '../scripts/recompute-hash.mjs')], { input: exported.stdout, encoding: 'utf8' });
+    expect(recomputed.status).toBe(0);
+    expect(recomputed.stdout.trim().split('\n')).toEqual(lines.map((e) => `${e.position} ok`));
+    const chain = await api(service.baseUrl, 'GET', `/v1/audit/keys/${uuids[1]}/chain`, owner);
+    expect(chain.status).toBe(200);
+    expect(chain.body).toEqual({
+      stream_id: `model_access_key-${uuids[1]}`,
+      events: 2,
+      head_revision: 1,
+      head_hash: lines[3].hash,
+      intact: true,
+      broken: null,
+      hash_algorithm: 'SHA-256',
+      canonicalization: 'RFC 8785',
+    });
+    expect((await api(service.baseUrl, 'GET', `/v1/audit/keys/${uuids[1]}/chain`, service.token('team-2', 'u2', 'owner'))).status).toBe(404);
+    expect((await api(service.baseUrl, 'GET', `/v1/audit/keys/${uuids[1]}/chain`, service.token('team-1', 'm1', 'member'))).status).toBe(403);
     await service.kill();
 
     const stream = `model_access_key-${uuids[1]}`;
@@ -54,5 +73,12 @@ describe('keyctl audit verify (tamper evidence) on the started service’s store
     expect(broken.status).toBe(1);
     expect(broken.stdout).toContain(`chain broken in stream model_access_key-${uuids[1]} at revision 1`);
     expect(broken.stdout).toMatch(/hash is [0-9a-f]{64}, expected [0-9a-f]{64}/);
+
+    // The API shows the same break to the team's auditors.
+    service = await startService({ dataDir: service.dataDir, env: { DATABASE_URL: service.env.DATABASE_URL } });
+    const auditor = service.token('team-1', 'a1', 'auditor');
+    const brokenChain = await api(service.baseUrl, 'GET', `/v1/audit/keys/${uuids[1]}/chain`, auditor);
+    expect(brokenChain.body).toMatchObject({ events: 2, intact: false, broken: { revision: 1, field: 'hash', found: lines[3].hash } });
+    expect((await api(service.baseUrl, 'GET', `/v1/audit/keys/${uuids[0]}/chain`, auditor)).body).toMatchObject({ intact: true, broken: null });
   });
 });

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type Database from 'better-sqlite3';
-import { EVENT_STORE, EventStore } from '@lib/event-store';
+import { ChainVerifier, EVENT_STORE, EventStore } from '@lib/event-store';
 import { Principal } from '../auth/principal';
 import { DomainError } from '../common/domain-error';
 import { decodeKeyEvent } from '../keys/domain/model-access-key.codec';
@@ -31,6 +31,22 @@ export interface KeyStateAt {
   readonly key: Record<string, unknown> | null;
 }
 
+/** One stream's hash chain, checked from its first event (GET /v1/audit/keys/{uuid}/chain). */
+export interface KeyChainState {
+  readonly stream_id: string;
+  /** Events in the stream (count). */
+  readonly events: number;
+  readonly head_revision: number;
+  /** The last event's hash: SHA-256 hex. */
+  readonly head_hash: string;
+  readonly intact: boolean;
+  /** The first broken link, null when intact. */
+  readonly broken: { readonly revision: number; readonly position: number; readonly field: 'prevHash' | 'hash' | 'revision'; readonly expected: string; readonly found: string } | null;
+  readonly hash_algorithm: 'SHA-256';
+  /** How each event is written before hashing: RFC 8785, the JSON Canonicalization Scheme. */
+  readonly canonicalization: 'RFC 8785';
+}
+
 /** The audit reads: a key's history from the log itself, and the team's trail from its index. */
 @Injectable()
 export class AuditQuery {
@@ -48,6 +64,36 @@ export class AuditQuery {
     const teamId = (events[0]?.data as { teamId?: string } | undefined)?.teamId;
     if (events.length === 0 || teamId !== actor.teamId) throw new DomainError('KEY_NOT_FOUND', `key ${keyUuid} not found`);
     return events.map(toAuditEvent);
+  }
+
+  /**
+   * Recomputes every hash of the key's stream (RFC 8785 canonical JSON, SHA-256) and checks each
+   * event's prevHash and revision. Throws DomainError KEY_NOT_FOUND for a key of another team.
+   */
+  async keyChain(actor: Principal, keyUuid: string): Promise<KeyChainState> {
+    const events = await this.store.readStream(keyStreamId(keyUuid));
+    const teamId = (events[0]?.data as { teamId?: string } | undefined)?.teamId;
+    if (events.length === 0 || teamId !== actor.teamId) throw new DomainError('KEY_NOT_FOUND', `key ${keyUuid} not found`);
+    const verifier = new ChainVerifier();
+    let broken: KeyChainState['broken'] = null;
+    for (const event of events) {
+      const found = verifier.check(event);
+      if (found !== null) {
+        broken = { revision: found.revision, position: found.position, field: found.field, expected: found.expected, found: found.found };
+        break;
+      }
+    }
+    const head = events[events.length - 1];
+    return {
+      stream_id: head.streamId,
+      events: events.length,
+      head_revision: head.revision,
+      head_hash: head.hash,
+      intact: broken === null,
+      broken,
+      hash_algorithm: 'SHA-256',
+      canonicalization: 'RFC 8785',
+    };
   }
 
   /** The key as it was at `asOf`: its events recorded up to then, folded. */

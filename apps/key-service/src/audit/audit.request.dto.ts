@@ -60,3 +60,23 @@ export class KeyStateResponse {
 export class KeyEventsResponse {
   @ApiProperty({ type: [AuditEventResponse] }) events!: AuditEventResponse[];
 }
+
+export class ChainBreakResponse {
+  @ApiProperty({ type: 'integer' }) revision!: number;
+  @ApiProperty({ type: 'integer' }) position!: number;
+  @ApiProperty({ enum: ['prevHash', 'hash', 'revision'], description: 'What does not match' }) field!: 'prevHash' | 'hash' | 'revision';
+  @ApiProperty({ description: 'What the chain says it should be' }) expected!: string;
+  @ApiProperty({ description: 'What the event holds' }) found!: string;
+}
+
+export class KeyChainResponse {
+  @ApiProperty() stream_id!: string;
+  @ApiProperty({ type: 'integer', description: 'Events in the stream' }) events!: number;
+  @ApiProperty({ type: 'integer' }) head_revision!: number;
+  @ApiProperty({ description: "The last event's hash (SHA-256, hex)" }) head_hash!: string;
+  @ApiProperty({ description: 'Every hash recomputed and every link checked' }) intact!: boolean;
+  @ApiProperty({ type: ChainBreakResponse, nullable: true, description: 'The first broken link' }) broken!: ChainBreakResponse | null;
+  @ApiProperty({ enum: ['SHA-256'] }) hash_algorithm!: 'SHA-256';
+  @ApiProperty({ enum: ['RFC 8785'], description: 'Each event is hashed as the RFC 8785 (JCS) canonical JSON of {prevHash, type, data, metadata, revision}' })
+  canonicalization!: 'RFC 8785';
+}
