@@ -130,8 +130,9 @@ describe('damaged files in DATA_DIR (end to end)', () => {
     ['data-keys.db', 'a zeroed header', /data-keys\.db is corrupt .*restore it from a backup/],
     ['data-keys.db', 'random pages', /data-keys\.db is corrupt .*restore it from a backup/],
   ];
-  for (const [name, damage, message] of irreplaceable) {
-    (usesPostgres() ? it.skip : it)(`a ${name} with ${damage} stops start-up with one line naming the file and what to do`, async () => {
+  // With EVENT_STORE=postgres neither file exists (the events and data keys are tables): these run with SQLite only.
+  for (const [name, damage, message] of usesPostgres() ? [] : irreplaceable) {
+    it(`a ${name} with ${damage} stops start-up with one line naming the file and what to do`, async () => {
       await stoppedServiceWithKeys();
       const dataDir = service!.dataDir;
       DAMAGE[damage](path.join(dataDir, name));
