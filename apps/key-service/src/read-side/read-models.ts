@@ -1,5 +1,6 @@
 import { AuditEventsProjection } from '../audit/audit-events.projection';
 import { KeyViewsProjection } from '../keys/key-views.projection';
+import { KeyPreviousSecretsProjection } from '../keys/key-previous-secrets.projection';
 import { Projection } from './projection';
 import { ProviderKeyViewsProjection } from '../provider-keys/provider-key-views.projection';
 import { RevocationsProjection } from '../revocations/revocations.projection';
@@ -10,4 +11,5 @@ export const PROJECTION_CLASSES: ReadonlyArray<new () => Projection> = [
   RevocationsProjection,
   AuditEventsProjection,
   ProviderKeyViewsProjection,
+  KeyPreviousSecretsProjection,
 ];

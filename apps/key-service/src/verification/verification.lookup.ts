@@ -17,6 +17,10 @@ export interface Verdict {
 /** The key_views columns a grant is made of, in this order (rows read as arrays: far cheaper than objects). */
 const GRANT_COLUMNS = 'secret_hash, key_uuid, team_id, models, vpc_uuid, batch_inference_enabled, deployment_names, expires_at, expired_at';
 type GrantRow = [string, string, string, string, string | null, number, string, string | null, string | null];
+/** The grant of a secret a regenerate with an overlap replaced: the key's columns, its hash, and the end. */
+const PREVIOUS_GRANT_COLUMNS = ['p.secret_hash', ...GRANT_COLUMNS.split(', ').slice(1).map((column) => `k.${column}`), 'p.ends_at'].join(', ');
+const PREVIOUS_FROM = 'key_previous_secrets p JOIN key_views k ON k.key_uuid = p.key_uuid WHERE k.deleted_at IS NULL';
+type PreviousGrantRow = [...GrantRow, string];
 
 /**
  * secret hash -> what the key allows, in memory. Loaded from the key views at start-up (and again when
@@ -37,6 +41,8 @@ export class VerificationLookup {
   private shared = new SharedValues();
   private readonly selectKey: Database.Statement<[string], GrantRow>;
   private readonly selectLive: Database.Statement<[], GrantRow>;
+  private readonly selectPrevious: Database.Statement<[string], PreviousGrantRow>;
+  private readonly selectLivePrevious: Database.Statement<[], PreviousGrantRow>;
 
   constructor(
     @Inject(READ_MODEL_DB) db: Database.Database,
@@ -45,6 +51,8 @@ export class VerificationLookup {
   ) {
     this.selectKey = db.prepare<[string], GrantRow>(`SELECT ${GRANT_COLUMNS} FROM key_views WHERE key_uuid = ? AND deleted_at IS NULL`).raw();
     this.selectLive = db.prepare<[], GrantRow>(`SELECT ${GRANT_COLUMNS} FROM key_views WHERE deleted_at IS NULL`).raw();
+    this.selectPrevious = db.prepare<[string], PreviousGrantRow>(`SELECT ${PREVIOUS_GRANT_COLUMNS} FROM ${PREVIOUS_FROM} AND p.key_uuid = ?`).raw();
+    this.selectLivePrevious = db.prepare<[], PreviousGrantRow>(`SELECT ${PREVIOUS_GRANT_COLUMNS} FROM ${PREVIOUS_FROM}`).raw();
     this.load();
     runner.onCommitted('views', (events) => this.refresh(events));
     runner.onViewsReplaced(() => this.load());
@@ -65,6 +73,7 @@ export class VerificationLookup {
     const byHash = new Map<string, KeyGrant>();
     const shared = new SharedValues();
     for (const row of this.selectLive.iterate()) byHash.set(row[0], grantOfRow(row, shared));
+    for (const row of this.selectLivePrevious.iterate()) byHash.set(row[0], previousGrantOfRow(row, shared));
     this.byHash = byHash;
     this.shared = shared;
     this.logger.log(`verification lookup loaded with ${byHash.size} live keys in ${Math.round(performance.now() - started)} ms`);
@@ -76,12 +85,16 @@ export class VerificationLookup {
       if (!stored.streamId.startsWith(KEY_STREAM_PREFIX)) continue;
       const event = decodeKeyEvent(stored);
       touched.add(event.data.keyUuid);
-      // The only events that take a hash out of use say which one.
-      if ('revokedSecretHash' in event.data) this.byHash.delete(event.data.revokedSecretHash);
+      // The only events that take a hash out of use say which one; a regenerate with an overlap
+      // names the replaced hash, which goes on authenticating (with its end) until its own revocation.
+      const overlapping = event.type === 'ModelAccessKeySecretRegenerated' && event.data.previousSecretEndsAt !== undefined;
+      if ('revokedSecretHash' in event.data && !overlapping) this.byHash.delete(event.data.revokedSecretHash);
     }
     for (const keyUuid of touched) {
       const row = this.selectKey.get(keyUuid);
       if (row) this.byHash.set(row[0], grantOfRow(row, this.shared));
+      const previous = this.selectPrevious.get(keyUuid);
+      if (previous) this.byHash.set(previous[0], previousGrantOfRow(previous, this.shared));
     }
   }
 }
@@ -109,6 +122,12 @@ class SharedValues {
     if (known === undefined) this.sets.set(json, (known = new Set<string>(JSON.parse(json) as string[])));
     return known;
   }
+}
+
+/** The key's grant, for the secret its overlap keeps until `ends_at`. */
+function previousGrantOfRow(row: PreviousGrantRow, shared: SharedValues): KeyGrant {
+  const endsAt = row[9];
+  return { ...grantOfRow(row.slice(0, 9) as GrantRow, shared), secretEndsAt: endsAt, secretEndsAtMs: Date.parse(endsAt) };
 }
 
 /** What grantOf makes of the key, from its view row (see GRANT_COLUMNS). */
