@@ -71,3 +71,47 @@ export class ProviderKeyInfoPage {
 
 /** The list's paging; provider keys have no views. */
 export class ListProviderKeysRequest extends OmitType(ListKeysRequest, ['view'] as const) {}
+
+/** An agent linked to a provider key: what the service knows of it (DigitalOcean's agents carry more). */
+export class ProviderKeyAgentInfo {
+  @ApiProperty({ format: 'uuid', description: "The agent's uuid on the agent platform" }) uuid!: string;
+  @ApiProperty({ nullable: true, type: String, description: 'The name the agent platform gave when it linked the agent; null if none' }) name!: string | null;
+  @ApiProperty({ format: 'date-time', description: 'When the agent was linked to the key' }) linked_at!: string;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'The last plaintext read made for the agent; null before the first' })
+  last_used_at!: string | null;
+}
+
+/** GET .../keys/{uuid}/agents: DigitalOcean's `{agents, links, meta}`. */
+export class ProviderKeyAgentPage {
+  @ApiProperty({ type: [ProviderKeyAgentInfo] }) agents!: ProviderKeyAgentInfo[];
+  @ApiProperty({ type: Links }) links!: Links;
+  @ApiProperty({ type: Meta }) meta!: Meta;
+}
+
+export class ProviderKeyAgentEnvelope {
+  @ApiProperty({ type: ProviderKeyAgentInfo }) agent!: ProviderKeyAgentInfo;
+}
+
+/** PUT .../keys/{uuid}/agents/{agent_uuid} (our extension, role `service`). */
+export class LinkAgentRequest {
+  @ApiPropertyOptional({ minLength: 1, maxLength: 200, description: "The agent's name; absent: a name given before is kept" })
+  @Optional()
+  @IsString()
+  @Length(1, 200)
+  @Matches(/^\S(?:.*\S)?$/s, { message: 'name must not start or end with white space' })
+  name?: string;
+}
+
+/** DELETE of a provider key: DigitalOcean's answer, and the agents that lost access with it. */
+export class ProviderKeyDeletedEnvelope extends ProviderKeyInfoEnvelope {
+  @ApiProperty({ type: [ProviderKeyAgentInfo], description: 'The agents that were linked to the key, and lost access with its deletion' })
+  agents!: ProviderKeyAgentInfo[];
+}
+
+/** GET /internal/provider-keys/{uuid}/secret: the linked agent the read is for, if any. */
+export class ReadProviderSecretRequest {
+  @ApiPropertyOptional({ format: 'uuid', description: 'The linked agent the plaintext is for; the read counts as its use' })
+  @Optional()
+  @IsUUID()
+  agent_uuid?: string;
+}
