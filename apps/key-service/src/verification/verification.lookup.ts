@@ -17,10 +17,13 @@ export interface Verdict {
 /** The key_views columns a grant is made of, in this order (rows read as arrays: far cheaper than objects). */
 const GRANT_COLUMNS = 'secret_hash, key_uuid, team_id, models, vpc_uuid, batch_inference_enabled, deployment_names, expires_at, expired_at';
 type GrantRow = [string, string, string, string, string | null, number, string, string | null, string | null];
-/** The grant of a secret a regenerate with an overlap replaced: the key's columns, its hash, and the end. */
-const PREVIOUS_GRANT_COLUMNS = ['p.secret_hash', ...GRANT_COLUMNS.split(', ').slice(1).map((column) => `k.${column}`), 'p.ends_at'].join(', ');
+/**
+ * The grant of a secret a regenerate with an overlap replaced: its end first, then the grant's columns
+ * with the replaced hash in place of the key's (so the row stays right whatever GRANT_COLUMNS holds).
+ */
+const PREVIOUS_GRANT_COLUMNS = ['p.ends_at', 'p.secret_hash', ...GRANT_COLUMNS.split(', ').slice(1).map((column) => `k.${column}`)].join(', ');
 const PREVIOUS_FROM = 'key_previous_secrets p JOIN key_views k ON k.key_uuid = p.key_uuid WHERE k.deleted_at IS NULL';
-type PreviousGrantRow = [...GrantRow, string];
+type PreviousGrantRow = [string, ...GrantRow];
 
 /**
  * secret hash -> what the key allows, in memory. Loaded from the key views at start-up (and again when
@@ -73,7 +76,7 @@ export class VerificationLookup {
     const byHash = new Map<string, KeyGrant>();
     const shared = new SharedValues();
     for (const row of this.selectLive.iterate()) byHash.set(row[0], grantOfRow(row, shared));
-    for (const row of this.selectLivePrevious.iterate()) byHash.set(row[0], previousGrantOfRow(row, shared));
+    for (const row of this.selectLivePrevious.iterate()) byHash.set(row[1], previousGrantOfRow(row, shared));
     this.byHash = byHash;
     this.shared = shared;
     this.logger.log(`verification lookup loaded with ${byHash.size} live keys in ${Math.round(performance.now() - started)} ms`);
@@ -94,7 +97,7 @@ export class VerificationLookup {
       const row = this.selectKey.get(keyUuid);
       if (row) this.byHash.set(row[0], grantOfRow(row, this.shared));
       const previous = this.selectPrevious.get(keyUuid);
-      if (previous) this.byHash.set(previous[0], previousGrantOfRow(previous, this.shared));
+      if (previous) this.byHash.set(previous[1], previousGrantOfRow(previous, this.shared));
     }
   }
 }
@@ -126,8 +129,8 @@ class SharedValues {
 
 /** The key's grant, for the secret its overlap keeps until `ends_at`. */
 function previousGrantOfRow(row: PreviousGrantRow, shared: SharedValues): KeyGrant {
-  const endsAt = row[9];
-  return { ...grantOfRow(row.slice(0, 9) as GrantRow, shared), secretEndsAt: endsAt, secretEndsAtMs: Date.parse(endsAt) };
+  const [endsAt, ...grantRow] = row;
+  return { ...grantOfRow(grantRow, shared), secretEndsAt: endsAt, secretEndsAtMs: Date.parse(endsAt) };
 }
 
 /** What grantOf makes of the key, from its view row (see GRANT_COLUMNS). */
