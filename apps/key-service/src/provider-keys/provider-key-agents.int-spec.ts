@@ -148,8 +148,9 @@ describe('the agents behind a partner provider key, on the SQLite store', () => 
     it.each([
       [{ name: '' }, 'name'],
       [{ name: 7 }, 'name'],
-      [{ name: 'x'.repeat(201) }, 'name'],
-      [{ name: ' padded' }, 'name'],
+      [{ name: 'x'.repeat(256) }, 'name'],
+      [{ name: '   ' }, 'name'],
+      [{ name: 'bot\u202e' }, 'name'],
       [{ agent: 'x' }, 'agent'],
     ])('answers 400 naming the field for %j', async (body, field) => {
       const uuid = await addKey();

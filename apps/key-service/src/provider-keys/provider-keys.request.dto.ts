@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { ListKeysRequest } from '../keys/list-keys/list-keys.request.dto';
 import { Links, Meta } from '../keys/shared/api-key-info.response';
 import { IsString, IsUUID, Length, Matches } from 'class-validator';
-import { Optional } from '../keys/shared/key-request.validators';
+import { NameField, Optional } from '../keys/shared/key-request.validators';
 import { PROVIDER_KEY_NAME, PROVIDER_KEY_NAME_RULE } from './domain/provider-key.rules';
 
 /** A provider key as pasted: printable, no spaces (the providers' keys are single tokens). */
@@ -94,11 +94,8 @@ export class ProviderKeyAgentEnvelope {
 
 /** PUT .../keys/{uuid}/agents/{agent_uuid} (our extension, role `service`). */
 export class LinkAgentRequest {
-  @ApiPropertyOptional({ minLength: 1, maxLength: 200, description: "The agent's name; absent: a name given before is kept" })
-  @Optional()
-  @IsString()
-  @Length(1, 200)
-  @Matches(/^\S(?:.*\S)?$/s, { message: 'name must not start or end with white space' })
+  /** The rule of a model access key's name: 1-255 characters, not only white space, no controls or bidirectional marks; stored trimmed. */
+  @NameField('key', { optional: true, description: "The agent's name (stored trimmed, NFC); absent: a name given before is kept" })
   name?: string;
 }
 

@@ -70,6 +70,11 @@ describe('the agents behind a provider key', () => {
     expect(state.status === 'active' && state.key.agents).toEqual([expect.objectContaining({ name: 'helpdesk', linkedAt: NOW })]);
   });
 
+  it('a name is stored trimmed; a name that breaks the key name rule is refused', () => {
+    expect(decideProviderKey(link({ agentName: '  support-bot ' }), fold([added]))).toEqual([linked()]);
+    expect(code(() => decideProviderKey(link({ agentName: 'bot\u0000' }), fold([added])))).toBe('INVALID_NAME');
+  });
+
   it('an agent linked without a name has a null name', () => {
     expect(decideProviderKey(link({ agentName: undefined }), fold([added]))).toEqual([linked(AGENT, null)]);
   });

@@ -1,6 +1,7 @@
 import { Principal } from '../../auth/principal';
 import { DomainError } from '../../common/domain-error';
 import { canCreate, canManage, canSee } from '../../keys/domain/key-access.policy';
+import { normalizeName } from '../../keys/domain/key-input.rules';
 import { LinkAgent, ProviderKeyCommand, UnlinkAgent } from './provider-key.commands';
 import { Provider, ProviderKeyEvent } from './provider-key.events';
 import { ProviderKey, ProviderKeyState } from './provider-key.state';
@@ -84,7 +85,9 @@ export function decideProviderKey(command: ProviderKeyCommand, state: ProviderKe
 function link(command: LinkAgent, state: ProviderKeyState): ProviderKeyEvent[] {
   const key = agentPlatformKey(state, command.actor, command.keyUuid, command.provider);
   const known = key.agents.find((a) => a.agentUuid === command.agentUuid);
-  if (known && (command.agentName === undefined || command.agentName === known.name)) return [];
+  // The rule of a model access key's name (INVALID_NAME otherwise), stored trimmed and in NFC.
+  const name = command.agentName === undefined ? undefined : normalizeName(command.agentName);
+  if (known && (name === undefined || name === known.name)) return [];
   return [
     {
       type: 'ProviderKeyAgentLinked',
@@ -92,7 +95,7 @@ function link(command: LinkAgent, state: ProviderKeyState): ProviderKeyEvent[] {
         keyUuid: key.keyUuid,
         teamId: key.teamId,
         agentUuid: command.agentUuid,
-        agentName: command.agentName ?? known?.name ?? null,
+        agentName: name ?? known?.name ?? null,
         linkedBy: command.actor.userId,
         linkedAt: command.now,
       },
