@@ -30,8 +30,9 @@ type PreviousGrantRow = [string, ...GrantRow];
  * a rebuild replaced them), then kept current after every committed projection batch: each key an
  * event touches is read again from its (already committed) view row, and a secret an event revokes
  * (regenerate, delete, expiry) leaves the map. Deleted keys are not in it, and a regenerate swaps the
- * hash, so an old secret is unknown the moment the command's answer is sent. The hot path never reads
- * a store.
+ * hash, so an old secret is unknown the moment the command's answer is sent; after a regenerate with
+ * an overlap, the old hash keeps a grant of its own (with `secretEndsAt`, from key_previous_secrets)
+ * until ModelAccessKeyPreviousSecretRevoked takes it out. The hot path never reads a store.
  *
  * Memory, at a million keys: per key one grant, its uuid and its hash (about 300 bytes with the map's
  * entry). What many keys hold alike (team ids, VPC ids, expiry instants, model and deployment sets) is
