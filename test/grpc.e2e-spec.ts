@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ROOT, ServiceProcess, startService } from './support/service-process';
+import { ROOT, ServiceProcess, api, startService } from './support/service-process';
 
 type Client = grpc.Client & Record<string, (req: object, md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res: any) => void) => void>;
 
@@ -106,5 +106,18 @@ describe('the gRPC API (a real @grpc/grpc-js client against the started service)
       errorCode: 'VALIDATION_FAILED',
     });
     expect((await call('CreateKey', { name: 'tz', expires_at: '2099-01-31T10:00:00+01:00' })).api_key_info.expires_at).toBe('2099-01-31T09:00:00.000Z');
+  });
+
+  it('RegenerateKey takes grace_period_seconds: the old secret keeps verifying until then', async () => {
+    const created = (await call('CreateKey', { name: 'grpc-overlap' })).api_key_info;
+    const regenerated = (await call('RegenerateKey', { uuid: created.uuid, grace_period_seconds: 600 })).api_key_info;
+    const gateway = service.token('platform', 'gw', 'gateway');
+    const old = await api(service.baseUrl, 'POST', '/v1/keys/verify', gateway, { key: created.secret_key });
+    expect(old.body).toMatchObject({ valid: true, code: 'VALID', secret_ends_at: expect.any(String) });
+    expect((await api(service.baseUrl, 'POST', '/v1/keys/verify', gateway, { key: regenerated.secret_key })).body.code).toBe('VALID');
+    expect(await failure('RegenerateKey', { uuid: created.uuid, grace_period_seconds: 604_801 })).toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      errorCode: 'VALIDATION_FAILED',
+    });
   });
 });

@@ -55,6 +55,8 @@ describe('the started service (end to end)', () => {
         '/cloud/v3/inference/{project_id}/api_keys/{api_key_name}',
         '/v2/gen-ai/{provider}/keys',
         '/v2/gen-ai/{provider}/keys/{uuid}',
+        '/v2/gen-ai/{provider}/keys/{uuid}/agents',
+        '/v2/gen-ai/{provider}/keys/{uuid}/agents/{agent_uuid}',
         '/internal/provider-keys/{uuid}/secret',
       ].sort(),
     );

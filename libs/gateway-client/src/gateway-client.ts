@@ -380,6 +380,7 @@ export class GatewayClient extends EventEmitter {
         key_uuid?: string;
         team_id?: string;
         expires_at?: string | null;
+        secret_ends_at?: string;
         message?: string;
       };
       if (response.statusCode !== 200) throw new Error(`verify answered ${response.statusCode}: ${body.message ?? ''}`);
@@ -392,6 +393,7 @@ export class GatewayClient extends EventEmitter {
         keyUuid: body.key_uuid,
         teamId: body.team_id,
         expiresAt: body.expires_at,
+        ...(body.secret_ends_at !== undefined ? { secretEndsAt: body.secret_ends_at } : {}),
         source: 'service',
       };
     } catch (error) {

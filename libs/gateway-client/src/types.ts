@@ -23,6 +23,11 @@ export interface VerifyAnswer {
   readonly keyUuid?: string;
   readonly teamId?: string;
   readonly expiresAt?: string | null;
+  /**
+   * Only for the secret a regenerate with an overlap replaced: when it stops authenticating (ISO-8601).
+   * A cached answer turns NOT_FOUND at that instant, even before the feed's record arrives.
+   */
+  readonly secretEndsAt?: string;
   /** cache: answered locally; service: asked the key service; fail-closed: denied without an answer. */
   readonly source: 'cache' | 'service' | 'fail-closed';
 }
@@ -33,8 +38,11 @@ export interface Revocation {
   readonly key_uuid: string;
   readonly team_id: string;
   readonly secret_hashes: readonly string[];
-  /** expiry_changed: the key's secret is still valid, but a cached answer's expiry is stale. */
-  readonly reason: 'regenerated' | 'deleted' | 'expired' | 'deployment_detached' | 'expiry_changed';
+  /**
+   * expiry_changed: the key's secret is still valid, but a cached answer's expiry is stale.
+   * previous_secret_revoked: the secret a regenerate with an overlap replaced stops at once.
+   */
+  readonly reason: 'regenerated' | 'deleted' | 'expired' | 'deployment_detached' | 'expiry_changed' | 'previous_secret_revoked';
   readonly deployment_name: string | null;
   readonly occurred_at: string;
 }

@@ -10,6 +10,8 @@ interface Entry {
   readonly ttlMs: number;
   /** From the answer's expires_at: after it, a cached VALID becomes EXPIRED without a call. */
   readonly expiresAtMs: number;
+  /** From the answer's secret_ends_at (a regenerate's overlap): after it, the secret is NOT_FOUND without a call. */
+  readonly secretEndsAtMs: number;
 }
 
 /** Answers kept per secret; a gateway asks about few targets per secret. */
@@ -55,6 +57,7 @@ export class VerificationCache {
         this.dropAt(hash, forHash, i);
         return undefined;
       }
+      if (now >= entry.secretEndsAtMs) return { valid: false, code: 'NOT_FOUND', source: 'cache' };
       return now >= entry.expiresAtMs ? { ...entry.answer, valid: false, code: 'EXPIRED' } : entry.answer;
     }
     return undefined;
@@ -81,6 +84,7 @@ export class VerificationCache {
       storedAt: now,
       ttlMs: answer.valid ? this.options.validTtlMs : this.options.invalidTtlMs,
       expiresAtMs: answer.expiresAt ? Date.parse(answer.expiresAt) : Number.POSITIVE_INFINITY,
+      secretEndsAtMs: answer.secretEndsAt ? Date.parse(answer.secretEndsAt) : Number.POSITIVE_INFINITY,
     });
     this.entries++;
   }

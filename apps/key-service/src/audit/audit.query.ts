@@ -27,6 +27,11 @@ export interface KeyStateAt {
   readonly expired: boolean;
   /** 1 for the secret issued at creation, +1 per regenerate: the generation valid at as_of. */
   readonly secret_generation: number | null;
+  /**
+   * While a regenerate's overlap ran at as_of: the replaced generation, which still authenticated
+   * until `ends_at` (ISO-8601). null otherwise.
+   */
+  readonly previous_secret: { readonly secret_generation: number; readonly secret_prefix: string | null; readonly ends_at: string } | null;
   readonly revision: number | null;
   readonly key: Record<string, unknown> | null;
 }
@@ -104,7 +109,16 @@ export class AuditQuery {
     const state: ModelAccessKeyState = fold(events);
     const generations = events.filter((e) => e.type === 'ModelAccessKeySecretRegenerated').length;
     if (state.status === 'absent') {
-      return { as_of: asOf.toISOString(), existed: false, deleted: false, expired: false, secret_generation: null, revision: null, key: null };
+      return {
+        as_of: asOf.toISOString(),
+        existed: false,
+        deleted: false,
+        expired: false,
+        secret_generation: null,
+        previous_secret: null,
+        revision: null,
+        key: null,
+      };
     }
     const key = state.key;
     const expired = key.expiredAt !== null || (key.expiresAt !== null && Date.parse(key.expiresAt) <= asOf.getTime());
@@ -114,6 +128,11 @@ export class AuditQuery {
       deleted: state.status === 'deleted',
       expired,
       secret_generation: state.status === 'deleted' ? null : 1 + generations,
+      // The revocation is recorded when the scheduler runs; the secret stopped at ends_at already.
+      previous_secret:
+        state.status === 'deleted' || key.previousSecret === null || Date.parse(key.previousSecret.endsAt) <= asOf.getTime()
+          ? null
+          : { secret_generation: generations, secret_prefix: key.previousSecret.prefix, ends_at: key.previousSecret.endsAt },
       revision: until[until.length - 1].revision,
       key: {
         uuid: key.keyUuid,

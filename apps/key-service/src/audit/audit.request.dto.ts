@@ -47,12 +47,24 @@ export class AuditEventsResponse {
   @ApiProperty({ description: 'Ask again with after = this for the next page' }) next_after!: number;
 }
 
+export class PreviousSecretState {
+  @ApiProperty({ type: 'integer', description: 'The replaced generation (the current one minus 1)' }) secret_generation!: number;
+  @ApiProperty({ nullable: true, type: String, description: 'Its display prefix' }) secret_prefix!: string | null;
+  @ApiProperty({ format: 'date-time', description: 'When it stops authenticating' }) ends_at!: string;
+}
+
 export class KeyStateResponse {
   @ApiProperty({ format: 'date-time' }) as_of!: string;
   @ApiProperty({ description: 'The key had been created by then' }) existed!: boolean;
   @ApiProperty() deleted!: boolean;
   @ApiProperty() expired!: boolean;
   @ApiProperty({ type: 'integer', nullable: true, description: '1 for the secret issued at creation, +1 per regenerate' }) secret_generation!: number | null;
+  @ApiProperty({
+    type: PreviousSecretState,
+    nullable: true,
+    description: "While a regenerate's overlap ran at as_of: the replaced generation, still authenticating until ends_at",
+  })
+  previous_secret!: PreviousSecretState | null;
   @ApiProperty({ type: 'integer', nullable: true }) revision!: number | null;
   @ApiProperty({ type: Object, nullable: true, description: 'The key as it was (no secret)' }) key!: Record<string, unknown> | null;
 }

@@ -19,12 +19,17 @@ export const EXPIRY_ACTOR = { userId: 'system:expiry-scheduler', role: 'system',
  * append conflict and re-decide to nothing, so the event is written once across restarts and
  * instances. It sleeps until the next due expiry, at most EXPIRY_SCAN_MS. In a fleet it runs on the
  * instance holding the `expiry-scheduler` lease (fleet/leadership.ts); the others only take over.
+ *
+ * The same way, it ends regenerate overlaps: at a previous secret's `ends_at` (key_previous_secrets)
+ * it sends RevokePreviousSecret, which appends ModelAccessKeyPreviousSecretRevoked once.
  */
 @Injectable()
 export class ExpiryScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(ExpiryScheduler.name);
   private readonly due: Database.Statement<[string, number], { key_uuid: string; team_id: string }>;
   private readonly next: Database.Statement<[], { expires_at: string | null }>;
+  private readonly duePrevious: Database.Statement<[string, number], { key_uuid: string; team_id: string }>;
+  private readonly nextPrevious: Database.Statement<[], { ends_at: string | null }>;
   private timer: NodeJS.Timeout | null = null;
   private timerDueAt = Number.POSITIVE_INFINITY;
   private failures = 0;
@@ -45,6 +50,8 @@ export class ExpiryScheduler implements OnApplicationBootstrap, OnApplicationShu
     const live = 'expires_at IS NOT NULL AND deleted_at IS NULL AND expired_at IS NULL';
     this.due = db.prepare(`SELECT key_uuid, team_id FROM key_views WHERE ${live} AND expires_at <= ? ORDER BY expires_at LIMIT ?`);
     this.next = db.prepare(`SELECT MIN(expires_at) AS expires_at FROM key_views WHERE ${live}`);
+    this.duePrevious = db.prepare(`SELECT key_uuid, team_id FROM key_previous_secrets WHERE ends_at <= ? ORDER BY ends_at LIMIT ?`);
+    this.nextPrevious = db.prepare(`SELECT MIN(ends_at) AS ends_at FROM key_previous_secrets`);
     const backlog = db.prepare<[string], { n: number }>(`SELECT COUNT(*) AS n FROM key_views WHERE ${live} AND expires_at <= ?`);
     metrics.onScrape(() => {
       if (!db.open) return;
@@ -86,6 +93,34 @@ export class ExpiryScheduler implements OnApplicationBootstrap, OnApplicationShu
    * without a lease; the scheduled runs pass theirs, and stop at once when it no longer surely holds.
    */
   async runOnce(lease?: HeldLease): Promise<number> {
+    return (await this.expireDue(lease)) + (await this.endDueOverlaps(lease));
+  }
+
+  /** Revokes every previous secret whose overlap has ended; returns how many events it wrote. */
+  private async endDueOverlaps(lease?: HeldLease): Promise<number> {
+    let written = 0;
+    for (;;) {
+      const now = this.clock.now().toISOString();
+      const due = this.duePrevious.all(now, DUE_BATCH);
+      for (const key of due) {
+        if (this.stopped || (lease !== undefined && !lease.isValid())) return written;
+        try {
+          const after = await this.executor.execute(
+            { type: 'RevokePreviousSecret', keyUuid: key.key_uuid, now },
+            eventMetadata({ ...EXPIRY_ACTOR, teamId: key.team_id }, { requestId: `overlap-end-${key.key_uuid}`, sourceIp: null, userAgent: null }),
+          );
+          if (after.previousSecret === null) written++;
+        } catch (error) {
+          this.failures++;
+          this.metrics.expiryFailures.inc();
+          this.logger.error(`could not end the overlap of key ${key.key_uuid}: ${(error as Error).message}`);
+        }
+      }
+      if (due.length < DUE_BATCH) return written;
+    }
+  }
+
+  private async expireDue(lease?: HeldLease): Promise<number> {
     let written = 0;
     for (;;) {
       const now = this.clock.now().toISOString();
@@ -116,8 +151,12 @@ export class ExpiryScheduler implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private delayToNext(): number {
-    const next = this.next.get()?.expires_at;
-    const untilNext = next ? Date.parse(next) - this.clock.now().getTime() : Number.POSITIVE_INFINITY;
+    const nextExpiry = this.next.get()?.expires_at;
+    const nextOverlapEnd = this.nextPrevious.get()?.ends_at;
+    const untilNext = Math.min(
+      nextExpiry ? Date.parse(nextExpiry) - this.clock.now().getTime() : Number.POSITIVE_INFINITY,
+      nextOverlapEnd ? Date.parse(nextOverlapEnd) - this.clock.now().getTime() : Number.POSITIVE_INFINITY,
+    );
     // A key that could not be expired is tried again at the next scan, not in a tight loop.
     const floor = this.failures > 0 ? this.config.expiryScanMs : 0;
     return Math.max(floor, Math.min(untilNext, this.config.expiryScanMs));

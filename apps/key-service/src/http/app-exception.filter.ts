@@ -18,6 +18,7 @@ export function statusOf(code: ErrorCode): number {
     case 'KEY_NOT_FOUND':
     case 'DEPLOYMENT_NOT_ATTACHED':
     case 'PROJECT_NOT_FOUND':
+    case 'AGENT_NOT_LINKED':
       return 404;
     case 'KEY_ALREADY_EXISTS':
     case 'KEY_ATTACHED_TO_DEPLOYMENTS':

@@ -41,6 +41,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
  */
 const PATH_PARAMETERS: Readonly<Record<string, SchemaObject>> = {
   uuid: { type: 'string', format: 'uuid' },
+  agent_uuid: { type: 'string', format: 'uuid' },
   deployment_name: { type: 'string', pattern: DEPLOYMENT_NAME.source, maxLength: 128 },
   api_key_name: { type: 'string', pattern: ADDRESSABLE_NAME_PATTERN, minLength: 1, maxLength: NAME_MAX_LENGTH },
   project_id: { type: 'string', minLength: 1, description: "The caller's team; another project is a 404" },
@@ -137,6 +138,7 @@ const LINKS: ReadonlyArray<{ from: string; status: string; to: Record<string, { 
         GetProviderKey: { operationId: 'ProviderKeysHttpController_get', parameters: key },
         UpdateProviderKey: { operationId: 'ProviderKeysHttpController_update', parameters: key },
         DeleteProviderKey: { operationId: 'ProviderKeysHttpController_delete', parameters: key },
+        ListProviderKeyAgents: { operationId: 'ProviderKeyAgentsHttpController_list', parameters: key },
       },
     };
   })(),

@@ -139,6 +139,8 @@ export function keyOfRow(row: KeyViewRow): ModelAccessKey {
     updatedAt: row.updated_at,
     deletedAt: row.deleted_at,
     expiredAt: row.expired_at,
+    // Not in this row: the verification lookup and the scheduler read key_previous_secrets.
+    previousSecret: null,
   };
 }
 

@@ -87,7 +87,8 @@ export class ProviderKeyViewsProjection implements BodyProjection {
   apply(stored: EventBody): void {
     if (!stored.streamId.startsWith(PROVIDER_KEY_STREAM_PREFIX)) return;
     const event = decodeProviderKeyEvent(stored);
-    if (event.type === 'ProviderKeySecretRead') return;
+    // Reads and agent links change nothing the row shows (provider_key_agents has the agents).
+    if (event.type === 'ProviderKeySecretRead' || event.type === 'ProviderKeyAgentLinked' || event.type === 'ProviderKeyAgentUnlinked') return;
     if (this.rebuilding) {
       this.rebuilding.fold(event.data.keyUuid, stored.position, (state) => evolveProviderKey(state ?? initialProviderKeyState, event));
       return;
@@ -136,6 +137,7 @@ function stateOf(row: ProviderKeyViewRow) {
   const key: ProviderKey = {
     ...viewOfRow(row),
     sealedSecret: { alg: 'A256GCM', dataKeyId: row.data_key_id, nonce: '', ciphertext: '' },
+    agents: [],
   };
   return key.deletedAt === null ? ({ status: 'active', key } as const) : ({ status: 'deleted', key } as const);
 }

@@ -19,6 +19,7 @@ import { ProviderKeys, toProviderKeyInfo } from './provider-keys.service';
 import {
   CreateProviderKeyRequest,
   ListProviderKeysRequest,
+  ProviderKeyDeletedEnvelope,
   ProviderKeyInfoEnvelope,
   ProviderKeyInfoPage,
   UpdateProviderKeyRequest,
@@ -89,10 +90,12 @@ export class ProviderKeysHttpController {
   }
 
   @Delete(':uuid')
-  @ApiOperation({ summary: 'Delete the key and destroy its data key: the history stays, the secret is gone for good' })
+  @ApiOperation({
+    summary: 'Delete the key and destroy its data key: the history stays, the secret is gone for good; the answer names the agents that lost access',
+  })
   @ApiBody({ type: ConfirmNameRequest, required: false })
   @ApiHeader({ name: 'X-Confirm-Name', required: false })
-  @ApiOkResponse({ type: ProviderKeyInfoEnvelope })
+  @ApiOkResponse({ type: ProviderKeyDeletedEnvelope })
   @ApiResponse({ status: 412, type: ErrorResponse, description: 'confirm_name differs from the key name; nothing changed' })
   async delete(
     @CurrentPrincipal() actor: Principal,
@@ -101,9 +104,9 @@ export class ProviderKeysHttpController {
     @Body() body: unknown,
     @RequestHeader('x-confirm-name') confirmHeader: string | null,
     @HttpRequestContext() context: RequestContext,
-  ): Promise<ProviderKeyInfoEnvelope> {
+  ): Promise<ProviderKeyDeletedEnvelope> {
     const request = validateInput(ConfirmNameRequest, body === undefined ? {} : body);
     const view = await this.keys.delete(actor, providerOf(raw), uuid, request.confirm_name ?? confirmHeader, context);
-    return { api_key_info: toProviderKeyInfo(view) };
+    return { api_key_info: toProviderKeyInfo(view), agents: [...view.lostAgents] };
   }
 }

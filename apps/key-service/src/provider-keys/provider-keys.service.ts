@@ -19,7 +19,8 @@ import { ProviderKeyCommand } from './domain/provider-key.commands';
 import { decideProviderKey } from './domain/provider-key.decider';
 import { Provider, ProviderKeyEvent, decodeProviderKeyEvent, providerKeyStreamId } from './domain/provider-key.events';
 import { checkProviderKeyName } from './domain/provider-key.rules';
-import { ProviderKeyState, evolveProviderKey, initialProviderKeyState } from './domain/provider-key.state';
+import { LinkedAgent, ProviderKeyState, evolveProviderKey, initialProviderKeyState } from './domain/provider-key.state';
+import { ProviderKeyAgentRow } from './provider-key-agents.projection';
 import { ProviderKeyView, ProviderKeyViewRow, viewOfRow } from './provider-key-views.projection';
 import { ProviderVerifier } from './provider-verifier';
 import { HeldLease, Leadership } from '../fleet/leadership';
@@ -41,6 +42,19 @@ export const DATA_KEY_SWEEP_MS = 10 * 60_000;
 
 export interface ProviderKeyPage {
   readonly keys: ProviderKeyView[];
+  readonly total: number;
+}
+
+/** An agent linked to a provider key, as the list route answers it (times ISO-8601). */
+export interface ProviderKeyAgent {
+  readonly uuid: string;
+  readonly name: string | null;
+  readonly linked_at: string;
+  readonly last_used_at: string | null;
+}
+
+export interface ProviderKeyAgentPage {
+  readonly agents: ProviderKeyAgent[];
   readonly total: number;
 }
 
@@ -157,8 +171,17 @@ export class ProviderKeys implements OnApplicationBootstrap {
     return this.get(actor, provider, keyUuid);
   }
 
-  /** Crypto-shredding: the history stays, and the secret in it can never be decrypted again. */
-  async delete(actor: Principal, provider: Provider, keyUuid: string, confirmName: string | null, context: RequestContext): Promise<ProviderKeyView> {
+  /**
+   * Crypto-shredding: the history stays, and the secret in it can never be decrypted again. Succeeds
+   * with agents still linked, as DigitalOcean's delete does; `agents` are those that lost access.
+   */
+  async delete(
+    actor: Principal,
+    provider: Provider,
+    keyUuid: string,
+    confirmName: string | null,
+    context: RequestContext,
+  ): Promise<ProviderKeyView & { readonly lostAgents: readonly ProviderKeyAgent[] }> {
     const now = this.clock.now().toISOString();
     const metadata = eventMetadata(actor, context);
     const events = await this.execute({ type: 'DeleteProviderKey', keyUuid, actor, provider, confirmName, now }, metadata);
@@ -166,12 +189,52 @@ export class ProviderKeys implements OnApplicationBootstrap {
     for (const event of events) if (event.type === 'ProviderKeyDeleted') await this.envelope.destroy(event.data.dataKeyId);
     if (state.status !== 'absent') await this.registry.release(nameClaim(state.key.teamId, provider, state.key.name, keyUuid), now, metadata);
     const row = this.db.prepare('SELECT * FROM provider_key_views WHERE key_uuid = ?').get(keyUuid) as ProviderKeyViewRow;
-    return viewOfRow(row);
+    return { ...viewOfRow(row), lostAgents: state.status === 'absent' ? [] : state.key.agents.map(agentOf) };
   }
 
-  /** For role `service` only; the read is appended to the key's history before the plaintext leaves. */
-  async readSecret(actor: Principal, keyUuid: string, context: RequestContext): Promise<ProviderSecret> {
-    await this.execute({ type: 'RecordSecretRead', keyUuid, actor, now: this.clock.now().toISOString() }, eventMetadata(actor, context));
+  /**
+   * The agents linked to a key the caller may see (owners and auditors: the team's keys; members: their
+   * own; the agent platform, role `service`: its team's keys), in the order they were linked.
+   * Throws KEY_NOT_FOUND for a key the caller may not see, deleted or of another provider.
+   */
+  listAgents(actor: Principal, provider: Provider, keyUuid: string, page: number, perPage: number): ProviderKeyAgentPage {
+    if (actor.role === 'service') {
+      const row = this.db.prepare('SELECT * FROM provider_key_views WHERE key_uuid = ? AND deleted_at IS NULL').get(keyUuid) as ProviderKeyViewRow | undefined;
+      if (!row || row.provider !== provider || row.team_id !== actor.teamId) throw new DomainError('KEY_NOT_FOUND', `${provider} key ${keyUuid} not found`);
+    } else {
+      this.get(actor, provider, keyUuid);
+    }
+    const total = (this.db.prepare('SELECT COUNT(*) AS n FROM provider_key_agents WHERE key_uuid = ?').get(keyUuid) as { n: number }).n;
+    const rows = this.db
+      .prepare('SELECT * FROM provider_key_agents WHERE key_uuid = ? ORDER BY link_position LIMIT ? OFFSET ?')
+      .all(keyUuid, perPage, (page - 1) * perPage) as ProviderKeyAgentRow[];
+    return { agents: rows.map((r) => ({ uuid: r.agent_uuid, name: r.name, linked_at: r.linked_at, last_used_at: r.last_used_at })), total };
+  }
+
+  /** The agent platform links an agent (role `service`, the key's team); returns the agent as linked. */
+  async linkAgent(actor: Principal, provider: Provider, keyUuid: string, agentUuid: string, agentName: string | undefined, context: RequestContext): Promise<ProviderKeyAgent> {
+    const now = this.clock.now().toISOString();
+    await this.execute({ type: 'LinkAgent', keyUuid, actor, provider, agentUuid, ...(agentName !== undefined ? { agentName } : {}), now }, eventMetadata(actor, context));
+    const state = await this.current(keyUuid);
+    const agent = state.status === 'active' ? state.key.agents.find((a) => a.agentUuid === agentUuid) : undefined;
+    if (!agent) throw new DomainError('KEY_NOT_FOUND', `${provider} key ${keyUuid} not found`);
+    return agentOf(agent);
+  }
+
+  /** Throws AGENT_NOT_LINKED (404) when the agent is not linked to the key. */
+  async unlinkAgent(actor: Principal, provider: Provider, keyUuid: string, agentUuid: string, context: RequestContext): Promise<void> {
+    await this.execute({ type: 'UnlinkAgent', keyUuid, actor, provider, agentUuid, now: this.clock.now().toISOString() }, eventMetadata(actor, context));
+  }
+
+  /**
+   * For role `service` only; the read is appended to the key's history before the plaintext leaves.
+   * `agentUuid` names the linked agent the read is for (AGENT_NOT_LINKED otherwise): its last use.
+   */
+  async readSecret(actor: Principal, keyUuid: string, context: RequestContext, agentUuid?: string): Promise<ProviderSecret> {
+    await this.execute(
+      { type: 'RecordSecretRead', keyUuid, actor, now: this.clock.now().toISOString(), ...(agentUuid !== undefined ? { agentUuid } : {}) },
+      eventMetadata(actor, context),
+    );
     const state = await this.current(keyUuid);
     if (state.status !== 'active') throw new DomainError('KEY_NOT_FOUND', `provider key ${keyUuid} not found`);
     try {
@@ -276,6 +339,13 @@ const nameClaim = (teamId: string, provider: Provider, name: string, ownerId: st
   teamId,
   name,
   ownerId,
+});
+
+const agentOf = (agent: LinkedAgent): ProviderKeyAgent => ({
+  uuid: agent.agentUuid,
+  name: agent.name,
+  linked_at: agent.linkedAt,
+  last_used_at: agent.lastUsedAt,
 });
 
 /** OpenAI's answer lists the models the key may use; Anthropic's list is not kept. */

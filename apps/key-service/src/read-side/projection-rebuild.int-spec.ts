@@ -28,6 +28,7 @@ function snapshot(t: TestApp): Record<string, unknown[]> {
 describe('projection rebuild: aside, then swapped in', () => {
   let t: TestApp;
   let owner: string;
+  let platform: string;
   let openai: ProviderMock;
   beforeAll(async () => {
     openai = await startProviderMock('openai', ['gpt-4o']);
@@ -37,6 +38,7 @@ describe('projection rebuild: aside, then swapped in', () => {
   beforeEach(async () => {
     t = await startTestApp({ env: { OPENAI_API_BASE_URL: openai.url } });
     owner = t.token('team-1', 'u1', 'owner');
+    platform = t.token('team-1', 'agents', 'service');
   });
   afterEach(() => t.close());
 
@@ -46,13 +48,20 @@ describe('projection rebuild: aside, then swapped in', () => {
       await t.call('PUT', `${KEYS}/${key.uuid}`, { token: owner, body: { name: `r${i}` } });
       await t.call('POST', `${KEYS}/${key.uuid}/deployments`, { token: owner, body: { deployment_name: 'dep' } });
       if (i % 2 === 0) await t.call('PUT', `${KEYS}/${key.uuid}/regenerate`, { token: owner });
+      // Overlaps: some still running, some ended by a second regenerate, some by the delete below.
+      if (i % 4 === 1) await t.call('PUT', `${KEYS}/${key.uuid}/regenerate`, { token: owner, body: { grace_period_seconds: 3600 } });
+      if (i % 8 === 1) await t.call('PUT', `${KEYS}/${key.uuid}/regenerate`, { token: owner, body: { grace_period_seconds: 60 } });
       if (i % 3 === 0) {
         await t.call('DELETE', `${KEYS}/${key.uuid}/deployments/dep`, { token: owner });
         await t.call('DELETE', `${KEYS}/${key.uuid}`, { token: owner });
       }
       if (i % 5 === 0) {
         const added = await t.call('POST', '/v2/gen-ai/openai/keys', { token: owner, body: { api_key: 'sk-proj-rebuild-test-key', name: `p${i}-${Date.now()}` } });
-        await t.call('PUT', `/v2/gen-ai/openai/keys/${added.body.api_key_info.uuid}`, { token: owner, body: { name: `q${i}-${Date.now()}` } });
+        const provider = `/v2/gen-ai/openai/keys/${added.body.api_key_info.uuid}`;
+        await t.call('PUT', provider, { token: owner, body: { name: `q${i}-${Date.now()}` } });
+        const agent = `7f7b6c2e-33a1-4c55-a5f5-8a1f2d9e0c${String(i).padStart(2, '0')}`;
+        await t.call('PUT', `${provider}/agents/${agent}`, { token: platform, body: { name: `agent-${i}` } });
+        await t.call('GET', `/internal/provider-keys/${added.body.api_key_info.uuid}/secret?agent_uuid=${agent}`, { token: platform });
       }
     }
   };
@@ -60,14 +69,25 @@ describe('projection rebuild: aside, then swapped in', () => {
   it('every read model is identical before and after a rebuild', async () => {
     await activity(30);
     const before = snapshot(t);
-    expect(Object.keys(before).sort()).toEqual(['audit_events', 'key_views', 'provider_key_views', 'revocation_key_hashes', 'revocations']);
+    expect(Object.keys(before).sort()).toEqual([
+      'audit_events',
+      'key_previous_secrets',
+      'key_views',
+      'provider_key_agents',
+      'provider_key_views',
+      'revocation_key_hashes',
+      'revocation_previous_hashes',
+      'revocations',
+    ]);
     expect(before.key_views.length).toBe(30);
     expect(before.provider_key_views.length).toBe(6);
+    expect(before.key_previous_secrets.length).toBeGreaterThan(0);
+    expect(before.provider_key_agents.length).toBe(6);
     const db = t.app.get<Database.Database>(READ_MODEL_DB);
     expect(db.pragma('page_size', { simple: true })).toBe(16384);
     const checkpointEvery = db.pragma('wal_autocheckpoint', { simple: true });
     const result = await t.app.get(ProjectionRunner).rebuild();
-    expect(result.views).toEqual(['key_views', 'revocations', 'audit_events', 'provider_key_views']);
+    expect(result.views).toEqual(['key_views', 'revocations', 'audit_events', 'provider_key_views', 'key_previous_secrets', 'provider_key_agents']);
     expect(result.position).toBe(await t.store.headPosition());
     expect(snapshot(t)).toEqual(before);
     // The rebuild's larger WAL allowance was its own: the connection is as it was.

@@ -26,21 +26,26 @@ type RevocationValues = [number, string, string, string, Revocation['reason'], s
 @Injectable()
 export class RevocationsProjection implements BodyProjection {
   readonly name = 'revocations';
-  readonly version = 1;
-  readonly tables = ['revocations', 'revocation_key_hashes'];
+  /** 2: revocation_previous_hashes (regenerate with an overlap). */
+  readonly version = 2;
+  readonly tables = ['revocations', 'revocation_key_hashes', 'revocation_previous_hashes'];
   readonly reads = 'bodies';
   private insert!: Database.Statement<RevocationValues>;
   private setHash!: Database.Statement<[string, string]>;
   private getHash!: Database.Statement<[string], { secret_hash: string }>;
   private dropHash!: Database.Statement<[string]>;
+  private setPrevious!: Database.Statement<[string, string]>;
+  private getPrevious!: Database.Statement<[string], { secret_hash: string }>;
+  private dropPrevious!: Database.Statement<[string]>;
   private selectAfter!: Database.Statement<[number, number], RevocationRow>;
   private selectHead!: Database.Statement<[], { position: number | null }>;
   /** During a rebuild: each live key's current hash (written once at the end), and where the feed's rows go. */
-  private rebuilding: { hashes: Map<string, string>; rows: RebuildRows } | null = null;
+  private rebuilding: { hashes: Map<string, string>; previous: Map<string, string>; rows: RebuildRows } | null = null;
 
   setup(db: Database.Database, prefix = ''): void {
     const revocations = `${prefix}revocations`;
     const hashes = `${prefix}revocation_key_hashes`;
+    const previous = `${prefix}revocation_previous_hashes`;
     db.exec(`
       CREATE TABLE IF NOT EXISTS ${revocations} (
         position INTEGER PRIMARY KEY,
@@ -52,7 +57,11 @@ export class RevocationsProjection implements BodyProjection {
         occurred_at TEXT NOT NULL
       );
       CREATE TABLE IF NOT EXISTS ${hashes} (key_uuid TEXT PRIMARY KEY, secret_hash TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS ${previous} (key_uuid TEXT PRIMARY KEY, secret_hash TEXT NOT NULL);
     `);
+    this.setPrevious = db.prepare(`INSERT INTO ${previous} VALUES (?, ?) ON CONFLICT(key_uuid) DO UPDATE SET secret_hash = excluded.secret_hash`);
+    this.getPrevious = db.prepare(`SELECT secret_hash FROM ${previous} WHERE key_uuid = ?`);
+    this.dropPrevious = db.prepare(`DELETE FROM ${previous} WHERE key_uuid = ?`);
     this.insert = db.prepare(`INSERT OR IGNORE INTO ${revocations} VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.setHash = db.prepare(`INSERT INTO ${hashes} VALUES (?, ?) ON CONFLICT(key_uuid) DO UPDATE SET secret_hash = excluded.secret_hash`);
     this.getHash = db.prepare(`SELECT secret_hash FROM ${hashes} WHERE key_uuid = ?`);
@@ -62,11 +71,11 @@ export class RevocationsProjection implements BodyProjection {
   }
 
   reset(db: Database.Database): void {
-    db.exec('DROP TABLE IF EXISTS revocations; DROP TABLE IF EXISTS revocation_key_hashes;');
+    db.exec('DROP TABLE IF EXISTS revocations; DROP TABLE IF EXISTS revocation_key_hashes; DROP TABLE IF EXISTS revocation_previous_hashes;');
   }
 
   beginRebuild(rows: RebuildRows): void {
-    this.rebuilding = { hashes: new Map(), rows };
+    this.rebuilding = { hashes: new Map(), previous: new Map(), rows };
   }
 
   endRebuild(db: Database.Database): void {
@@ -75,6 +84,7 @@ export class RevocationsProjection implements BodyProjection {
     if (!rebuilt) return;
     db.transaction(() => {
       for (const [keyUuid, hash] of rebuilt.hashes) this.setHash.run(keyUuid, hash);
+      for (const [keyUuid, hash] of rebuilt.previous) this.setPrevious.run(keyUuid, hash);
     }).immediate();
   }
 
@@ -82,8 +92,11 @@ export class RevocationsProjection implements BodyProjection {
     if (!stored.streamId.startsWith(KEY_STREAM_PREFIX)) return;
     const event = decodeKeyEvent(stored);
     const memory = this.rebuilding;
-    const revocation = revocationOf(event, stored.position, (keyUuid) =>
-      memory ? memory.hashes.get(keyUuid) : this.getHash.get(keyUuid)?.secret_hash,
+    const revocation = revocationOf(
+      event,
+      stored.position,
+      (keyUuid) => (memory ? memory.hashes.get(keyUuid) : this.getHash.get(keyUuid)?.secret_hash),
+      (keyUuid) => (memory ? memory.previous.get(keyUuid) : this.getPrevious.get(keyUuid)?.secret_hash),
     );
     if (revocation) {
       const { position, key_uuid, team_id, secret_hashes, reason, deployment_name, occurred_at } = revocation;
@@ -104,6 +117,15 @@ export class RevocationsProjection implements BodyProjection {
         break;
       default:
         break;
+    }
+    // The secret a regenerate with an overlap replaced, while the overlap runs.
+    const keyUuid = event.data.keyUuid;
+    if (event.type === 'ModelAccessKeySecretRegenerated' && event.data.previousSecretEndsAt !== undefined) {
+      if (memory) memory.previous.set(keyUuid, event.data.revokedSecretHash);
+      else this.setPrevious.run(keyUuid, event.data.revokedSecretHash);
+    } else if (event.type === 'ModelAccessKeyPreviousSecretRevoked' || event.type === 'ModelAccessKeyDeleted') {
+      if (memory) memory.previous.delete(keyUuid);
+      else this.dropPrevious.run(keyUuid);
     }
   }
 

@@ -13,6 +13,7 @@ const key = (overrides: Partial<ModelAccessKey> = {}): ModelAccessKey => ({
   vpcUuid: null,
   batchInferenceEnabled: false,
   legacy: false,
+  previousSecret: null,
   uniqueName: false,
   description: null,
   expiresAt: null,

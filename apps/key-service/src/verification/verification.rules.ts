@@ -24,6 +24,12 @@ export interface KeyGrant {
   readonly expiresAtMs: number;
   /** The expiry scheduler recorded the expiry. */
   readonly expired: boolean;
+  /**
+   * Only on the grant of the secret a regenerate with an overlap replaced: when that secret stops
+   * authenticating (ISO-8601, and as epoch milliseconds), even before the scheduler records it.
+   */
+  readonly secretEndsAt?: string;
+  readonly secretEndsAtMs?: number;
 }
 
 export interface VerifyTarget {
@@ -49,7 +55,8 @@ export function grantOf(key: ModelAccessKey): KeyGrant {
 
 /**
  * The verification rules, in the order a denial is reported:
- * - an unknown secret (never issued, replaced by a regenerate, or of a deleted key): NOT_FOUND;
+ * - an unknown secret (never issued, replaced by a regenerate, or of a deleted key): NOT_FOUND; so is
+ *   a secret a regenerate with an overlap replaced, from the overlap's end;
  * - at and after `expires_at` (whether or not the scheduler has recorded it yet): EXPIRED;
  * - a key restricted to a VPC: only calls that present that `vpc_uuid`;
  * - a key scoped to models: only those, so a call that names no model is refused;
@@ -59,6 +66,7 @@ export function grantOf(key: ModelAccessKey): KeyGrant {
  */
 export function judge(grant: KeyGrant | undefined, target: VerifyTarget, nowMs: number): VerifyCode {
   if (grant === undefined) return 'NOT_FOUND';
+  if (grant.secretEndsAtMs !== undefined && nowMs >= grant.secretEndsAtMs) return 'NOT_FOUND';
   if (grant.expired || nowMs >= grant.expiresAtMs) return 'EXPIRED';
   if (grant.vpcUuid !== null && target.vpcUuid !== grant.vpcUuid) return 'VPC_DENIED';
   if (grant.models !== null && (target.model === undefined || !grant.models.has(target.model))) return 'MODEL_NOT_ALLOWED';

@@ -38,4 +38,9 @@ export class VerifyKeyResponse {
   @ApiPropertyOptional({ format: 'uuid' }) key_uuid?: string;
   @ApiPropertyOptional() team_id?: string;
   @ApiPropertyOptional({ nullable: true, type: String }) expires_at?: string | null;
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'Only for the secret a regenerate with an overlap replaced: the instant it stops authenticating',
+  })
+  secret_ends_at?: string;
 }

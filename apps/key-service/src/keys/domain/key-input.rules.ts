@@ -136,3 +136,6 @@ export function sameScope(a: ModelScope, b: ModelScope): boolean {
   if (a === 'all' || b === 'all') return a === b;
   return a.length === b.length && a.every((m, i) => m === b[i]);
 }
+
+/** Regenerate's overlap is at most 7 days (issue 19): long enough for a weekly deploy, short enough to bound exposure. */
+export const MAX_GRACE_PERIOD_SECONDS = 604_800;

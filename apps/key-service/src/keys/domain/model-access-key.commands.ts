@@ -58,6 +58,8 @@ export interface RegenerateModelAccessKey {
   readonly confirmName: string | null;
   readonly secret: SecretDigest;
   readonly now: string;
+  /** 0 or absent: the old secret stops at once (DigitalOcean's behaviour); up to 604800 (7 days). */
+  readonly gracePeriodSeconds?: number;
 }
 
 export interface DeleteModelAccessKey {
@@ -105,6 +107,13 @@ export interface ExpireModelAccessKey {
   readonly now: string;
 }
 
+/** Issued by the scheduler at an overlap's end: no actor, no permission check. */
+export interface RevokePreviousSecret {
+  readonly type: 'RevokePreviousSecret';
+  readonly keyUuid: string;
+  readonly now: string;
+}
+
 export type ModelAccessKeyCommand =
   | CreateModelAccessKey
   | ImportLegacyModelAccessKey
@@ -114,4 +123,5 @@ export type ModelAccessKeyCommand =
   | AttachDeployment
   | DetachDeployment
   | UpdateModelAccessKey
-  | ExpireModelAccessKey;
+  | ExpireModelAccessKey
+  | RevokePreviousSecret;

@@ -1,7 +1,7 @@
 import { DomainError } from '../../common/domain-error';
 import { Principal } from '../../auth/principal';
 import { canCreate, canManage, canSee } from './key-access.policy';
-import { MAX_DEPLOYMENTS_PER_KEY, comparableName, normalizeModels, normalizeName, normalizeNewName, sameScope } from './key-input.rules';
+import { MAX_DEPLOYMENTS_PER_KEY, MAX_GRACE_PERIOD_SECONDS, comparableName, normalizeModels, normalizeName, normalizeNewName, sameScope } from './key-input.rules';
 import {
   AttachDeployment,
   CreateModelAccessKey,
@@ -12,6 +12,7 @@ import {
   ModelAccessKeyCommand,
   RegenerateModelAccessKey,
   RenameModelAccessKey,
+  RevokePreviousSecret,
   ScopeChangeRequest,
   UpdateModelAccessKey,
 } from './model-access-key.commands';
@@ -47,6 +48,8 @@ export function decide(command: ModelAccessKeyCommand, state: ModelAccessKeyStat
       return updateKey(command, state);
     case 'ExpireModelAccessKey':
       return expire(command, state);
+    case 'RevokePreviousSecret':
+      return revokePrevious(command, state);
     default: {
       const unknownCommand: never = command;
       throw new Error(`Unknown command ${(unknownCommand as { type: string }).type}`);
@@ -129,11 +132,24 @@ function rename(command: RenameModelAccessKey, state: ModelAccessKeyState): Mode
   return [{ type: 'ModelAccessKeyRenamed', data: { keyUuid: key.keyUuid, teamId: key.teamId, name, renamedAt: command.now } }];
 }
 
+/**
+ * A new secret. With `gracePeriodSeconds` > 0 (our extension) the replaced secret keeps
+ * authenticating until now + that many seconds; a regenerate while an earlier overlap runs ends that
+ * overlap at once (its previous secret is revoked in the same append, before the new secret).
+ */
 function regenerate(command: RegenerateModelAccessKey, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
   const key = manageable(state, command.actor, command.keyUuid);
   confirm(key, command.confirmName);
   refuseIfExpired(key, command.now, 'regenerated: a new secret would be refused at once (create a new key)');
+  const grace = command.gracePeriodSeconds ?? 0;
+  if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_PERIOD_SECONDS) {
+    throw new DomainError('VALIDATION_FAILED', `grace_period_seconds must be an integer from 0 to ${MAX_GRACE_PERIOD_SECONDS}`, {
+      field: 'grace_period_seconds',
+    });
+  }
+  const previousSecretEndsAt = grace > 0 ? new Date(Date.parse(command.now) + grace * 1000).toISOString() : undefined;
   return [
+    ...endOverlap(key, command.now, 'regenerated'),
     {
       type: 'ModelAccessKeySecretRegenerated',
       data: {
@@ -143,9 +159,30 @@ function regenerate(command: RegenerateModelAccessKey, state: ModelAccessKeyStat
         secretHash: command.secret.hash,
         secretPrefix: command.secret.prefix,
         regeneratedAt: command.now,
+        ...(previousSecretEndsAt !== undefined ? { previousSecretEndsAt } : {}),
       },
     },
   ];
+}
+
+/** The running overlap's previous secret, revoked now (none running: no event). */
+function endOverlap(key: ModelAccessKey, now: string, reason: 'overlap_ended' | 'regenerated' | 'deleted'): ModelAccessKeyEvent[] {
+  const previous = key.previousSecret;
+  if (previous === null) return [];
+  return [
+    {
+      type: 'ModelAccessKeyPreviousSecretRevoked',
+      data: { keyUuid: key.keyUuid, teamId: key.teamId, revokedSecretHash: previous.hash, endsAt: previous.endsAt, revokedAt: now, reason },
+    },
+  ];
+}
+
+/** Idempotent, like expiry: no overlap running, or its end not reached yet, gives no event. */
+function revokePrevious(command: RevokePreviousSecret, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  if (state.status !== 'active') return [];
+  const previous = state.key.previousSecret;
+  if (previous === null || Date.parse(previous.endsAt) > Date.parse(command.now)) return [];
+  return endOverlap(state.key, command.now, 'overlap_ended');
 }
 
 function remove(command: DeleteModelAccessKey, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
@@ -159,6 +196,7 @@ function remove(command: DeleteModelAccessKey, state: ModelAccessKeyState): Mode
     );
   }
   return [
+    ...endOverlap(key, command.now, 'deleted'),
     {
       type: 'ModelAccessKeyDeleted',
       data: { keyUuid: key.keyUuid, teamId: key.teamId, revokedSecretHash: key.secretHash, deletedAt: command.now },

@@ -53,11 +53,38 @@ export interface ModelAccessKeySecretRegenerated {
   readonly data: {
     readonly keyUuid: string;
     readonly teamId: string;
-    /** The hash that stops authenticating with this event. */
+    /**
+     * The hash this event replaces. Without `previousSecretEndsAt` it stops authenticating with this
+     * event (DigitalOcean's regenerate); with it, it keeps authenticating until then.
+     */
     readonly revokedSecretHash: string;
     readonly secretHash: string;
     readonly secretPrefix: string;
     readonly regeneratedAt: string;
+    /**
+     * Regenerate with an overlap (our extension): the instant (ISO-8601) at which the replaced secret
+     * stops authenticating; the scheduler then appends ModelAccessKeyPreviousSecretRevoked. Absent in
+     * events without an overlap, and in every event written before overlaps existed.
+     */
+    readonly previousSecretEndsAt?: string;
+  };
+}
+
+/**
+ * The secret replaced by a regenerate with an overlap stops authenticating: at the overlap's end
+ * (`overlap_ended`, appended by the scheduler), or earlier, when the key is regenerated again
+ * (`regenerated`) or deleted (`deleted`) while the overlap runs.
+ */
+export interface ModelAccessKeyPreviousSecretRevoked {
+  readonly type: 'ModelAccessKeyPreviousSecretRevoked';
+  readonly data: {
+    readonly keyUuid: string;
+    readonly teamId: string;
+    readonly revokedSecretHash: string;
+    /** The overlap's end as the regenerate set it. */
+    readonly endsAt: string;
+    readonly revokedAt: string;
+    readonly reason: 'overlap_ended' | 'regenerated' | 'deleted';
   };
 }
 
@@ -120,7 +147,8 @@ export type ModelAccessKeyEvent =
   | ModelAccessKeyDeploymentDetached
   | ModelAccessKeyDescriptionChanged
   | ModelAccessKeyExpiryChanged
-  | ModelAccessKeyExpired;
+  | ModelAccessKeyExpired
+  | ModelAccessKeyPreviousSecretRevoked;
 
 export const MODEL_ACCESS_KEY_EVENT_TYPES: ReadonlySet<string> = new Set<ModelAccessKeyEvent['type']>([
   'ModelAccessKeyCreated',
@@ -133,6 +161,7 @@ export const MODEL_ACCESS_KEY_EVENT_TYPES: ReadonlySet<string> = new Set<ModelAc
   'ModelAccessKeyDescriptionChanged',
   'ModelAccessKeyExpiryChanged',
   'ModelAccessKeyExpired',
+  'ModelAccessKeyPreviousSecretRevoked',
 ]);
 
 export const KEY_STREAM_PREFIX = 'model_access_key-';

@@ -1,5 +1,12 @@
 import { ModelAccessKeyEvent, ModelScope } from './model-access-key.events';
 
+/** The secret a regenerate with an overlap replaced: it authenticates until `endsAt` (ISO-8601). */
+export interface PreviousSecret {
+  readonly hash: string;
+  readonly prefix: string | null;
+  readonly endsAt: string;
+}
+
 export interface ModelAccessKey {
   readonly keyUuid: string;
   readonly teamId: string;
@@ -21,6 +28,11 @@ export interface ModelAccessKey {
   readonly deletedAt: string | null;
   /** When the expiry scheduler recorded the expiry; verification checks `expiresAt` itself as well. */
   readonly expiredAt: string | null;
+  /**
+   * The replaced secret while a regenerate's overlap runs; null otherwise. Folded from the stream
+   * (decider, audit); the key_views row does not hold it (see key-previous-secrets.projection.ts).
+   */
+  readonly previousSecret: PreviousSecret | null;
 }
 
 export type ModelAccessKeyState =
@@ -55,6 +67,7 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
           updatedAt: d.createdAt,
           deletedAt: null,
           expiredAt: null,
+          previousSecret: null,
         },
       };
     }
@@ -81,6 +94,7 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
           updatedAt: d.importedAt,
           deletedAt: null,
           expiredAt: null,
+          previousSecret: null,
         },
       };
     }
@@ -92,7 +106,13 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
         secretHash: event.data.secretHash,
         secretPrefix: event.data.secretPrefix,
         updatedAt: event.data.regeneratedAt,
+        previousSecret:
+          event.data.previousSecretEndsAt === undefined
+            ? null
+            : { hash: event.data.revokedSecretHash, prefix: key.secretPrefix, endsAt: event.data.previousSecretEndsAt },
       }));
+    case 'ModelAccessKeyPreviousSecretRevoked':
+      return update(state, (key) => ({ ...key, previousSecret: null }));
     case 'ModelAccessKeyDeploymentAttached':
       return update(state, (key) => ({
         ...key,
@@ -115,7 +135,7 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
       if (state.status !== 'active') return state;
       return {
         status: 'deleted',
-        key: { ...state.key, deletedAt: event.data.deletedAt, updatedAt: event.data.deletedAt },
+        key: { ...state.key, deletedAt: event.data.deletedAt, updatedAt: event.data.deletedAt, previousSecret: null },
       };
     default: {
       const unknownEvent: never = event;

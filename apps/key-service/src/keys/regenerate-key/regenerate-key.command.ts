@@ -10,6 +10,8 @@ export class RegenerateKeyCommand extends Command<Required<KeyResult>> {
     readonly confirmName: string | null,
     readonly idempotencyKey: string | null,
     readonly context: RequestContext,
+    /** 0: the old secret stops at once; up to 604800: it keeps authenticating that many seconds. */
+    readonly gracePeriodSeconds: number = 0,
   ) {
     super();
   }

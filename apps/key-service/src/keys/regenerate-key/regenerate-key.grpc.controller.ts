@@ -16,7 +16,7 @@ export class RegenerateKeyGrpcController {
 
   @GrpcMethod(GRPC_SERVICE, 'RegenerateKey')
   async regenerateKey(
-    message: { uuid?: string; confirm_name?: string; idempotency_key?: string },
+    message: { uuid?: string; confirm_name?: string; idempotency_key?: string; grace_period_seconds?: number },
     metadata: Metadata,
     call: ServerUnaryCall<unknown, unknown>,
   ) {
@@ -27,6 +27,7 @@ export class RegenerateKeyGrpcController {
       message.confirm_name ?? null,
       message.idempotency_key ?? null,
       this.grpc.context(metadata, call),
+      message.grace_period_seconds ?? 0,
     );
     const { key, secret } = await this.commands.execute(command);
     return { api_key_info: toGrpcKeyInfo(key, secret) };

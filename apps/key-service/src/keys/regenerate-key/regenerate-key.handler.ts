@@ -16,12 +16,22 @@ export class RegenerateKeyHandler implements ICommandHandler<RegenerateKeyComman
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  execute({ actor, keyUuid, confirmName, idempotencyKey, context }: RegenerateKeyCommand): Promise<Required<KeyResult>> {
+  execute({ actor, keyUuid, confirmName, idempotencyKey, context, gracePeriodSeconds }: RegenerateKeyCommand): Promise<Required<KeyResult>> {
     const scope = { teamId: actor.teamId, userId: actor.userId, operation: 'regenerate-key' };
-    return this.idempotency.run(scope, idempotencyKey, { keyUuid, confirmName }, async () => {
+    // The grace period is part of the request only when given, so that records stored before it existed still match.
+    const request = gracePeriodSeconds > 0 ? { keyUuid, confirmName, gracePeriodSeconds } : { keyUuid, confirmName };
+    return this.idempotency.run(scope, idempotencyKey, request, async () => {
       const secret = this.secrets.newSecret();
       const key = await this.executor.execute(
-        { type: 'RegenerateModelAccessKey', keyUuid, actor, confirmName, secret: secret.digest, now: this.clock.now().toISOString() },
+        {
+          type: 'RegenerateModelAccessKey',
+          keyUuid,
+          actor,
+          confirmName,
+          secret: secret.digest,
+          now: this.clock.now().toISOString(),
+          ...(gracePeriodSeconds > 0 ? { gracePeriodSeconds } : {}),
+        },
         eventMetadata(actor, context),
       );
       return { key, secret: secret.plaintext };

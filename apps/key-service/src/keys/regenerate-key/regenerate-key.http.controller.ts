@@ -9,7 +9,7 @@ import { HttpRequestContext, RequestHeader } from '../../http/request-context.de
 import { ApiKeyInfoEnvelope, ErrorResponse, toApiKeyInfo } from '../shared/api-key-info.response';
 import { KeyUuidParam } from '../shared/key-request.validators';
 import { KEYS_PATH, ModelKeyRoutes } from '../shared/key-routes';
-import { ConfirmNameRequest } from '../shared/confirm-name.request.dto';
+import { RegenerateKeyRequest } from './regenerate-key.request.dto';
 import { RegenerateKeyCommand } from './regenerate-key.command';
 
 @ModelKeyRoutes()
@@ -19,8 +19,10 @@ export class RegenerateKeyHttpController {
 
   @Put(':uuid/regenerate')
   @Header('Cache-Control', 'no-store')
-  @ApiOperation({ summary: 'A new secret, shown once; the old one stops working at once' })
-  @ApiBody({ type: ConfirmNameRequest, required: false })
+  @ApiOperation({
+    summary: 'A new secret, shown once; the old one stops working at once, or after grace_period_seconds (our extension)',
+  })
+  @ApiBody({ type: RegenerateKeyRequest, required: false })
   @ApiHeader({ name: 'X-Confirm-Name', required: false })
   @ApiHeader({ name: 'Idempotency-Key', required: false })
   @ApiOkResponse({ type: ApiKeyInfoEnvelope })
@@ -35,9 +37,11 @@ export class RegenerateKeyHttpController {
     @HttpRequestContext() context: RequestContext,
   ): Promise<ApiKeyInfoEnvelope> {
     // DigitalOcean's clients send no body here: an absent body is an empty request.
-    const request = validateInput(ConfirmNameRequest, body === undefined ? {} : body);
+    const request = validateInput(RegenerateKeyRequest, body === undefined ? {} : body);
     const confirmName = request.confirm_name ?? confirmHeader;
-    const { key, secret } = await this.commands.execute(new RegenerateKeyCommand(actor, uuid, confirmName, idempotencyKey, context));
+    const { key, secret } = await this.commands.execute(
+      new RegenerateKeyCommand(actor, uuid, confirmName, idempotencyKey, context, request.grace_period_seconds ?? 0),
+    );
     return { api_key_info: toApiKeyInfo(key, secret) };
   }
 }

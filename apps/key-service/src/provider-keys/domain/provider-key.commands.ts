@@ -38,6 +38,29 @@ export interface RecordSecretRead {
   readonly keyUuid: string;
   readonly actor: Principal;
   readonly now: string;
+  /** The linked agent the read is for; it must be linked to the key. */
+  readonly agentUuid?: string;
 }
 
-export type ProviderKeyCommand = AddProviderKey | UpdateProviderKey | DeleteProviderKey | RecordSecretRead;
+/** The agent platform (role `service`, the key's team) links an agent to the key. */
+export interface LinkAgent {
+  readonly type: 'LinkAgent';
+  readonly keyUuid: string;
+  readonly actor: Principal;
+  readonly provider: Provider;
+  readonly agentUuid: string;
+  /** Given: recorded (1-200 characters, trimmed by the transport); absent: a known name is kept. */
+  readonly agentName?: string;
+  readonly now: string;
+}
+
+export interface UnlinkAgent {
+  readonly type: 'UnlinkAgent';
+  readonly keyUuid: string;
+  readonly actor: Principal;
+  readonly provider: Provider;
+  readonly agentUuid: string;
+  readonly now: string;
+}
+
+export type ProviderKeyCommand = AddProviderKey | UpdateProviderKey | DeleteProviderKey | RecordSecretRead | LinkAgent | UnlinkAgent;

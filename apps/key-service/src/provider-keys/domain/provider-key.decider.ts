@@ -1,7 +1,8 @@
 import { Principal } from '../../auth/principal';
 import { DomainError } from '../../common/domain-error';
 import { canCreate, canManage, canSee } from '../../keys/domain/key-access.policy';
-import { ProviderKeyCommand } from './provider-key.commands';
+import { normalizeName } from '../../keys/domain/key-input.rules';
+import { LinkAgent, ProviderKeyCommand, UnlinkAgent } from './provider-key.commands';
 import { Provider, ProviderKeyEvent } from './provider-key.events';
 import { ProviderKey, ProviderKeyState } from './provider-key.state';
 
@@ -55,13 +56,73 @@ export function decideProviderKey(command: ProviderKeyCommand, state: ProviderKe
       if (state.status !== 'active' || state.key.teamId !== actor.teamId) {
         throw new DomainError('KEY_NOT_FOUND', `provider key ${command.keyUuid} not found`);
       }
-      return [{ type: 'ProviderKeySecretRead', data: { keyUuid: state.key.keyUuid, teamId: state.key.teamId, readBy: actor.userId, readAt: command.now } }];
+      const { agentUuid } = command;
+      if (agentUuid !== undefined && !state.key.agents.some((a) => a.agentUuid === agentUuid)) {
+        throw new DomainError('AGENT_NOT_LINKED', `agent ${agentUuid} is not linked to provider key ${command.keyUuid}`, { field: 'agent_uuid' });
+      }
+      return [
+        {
+          type: 'ProviderKeySecretRead',
+          data: { keyUuid: state.key.keyUuid, teamId: state.key.teamId, readBy: actor.userId, readAt: command.now, ...(agentUuid !== undefined ? { agentUuid } : {}) },
+        },
+      ];
     }
+    case 'LinkAgent':
+      return link(command, state);
+    case 'UnlinkAgent':
+      return unlink(command, state);
     default: {
       const unknownCommand: never = command;
       throw new Error(`Unknown command ${(unknownCommand as { type: string }).type}`);
     }
   }
+}
+
+/**
+ * Linking is idempotent: the same agent with the same name (or no name) again gives no event; with
+ * another name, an event that records it.
+ */
+function link(command: LinkAgent, state: ProviderKeyState): ProviderKeyEvent[] {
+  const key = agentPlatformKey(state, command.actor, command.keyUuid, command.provider);
+  const known = key.agents.find((a) => a.agentUuid === command.agentUuid);
+  // The rule of a model access key's name (INVALID_NAME otherwise), stored trimmed and in NFC.
+  const name = command.agentName === undefined ? undefined : normalizeName(command.agentName);
+  if (known && (name === undefined || name === known.name)) return [];
+  return [
+    {
+      type: 'ProviderKeyAgentLinked',
+      data: {
+        keyUuid: key.keyUuid,
+        teamId: key.teamId,
+        agentUuid: command.agentUuid,
+        agentName: name ?? known?.name ?? null,
+        linkedBy: command.actor.userId,
+        linkedAt: command.now,
+      },
+    },
+  ];
+}
+
+function unlink(command: UnlinkAgent, state: ProviderKeyState): ProviderKeyEvent[] {
+  const key = agentPlatformKey(state, command.actor, command.keyUuid, command.provider);
+  if (!key.agents.some((a) => a.agentUuid === command.agentUuid)) {
+    throw new DomainError('AGENT_NOT_LINKED', `agent ${command.agentUuid} is not linked to ${command.provider} key ${command.keyUuid}`);
+  }
+  return [
+    {
+      type: 'ProviderKeyAgentUnlinked',
+      data: { keyUuid: key.keyUuid, teamId: key.teamId, agentUuid: command.agentUuid, unlinkedBy: command.actor.userId, unlinkedAt: command.now },
+    },
+  ];
+}
+
+/** Only the agent platform links agents: role `service`, of the key's team; other teams' keys do not exist for it. */
+function agentPlatformKey(state: ProviderKeyState, actor: Principal, keyUuid: string, provider: Provider): ProviderKey {
+  if (actor.role !== 'service') throw new DomainError('FORBIDDEN', `role ${actor.role} cannot link agents; the agent platform (role service) does`);
+  if (state.status !== 'active' || state.key.provider !== provider || state.key.teamId !== actor.teamId) {
+    throw new DomainError('KEY_NOT_FOUND', `${provider} key ${keyUuid} not found`);
+  }
+  return state.key;
 }
 
 /** Provider keys have no legacy kind: owners manage the team's, members the ones they added. */

@@ -48,10 +48,46 @@ export interface ProviderKeyDeleted {
 /** A plaintext was handed to an internal service: who, when (the metadata says from where). */
 export interface ProviderKeySecretRead {
   readonly type: 'ProviderKeySecretRead';
-  readonly data: { readonly keyUuid: string; readonly teamId: string; readonly readBy: string; readonly readAt: string };
+  readonly data: {
+    readonly keyUuid: string;
+    readonly teamId: string;
+    readonly readBy: string;
+    readonly readAt: string;
+    /** The linked agent the read was for: it counts as that agent's use. Absent when none was named (and in older events). */
+    readonly agentUuid?: string;
+  };
 }
 
-export type ProviderKeyEvent = ProviderKeyAdded | ProviderKeyRenamed | ProviderKeySecretReplaced | ProviderKeyDeleted | ProviderKeySecretRead;
+/**
+ * The agent platform (role `service`) linked an agent to the key: the agent calls the provider with
+ * it. Linking an agent again with another name records the new name.
+ */
+export interface ProviderKeyAgentLinked {
+  readonly type: 'ProviderKeyAgentLinked';
+  readonly data: {
+    readonly keyUuid: string;
+    readonly teamId: string;
+    readonly agentUuid: string;
+    /** The agent's name as the platform gave it; null when none was given. */
+    readonly agentName: string | null;
+    readonly linkedBy: string;
+    readonly linkedAt: string;
+  };
+}
+
+export interface ProviderKeyAgentUnlinked {
+  readonly type: 'ProviderKeyAgentUnlinked';
+  readonly data: { readonly keyUuid: string; readonly teamId: string; readonly agentUuid: string; readonly unlinkedBy: string; readonly unlinkedAt: string };
+}
+
+export type ProviderKeyEvent =
+  | ProviderKeyAdded
+  | ProviderKeyRenamed
+  | ProviderKeySecretReplaced
+  | ProviderKeyDeleted
+  | ProviderKeySecretRead
+  | ProviderKeyAgentLinked
+  | ProviderKeyAgentUnlinked;
 
 export const PROVIDER_KEY_EVENT_TYPES: ReadonlySet<string> = new Set<ProviderKeyEvent['type']>([
   'ProviderKeyAdded',
@@ -59,6 +95,8 @@ export const PROVIDER_KEY_EVENT_TYPES: ReadonlySet<string> = new Set<ProviderKey
   'ProviderKeySecretReplaced',
   'ProviderKeyDeleted',
   'ProviderKeySecretRead',
+  'ProviderKeyAgentLinked',
+  'ProviderKeyAgentUnlinked',
 ]);
 
 export const PROVIDER_KEY_STREAM_PREFIX = 'provider_key-';
