@@ -34,6 +34,11 @@ const ROUTES: ReadonlyArray<readonly [string, string]> = [
   ['/docs/swagger-ui.css', 'GET, HEAD'],
   ['/healthz', 'GET, HEAD'],
   ['/readyz', 'GET, HEAD'],
+  ['/console', 'GET, HEAD'],
+  ['/console/', 'GET, HEAD'],
+  ['/console/assets/x.js', 'GET, HEAD'],
+  ['/v1/console/config', 'GET, HEAD'],
+  ['/v1/console/dev-token', 'POST'],
 ];
 
 interface Answer {
