@@ -1,0 +1,88 @@
+/** The service's public HTTP API, as the console uses it: same origin, the bearer token, nothing else. */
+
+/** An answer other than 2xx: the service's message and request id, shown wherever it happens. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly requestId: string | null,
+    readonly code: string | null,
+  ) {
+    super(message);
+  }
+}
+
+export interface ApiKeyInfo {
+  uuid: string;
+  name: string;
+  secret_key?: string;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+  models: 'all' | string[];
+  vpc_uuid: string | null;
+  batch_inference_enabled: boolean;
+  legacy: boolean;
+  description: string | null;
+  deployment_names: string[];
+  expires_at: string | null;
+  secret_prefix: string | null;
+}
+
+export interface KeyPage {
+  api_key_infos: ApiKeyInfo[];
+  meta: { page: number; pages: number; total: number };
+}
+
+export type KeyView = 'mine' | 'legacy' | 'team';
+
+export const KEYS_PATH = '/v2/gen-ai/models/api_keys';
+
+/** An error from what fetch threw or the service answered: the body's message and request id when there is one. */
+export async function errorOf(response: Response): Promise<ApiError> {
+  const requestId = response.headers.get('x-request-id');
+  let message = `${response.status} ${response.statusText}`.trim();
+  let code: string | null = null;
+  try {
+    const body = (await response.json()) as { message?: unknown; request_id?: unknown; code?: unknown };
+    if (typeof body.message === 'string') message = body.message;
+    if (typeof body.code === 'string') code = body.code;
+    if (typeof body.request_id === 'string') return new ApiError(response.status, message, body.request_id, code);
+  } catch {
+    // not JSON: the status line is the message
+  }
+  return new ApiError(response.status, message, requestId, code);
+}
+
+export async function request<T>(token: string | null, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+      credentials: 'omit',
+    });
+  } catch (error) {
+    throw new ApiError(0, `the service could not be reached: ${(error as Error).message}`, null, null);
+  }
+  if (!response.ok) throw await errorOf(response);
+  return (response.status === 204 ? undefined : await response.json()) as T;
+}
+
+export const keysApi = {
+  list: (token: string, view: KeyView, page: number, perPage: number) =>
+    request<KeyPage>(token, 'GET', `${KEYS_PATH}?view=${view}&page=${page}&per_page=${perPage}`),
+  create: (token: string, body: { name: string; models: 'all' | string[]; batch_inference_enabled?: boolean; vpc_uuid?: string }, idempotencyKey: string) =>
+    request<{ api_key_info: ApiKeyInfo }>(token, 'POST', KEYS_PATH, body, { 'idempotency-key': idempotencyKey }),
+  rename: (token: string, uuid: string, name: string) => request<{ api_key_info: ApiKeyInfo }>(token, 'PUT', `${KEYS_PATH}/${uuid}`, { name }),
+  regenerate: (token: string, uuid: string, confirmName: string) =>
+    request<{ api_key_info: ApiKeyInfo }>(token, 'PUT', `${KEYS_PATH}/${uuid}/regenerate`, { confirm_name: confirmName }),
+  remove: (token: string, uuid: string, confirmName: string) =>
+    request<{ api_key_info: ApiKeyInfo }>(token, 'DELETE', `${KEYS_PATH}/${uuid}`, { confirm_name: confirmName }),
+};
