@@ -156,7 +156,11 @@ function KeyTable(props: { session: Session; view: KeyView; label: string; versi
           <TableBody items={keys} renderEmptyState={() => (loading ? 'Loading…' : 'No keys here yet.')} dependencies={[columns.length]}>
             {(key) => (
               <Row id={key.uuid} columns={columns} className="row">
-                {(column) => <Cell className="cell">{cellOf(column.id, key, onAction)}</Cell>}
+                {(column) => (
+                  <Cell className="cell" data-label={column.id === 'actions' ? undefined : column.name}>
+                    {cellOf(column.id, key, onAction)}
+                  </Cell>
+                )}
               </Row>
             )}
           </TableBody>

@@ -32,7 +32,7 @@ describe('the console, served by the service', () => {
       const csp = String(page.headers['content-security-policy']);
       expect(csp).toBe(CONSOLE_CSP);
       expect(csp).toContain("script-src 'self'");
-      expect(csp).toContain("style-src 'self'");
+      expect(csp).toMatch(/style-src 'self'( 'sha256-[A-Za-z0-9+\/=]+')*;/);
       expect(csp).not.toContain('unsafe-inline');
       expect(csp).not.toContain('unsafe-eval');
       expect(csp).not.toMatch(/https?:/);

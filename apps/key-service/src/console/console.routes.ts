@@ -11,13 +11,25 @@ export const CONSOLE_CONFIG_PATH = '/v1/console/config';
 export const DEV_TOKEN_PATH = '/v1/console/dev-token';
 
 /**
- * The console's pages allow nothing but this origin: no inline script or style (React sets styles
- * through the CSSOM, which style-src does not govern), no other origin, no framing, no plugins.
+ * The two <style> elements React Aria adds to the page, allowed by their SHA-256 and nothing else:
+ * react-aria's usePress (touch-action on pressable elements, against the double-tap delay) and
+ * usePreventScroll (overscroll containment under an open dialog, for iOS). A new version of the library
+ * that changes their text fails the browser tests (npm run test:browser watches for CSP refusals).
+ */
+export const REACT_ARIA_STYLE_HASHES = [
+  "'sha256-38RhXrc7EdReTKsOm23ZPOCUgniTUUcjky8QOOrQx6o='",
+  "'sha256-gYiS/BvZvRcK27JIXTuwhZ3hs2+VJ1X+2gUlE+farlg='",
+];
+
+/**
+ * The console's pages allow nothing but this origin: no inline script, no inline style but the two
+ * hashed above (React sets style properties through the CSSOM, which style-src does not govern), no
+ * other origin, no framing, no plugins.
  */
 export const CONSOLE_CSP = [
   "default-src 'none'",
   "script-src 'self'",
-  "style-src 'self'",
+  `style-src 'self' ${REACT_ARIA_STYLE_HASHES.join(' ')}`,
   "img-src 'self'",
   "font-src 'self'",
   "connect-src 'self'",
