@@ -107,7 +107,7 @@ async function takeSecret(page: Page, shot?: string): Promise<string> {
   return secret;
 }
 
-async function rowAction(page: Page, keyName: string, action: 'Rename' | 'Regenerate' | 'Delete'): Promise<void> {
+async function rowAction(page: Page, keyName: string, action: 'Rename' | 'Deployments' | 'Regenerate' | 'Delete'): Promise<void> {
   await page.getByRole('button', { name: `Actions for ${keyName}` }).click();
   await page.getByRole('menuitem', { name: action }).click();
 }
@@ -191,6 +191,34 @@ describe('the console in a browser', () => {
     await rowOf(page, 'console-key-2').waitFor();
     expect(await verify(second)).toMatchObject({ valid: true }); // a rename keeps the secret
 
+    // Deployments: an attached key cannot be deleted, and the console shows the service's answer and request id.
+    await rowAction(page, 'console-key-2', 'Deployments');
+    const deployments = page.getByRole('dialog');
+    await deployments.getByLabel('Deployment name').fill('llama-prod');
+    await deployments.getByRole('button', { name: 'Attach' }).click();
+    await deployments.getByRole('button', { name: 'Detach llama-prod' }).waitFor();
+    await accessible(page, 'deployments');
+    await screenshot(page, 'deployments');
+    await deployments.getByRole('button', { name: 'Close', exact: true }).click();
+    await deployments.waitFor({ state: 'detached' });
+    expect(await rowOf(page, 'console-key-2').textContent()).toContain('llama-prod');
+    await rowAction(page, 'console-key-2', 'Delete');
+    const refused = page.getByRole('alertdialog');
+    await refused.getByLabel("Type the key's name to confirm").fill('console-key-2');
+    await refused.getByRole('button', { name: 'Delete access key' }).click();
+    const conflict = refused.getByRole('alert');
+    await conflict.waitFor();
+    expect(await conflict.textContent()).toContain('409');
+    expect(await conflict.textContent()).toContain('llama-prod');
+    expect(await conflict.getByTestId('request-id').textContent()).toMatch(/\S+/);
+    await accessible(page, 'delete-key-refused');
+    await screenshot(page, 'delete-key-refused');
+    await refused.getByRole('button', { name: 'Cancel' }).click();
+    await rowAction(page, 'console-key-2', 'Deployments');
+    await page.getByRole('dialog').getByRole('button', { name: 'Detach llama-prod' }).click();
+    await page.getByRole('dialog').getByText('Not attached to any deployment.').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Close', exact: true }).click();
+
     // Delete, with the (new) name typed.
     await rowAction(page, 'console-key-2', 'Delete');
     const remove = page.getByRole('alertdialog');
@@ -268,6 +296,55 @@ describe('the console in a browser', () => {
     await rowOf(page, 'member-key').waitFor();
     await accessible(page, 'teams-keys');
     await screenshot(page, 'teams-keys');
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it("an auditor's point-in-time view shows the old name before a rename; the timeline shows actor, source and hashes", async () => {
+    const owner = service.token('team-3', 'owner-3', 'owner');
+    const created = await api(service.baseUrl, 'POST', '/v2/gen-ai/models/api_keys', owner, { name: 'before-name' });
+    expect(created.status).toBe(200);
+    const uuid = created.body.api_key_info.uuid;
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the rename is recorded at a later instant
+    expect((await api(service.baseUrl, 'PUT', `/v2/gen-ai/models/api_keys/${uuid}`, owner, { name: 'after-name' })).status).toBe(200);
+
+    const { page, context, problems } = await open(DESKTOP);
+    await devSignIn(page, 'team-3', 'auditor-3', 'auditor');
+    await page.getByRole('link', { name: 'Audit' }).click();
+    await page.getByRole('heading', { name: 'Team event log' }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'ModelAccessKeyRenamed' }).waitFor();
+    await accessible(page, 'audit-event-log');
+    await screenshot(page, 'audit-event-log');
+
+    // The filter by type.
+    await page.getByLabel('Event type').fill('ModelAccessKeyRenamed');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByRole('row').filter({ hasText: 'ModelAccessKeyCreated' }).waitFor({ state: 'detached' });
+    expect(await page.getByRole('grid', { name: 'Team event log' }).getByRole('row').filter({ hasText: 'ModelAccessKeyRenamed' }).count()).toBe(1);
+
+    await page.getByRole('button', { name: new RegExp(`Timeline of key ${uuid}`) }).first().click();
+    const timeline = page.getByRole('grid', { name: `Timeline of ${uuid}` });
+    await timeline.getByRole('row').filter({ hasText: 'ModelAccessKeyRenamed' }).waitFor();
+    const createdRow = timeline.getByRole('row').filter({ hasText: 'ModelAccessKeyCreated' });
+    expect(await createdRow.textContent()).toContain('owner-3 (owner)');
+    expect(await createdRow.textContent()).toContain('previous none (first event)');
+    await createdRow.getByRole('button', { name: /As of this event|Key as of/ }).click();
+    expect(await page.getByTestId('state-name').textContent()).toBe('before-name');
+    await accessible(page, 'audit-point-in-time');
+    await screenshot(page, 'audit-point-in-time');
+    await timeline.getByRole('row').filter({ hasText: 'ModelAccessKeyRenamed' }).getByRole('button', { name: /Key as of/ }).click();
+    await page.getByTestId('state-name').getByText('after-name').waitFor();
+
+    // A point in time typed by hand, before the key existed.
+    await page.getByLabel('Point in time').fill('2020-01-01');
+    await page.getByRole('button', { name: 'Show the key as it was' }).click();
+    await page.getByText('The key did not exist yet.').waitFor();
+
+    // A member reaches no audit screen.
+    await signOut(page);
+    await devSignIn(page, 'team-3', 'member-3', 'member');
+    expect(await page.getByRole('link', { name: 'Audit' }).count()).toBe(0);
+
     expect(problems).toEqual([]);
     await context.close();
   });

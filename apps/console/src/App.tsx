@@ -1,11 +1,31 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Button } from 'react-aria-components';
+import { AuditPage } from './audit/AuditPage';
+import { ModelKeysPage } from './keys/ModelKeysPage';
 import { Session, storeSession, storedSession } from './session';
 import { SignIn } from './SignIn';
-import { ModelKeysPage } from './keys/ModelKeysPage';
+
+type Screen = 'keys' | 'audit';
+
+/** The screens a role reaches: the audit trail is for owners and auditors (the API's rule). */
+function screensFor(session: Session): { id: Screen; label: string }[] {
+  const keys = { id: 'keys' as const, label: 'Model access keys' };
+  return session.role === 'owner' || session.role === 'auditor' ? [keys, { id: 'audit', label: 'Audit' }] : [keys];
+}
+
+/** The screen is in the address's fragment (#audit): back and forward work, and nothing reaches the server. */
+function screenOfHash(): Screen {
+  return window.location.hash === '#audit' ? 'audit' : 'keys';
+}
 
 export function App() {
   const [session, setSession] = useState<Session | null>(() => storedSession());
+  const [screen, setScreen] = useState<Screen>(screenOfHash);
+  useEffect(() => {
+    const onHash = () => setScreen(screenOfHash());
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
   const signIn = (next: Session | null) => {
     storeSession(next);
     setSession(next);
@@ -18,14 +38,18 @@ export function App() {
       </main>
     );
   }
+  const screens = screensFor(session);
+  const current = screens.some((s) => s.id === screen) ? screen : 'keys';
   return (
     <>
       <header className="topbar">
         <span className="brand">Model keys console</span>
         <nav aria-label="Screens">
-          <a href="#model-access-keys" aria-current="page">
-            Model access keys
-          </a>
+          {screens.map((s) => (
+            <a key={s.id} href={`#${s.id}`} aria-current={s.id === current ? 'page' : undefined}>
+              {s.label}
+            </a>
+          ))}
         </nav>
         <span className="who" data-testid="who">
           {session.userId} · {session.role} · team {session.teamId}
@@ -34,9 +58,7 @@ export function App() {
           Sign out
         </Button>
       </header>
-      <main className="page" id="model-access-keys">
-        <ModelKeysPage session={session} />
-      </main>
+      <main className="page">{current === 'audit' ? <AuditPage session={session} /> : <ModelKeysPage session={session} />}</main>
     </>
   );
 }

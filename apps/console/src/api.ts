@@ -86,3 +86,49 @@ export const keysApi = {
   remove: (token: string, uuid: string, confirmName: string) =>
     request<{ api_key_info: ApiKeyInfo }>(token, 'DELETE', `${KEYS_PATH}/${uuid}`, { confirm_name: confirmName }),
 };
+
+export const deploymentsApi = {
+  attach: (token: string, uuid: string, deploymentName: string) =>
+    request<{ api_key_info: ApiKeyInfo }>(token, 'POST', `${KEYS_PATH}/${uuid}/deployments`, { deployment_name: deploymentName }),
+  detach: (token: string, uuid: string, deploymentName: string) =>
+    request<{ api_key_info: ApiKeyInfo }>(token, 'DELETE', `${KEYS_PATH}/${uuid}/deployments/${encodeURIComponent(deploymentName)}`),
+};
+
+export interface AuditEvent {
+  position: number;
+  stream_id: string;
+  revision: number;
+  type: string;
+  data: Record<string, unknown>;
+  metadata: {
+    actor?: { userId?: string; role?: string; teamId?: string };
+    requestId?: string | null;
+    sourceIp?: string | null;
+    userAgent?: string | null;
+  };
+  recorded_at: string;
+  prev_hash: string | null;
+  hash: string;
+}
+
+export interface KeyStateAt {
+  as_of: string;
+  existed: boolean;
+  deleted: boolean;
+  expired: boolean;
+  secret_generation: number | null;
+  revision: number | null;
+  key: Record<string, unknown> | null;
+}
+
+export const auditApi = {
+  teamEvents: (token: string, after: number, limit: number, filter: { type?: string; actor?: string }) => {
+    const query = new URLSearchParams({ after: String(after), limit: String(limit) });
+    if (filter.type) query.set('type', filter.type);
+    if (filter.actor) query.set('actor', filter.actor);
+    return request<{ events: AuditEvent[]; next_after: number }>(token, 'GET', `/v1/audit/events?${query}`);
+  },
+  keyEvents: (token: string, uuid: string) => request<{ events: AuditEvent[] }>(token, 'GET', `/v1/audit/keys/${encodeURIComponent(uuid)}/events`),
+  keyState: (token: string, uuid: string, asOf: string) =>
+    request<KeyStateAt>(token, 'GET', `/v1/audit/keys/${encodeURIComponent(uuid)}/state?as_of=${encodeURIComponent(asOf)}`),
+};

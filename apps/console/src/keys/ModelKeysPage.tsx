@@ -23,6 +23,7 @@ import { ErrorNotice } from '../ErrorNotice';
 import { Session } from '../session';
 import { ConfirmNameDialog } from './ConfirmNameDialog';
 import { CreateKeyDialog } from './CreateKeyDialog';
+import { DeploymentsDialog } from './DeploymentsDialog';
 import { RenameDialog } from './RenameDialog';
 
 const PER_PAGE = 10;
@@ -37,7 +38,7 @@ export function tabsFor(role: Session['role']): { id: KeyView; label: string }[]
   return [mine, legacy];
 }
 
-type Action = { kind: 'rename' | 'regenerate' | 'delete'; key: ApiKeyInfo };
+type Action = { kind: 'rename' | 'deployments' | 'regenerate' | 'delete'; key: ApiKeyInfo };
 
 export function ModelKeysPage({ session }: { session: Session }) {
   const tabs = tabsFor(session.role);
@@ -90,6 +91,15 @@ export function ModelKeysPage({ session }: { session: Session }) {
       {action?.kind === 'rename' ? (
         <RenameDialog token={session.token} keyInfo={action.key} onRenamed={(key) => changed(`Key renamed to ${key.name}.`)} onClose={() => setAction(null)} />
       ) : null}
+      {action?.kind === 'deployments' ? (
+        <DeploymentsDialog
+          token={session.token}
+          keyInfo={action.key}
+          readOnly={readOnly}
+          onChanged={(key) => changed(`Deployments of ${key.name}: ${key.deployment_names.join(', ') || 'none'}.`)}
+          onClose={() => setAction(null)}
+        />
+      ) : null}
       {action?.kind === 'regenerate' || action?.kind === 'delete' ? (
         <ConfirmNameDialog
           kind={action.kind}
@@ -135,6 +145,7 @@ function KeyTable(props: { session: Session; view: KeyView; label: string; versi
     { id: 'name', name: 'Name' },
     { id: 'models', name: 'Models' },
     { id: 'vpc', name: 'VPC' },
+    { id: 'deployments', name: 'Deployments' },
     { id: 'created', name: 'Created' },
     ...(view === 'team' ? [{ id: 'creator', name: 'Creator' }] : []),
     ...(readOnly ? [] : [{ id: 'actions', name: 'Actions' }]),
@@ -196,6 +207,8 @@ function cellOf(column: string, key: ApiKeyInfo, onAction: (action: Action) => v
       return <ModelsCell keyInfo={key} />;
     case 'vpc':
       return key.vpc_uuid ? <code className="vpc">{key.vpc_uuid}</code> : <span className="muted">No VPC network</span>;
+    case 'deployments':
+      return key.deployment_names.length === 0 ? <span className="muted">None</span> : key.deployment_names.join(', ');
     case 'created':
       return <time dateTime={key.created_at}>{dateTime(key.created_at)}</time>;
     case 'creator':
@@ -210,6 +223,9 @@ function cellOf(column: string, key: ApiKeyInfo, onAction: (action: Action) => v
             <Menu className="menu" onAction={(id) => onAction({ kind: id as Action['kind'], key })}>
               <MenuItem id="rename" className="menu-item">
                 Rename
+              </MenuItem>
+              <MenuItem id="deployments" className="menu-item">
+                Deployments
               </MenuItem>
               <MenuItem id="regenerate" className="menu-item">
                 Regenerate
