@@ -19,7 +19,9 @@ export function sessionOf(token: string): Session | null {
   const parts = token.trim().split('.');
   if (parts.length !== 3) return null;
   try {
-    const json = atob(parts[1].replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(parts[1].length / 4) * 4, '='));
+    // base64url of UTF-8: atob yields one character per byte, TextDecoder makes them text again.
+    const binary = atob(parts[1].replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(parts[1].length / 4) * 4, '='));
+    const json = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
     const payload = JSON.parse(json) as { team_id?: unknown; sub?: unknown; role?: unknown };
     if (typeof payload.team_id !== 'string' || typeof payload.sub !== 'string' || !ROLES.includes(payload.role as Role)) return null;
     return { token: token.trim(), teamId: payload.team_id, userId: payload.sub, role: payload.role as Role };

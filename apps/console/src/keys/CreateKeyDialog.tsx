@@ -3,13 +3,9 @@ import { Button, Dialog, FieldError, Form, Heading, Input, Label, Modal, ModalOv
 import { ApiKeyInfo, keysApi } from '../api';
 import { ErrorNotice } from '../ErrorNotice';
 import { SecretOnce } from '../SecretOnce';
+import { parseModels } from './key-rules';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Model ids as typed: one per line or separated by commas, blanks and repeats dropped. */
-export function parseModels(text: string): string[] {
-  return [...new Set(text.split(/[\n,]/).map((m) => m.trim()).filter((m) => m.length > 0))];
-}
 
 interface Props {
   isOpen: boolean;

@@ -25,18 +25,9 @@ import { ConfirmNameDialog } from './ConfirmNameDialog';
 import { CreateKeyDialog } from './CreateKeyDialog';
 import { DeploymentsDialog } from './DeploymentsDialog';
 import { RenameDialog } from './RenameDialog';
+import { tabsFor } from './key-rules';
 
 const PER_PAGE = 10;
-
-/** The tabs a role sees, as the control panel shows them; auditors read the team's keys and change nothing. */
-export function tabsFor(role: Session['role']): { id: KeyView; label: string }[] {
-  const mine = { id: 'mine' as const, label: 'My keys' };
-  const legacy = { id: 'legacy' as const, label: 'Legacy keys' };
-  const team = { id: 'team' as const, label: "Team's keys" };
-  if (role === 'owner') return [mine, legacy, team];
-  if (role === 'auditor') return [team, legacy];
-  return [mine, legacy];
-}
 
 type Action = { kind: 'rename' | 'deployments' | 'regenerate' | 'delete'; key: ApiKeyInfo };
 
