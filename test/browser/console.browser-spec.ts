@@ -2,6 +2,7 @@ import AxeBuilder from '@axe-core/playwright';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Browser, BrowserContext, Page, chromium } from 'playwright-core';
+import { ProviderMock, startProviderMock } from '../support/provider-mock';
 import { ROOT, ServiceProcess, api, startService } from '../support/service-process';
 
 /**
@@ -18,6 +19,7 @@ const PHONE = { width: 390, height: 844 };
 let service: ServiceProcess;
 let browser: Browser;
 let gateway: string;
+let anthropic: ProviderMock;
 
 /** What the page reported that must not happen: CSP refusals, uncaught errors. */
 interface Watched {
@@ -107,14 +109,15 @@ async function takeSecret(page: Page, shot?: string): Promise<string> {
   return secret;
 }
 
-async function rowAction(page: Page, keyName: string, action: 'Rename' | 'Deployments' | 'Regenerate' | 'Delete'): Promise<void> {
+async function rowAction(page: Page, keyName: string, action: 'Rename' | 'Deployments' | 'Regenerate' | 'Delete' | 'Edit'): Promise<void> {
   await page.getByRole('button', { name: `Actions for ${keyName}` }).click();
   await page.getByRole('menuitem', { name: action }).click();
 }
 
 beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: npm run test:browser installs Debian's chromium`);
-  service = await startService({ env: { NODE_ENV: 'development' } });
+  anthropic = await startProviderMock('anthropic', ['claude-sonnet-4-5']);
+  service = await startService({ env: { NODE_ENV: 'development', ANTHROPIC_API_BASE_URL: anthropic.url } });
   gateway = service.token('team-1', 'gw-1', 'gateway');
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 });
@@ -122,6 +125,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await service?.kill();
+  await anthropic?.close();
 });
 
 describe('the console in a browser', () => {
@@ -344,6 +348,132 @@ describe('the console in a browser', () => {
     await signOut(page);
     await devSignIn(page, 'team-3', 'member-3', 'member');
     expect(await page.getByRole('link', { name: 'Audit' }).count()).toBe(0);
+
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('Gcore API keys: create with a deployment and no expiry, the secret once; a past-due key shows as expired; the key page; a delete refused while attached', async () => {
+    const owner = service.token('team-4', 'owner-4', 'owner');
+    const soon = new Date(Date.now() + 1500).toISOString();
+    expect((await api(service.baseUrl, 'POST', '/cloud/v3/inference/team-4/api_keys', owner, { name: 'past-due', expires_at: soon })).status).toBe(201);
+
+    const { page, context, problems } = await open(DESKTOP);
+    await devSignIn(page, 'team-4', 'owner-4', 'owner');
+    await page.getByRole('link', { name: 'Inference API keys' }).click();
+    await page.getByRole('heading', { name: 'API keys', exact: true }).waitFor();
+
+    await page.getByRole('button', { name: 'Create API key' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Name', { exact: true }).fill('edge-key');
+    await dialog.getByLabel('Description (optional)').fill('chat app');
+    await dialog.getByLabel('Add a deployment by name').fill('llama-prod');
+    await dialog.getByRole('button', { name: 'Add deployment' }).click();
+    expect(await dialog.getByRole('checkbox', { name: 'llama-prod' }).isChecked()).toBe(true);
+    await dialog.getByRole('radio', { name: 'Never expire' }).waitFor();
+    await accessible(page, 'gcore-create');
+    await screenshot(page, 'gcore-create');
+    await dialog.getByRole('button', { name: 'Create', exact: true }).click();
+    const secret = await takeSecret(page);
+    expect(await verify(secret)).toMatchObject({ valid: true });
+
+    // The key made with a 1.5 s expiry is past due by now.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(soon) - Date.now() + 200)));
+    await page.reload();
+    const expired = rowOf(page, 'past-due');
+    await expired.waitFor();
+    expect(await expired.textContent()).toContain('Expired');
+    expect(await rowOf(page, 'edge-key').textContent()).toContain('Never');
+    await accessible(page, 'gcore-keys');
+    await screenshot(page, 'gcore-keys');
+
+    // Delete while attached: the 409 names the deployment.
+    await rowAction(page, 'edge-key', 'Delete');
+    const remove = page.getByRole('alertdialog');
+    expect(await remove.textContent()).toContain('llama-prod');
+    await remove.getByRole('button', { name: 'Delete API key' }).click();
+    const conflict = remove.getByRole('alert');
+    await conflict.waitFor();
+    expect(await conflict.textContent()).toContain('409');
+    expect(await conflict.textContent()).toContain('llama-prod');
+    await screenshot(page, 'gcore-delete-refused');
+    await remove.getByRole('button', { name: 'Cancel' }).click();
+
+    // The key page: General, Inference instances, Expiration; detach, then the delete goes through.
+    await rowAction(page, 'edge-key', 'Edit');
+    const keyPage = page.getByRole('dialog');
+    expect(await keyPage.getByRole('tab').allTextContents()).toEqual(['General', 'Inference instances', 'Expiration']);
+    await accessible(page, 'gcore-key-page');
+    await screenshot(page, 'gcore-key-page');
+    await keyPage.getByRole('tab', { name: 'Inference instances' }).click();
+    await keyPage.getByRole('checkbox', { name: 'llama-prod' }).uncheck({ force: true }); // React Aria hides the input under its label
+    await keyPage.getByRole('button', { name: 'Save' }).click();
+    await keyPage.getByText('Inference instances saved.').waitFor();
+    await keyPage.getByRole('button', { name: 'Close', exact: true }).click();
+    await rowAction(page, 'edge-key', 'Delete');
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Delete API key' }).click();
+    await rowOf(page, 'edge-key').waitFor({ state: 'detached' });
+    expect(await verify(secret)).toMatchObject({ valid: false });
+
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('provider keys: a key the provider rejects is refused and nothing is stored, an unreachable provider is said so, an accepted key is saved, edited and deleted with its name typed', async () => {
+    const { page, context, problems } = await open(DESKTOP);
+    await devSignIn(page, 'team-5', 'owner-5', 'owner');
+    await page.getByRole('link', { name: 'Provider keys' }).click();
+    expect(await page.getByRole('tab').allTextContents()).toEqual(['Anthropic', 'OpenAI']);
+
+    await page.getByRole('button', { name: 'Add Anthropic key' }).click();
+    const dialog = page.getByRole('dialog');
+    const save = dialog.getByRole('button', { name: 'Verify and Save' });
+    await dialog.getByLabel('Anthropic API key').fill('sk-ant-api03-rejected-by-the-provider');
+    await dialog.getByLabel('Name', { exact: true }).fill('sk-Prod');
+    expect(await dialog.getByRole('list', { name: 'Name rule' }).textContent()).toContain('does not start with sk-');
+    expect(await dialog.getByText('(not met)').count()).toBeGreaterThanOrEqual(2);
+    expect(await save.isDisabled()).toBe(true);
+    await dialog.getByLabel('Name', { exact: true }).fill('prod-claude');
+    expect(await dialog.getByText('(not met)').count()).toBe(0);
+    expect(await save.isDisabled()).toBe(true); // the terms are not accepted yet
+    await dialog.getByText(/I agree that this key is used on my behalf/).click();
+    await accessible(page, 'provider-add');
+    await screenshot(page, 'provider-add');
+    await save.click();
+    const refused = dialog.getByRole('alert');
+    await refused.waitFor();
+    expect(await refused.textContent()).toContain('422');
+    expect(await refused.getByTestId('request-id').textContent()).toMatch(/\S+/);
+    await screenshot(page, 'provider-rejected');
+
+    anthropic.failWith = 500;
+    await save.click();
+    await dialog.getByRole('alert').getByText(/^502/).waitFor();
+    anthropic.failWith = null;
+    expect((await api(service.baseUrl, 'GET', '/v2/gen-ai/anthropic/keys', service.token('team-5', 'owner-5', 'owner'))).body.meta.total).toBe(0);
+
+    const good = 'sk-ant-api03-accepted-by-the-provider-0001';
+    anthropic.validKeys.add(good);
+    await dialog.getByLabel('Anthropic API key').fill(good);
+    await save.click();
+    await dialog.waitFor({ state: 'detached' });
+    await rowOf(page, 'prod-claude').waitFor();
+    expect(await page.content()).not.toContain(good);
+    await accessible(page, 'provider-keys');
+    await screenshot(page, 'provider-keys');
+
+    await rowAction(page, 'prod-claude', 'Edit');
+    await page.getByRole('dialog').getByLabel('Name', { exact: true }).fill('prod-claude.v2');
+    await page.getByRole('dialog').getByRole('button', { name: 'Verify and Save' }).click();
+    await rowOf(page, 'prod-claude.v2').waitFor();
+
+    await rowAction(page, 'prod-claude.v2', 'Delete');
+    const confirm = page.getByRole('alertdialog');
+    const button = confirm.getByRole('button', { name: 'Delete key' });
+    expect(await button.isDisabled()).toBe(true);
+    await confirm.getByLabel("Type the key's name to confirm").fill('prod-claude.v2');
+    await button.click();
+    await rowOf(page, 'prod-claude.v2').waitFor({ state: 'detached' });
 
     expect(problems).toEqual([]);
     await context.close();

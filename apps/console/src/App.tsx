@@ -1,21 +1,29 @@
 import { useEffect, useState } from 'react';
 import { Button } from 'react-aria-components';
 import { AuditPage } from './audit/AuditPage';
+import { GcoreKeysPage } from './gcore/GcoreKeysPage';
+import { ProviderKeysPage } from './providers/ProviderKeysPage';
 import { ModelKeysPage } from './keys/ModelKeysPage';
 import { Session, storeSession, storedSession } from './session';
 import { SignIn } from './SignIn';
 
-type Screen = 'keys' | 'audit';
+const SCREENS = ['keys', 'inference-api-keys', 'provider-keys', 'audit'] as const;
+type Screen = (typeof SCREENS)[number];
 
 /** The screens a role reaches: the audit trail is for owners and auditors (the API's rule). */
 function screensFor(session: Session): { id: Screen; label: string }[] {
-  const keys = { id: 'keys' as const, label: 'Model access keys' };
-  return session.role === 'owner' || session.role === 'auditor' ? [keys, { id: 'audit', label: 'Audit' }] : [keys];
+  const all: { id: Screen; label: string }[] = [
+    { id: 'keys', label: 'Model access keys' },
+    { id: 'inference-api-keys', label: 'Inference API keys' },
+    { id: 'provider-keys', label: 'Provider keys' },
+  ];
+  return session.role === 'owner' || session.role === 'auditor' ? [...all, { id: 'audit', label: 'Audit' }] : all;
 }
 
 /** The screen is in the address's fragment (#audit): back and forward work, and nothing reaches the server. */
 function screenOfHash(): Screen {
-  return window.location.hash === '#audit' ? 'audit' : 'keys';
+  const hash = window.location.hash.slice(1);
+  return (SCREENS as readonly string[]).includes(hash) ? (hash as Screen) : 'keys';
 }
 
 export function App() {
@@ -58,7 +66,17 @@ export function App() {
           Sign out
         </Button>
       </header>
-      <main className="page">{current === 'audit' ? <AuditPage session={session} /> : <ModelKeysPage session={session} />}</main>
+      <main className="page">
+        {current === 'audit' ? (
+          <AuditPage session={session} />
+        ) : current === 'inference-api-keys' ? (
+          <GcoreKeysPage session={session} />
+        ) : current === 'provider-keys' ? (
+          <ProviderKeysPage session={session} />
+        ) : (
+          <ModelKeysPage session={session} />
+        )}
+      </main>
     </>
   );
 }

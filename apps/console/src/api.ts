@@ -132,3 +132,53 @@ export const auditApi = {
   keyState: (token: string, uuid: string, asOf: string) =>
     request<KeyStateAt>(token, 'GET', `/v1/audit/keys/${encodeURIComponent(uuid)}/state?as_of=${encodeURIComponent(asOf)}`),
 };
+
+/** Gcore's inference API keys: addressed by name in the caller's project (the team). */
+export interface InferenceApiKey {
+  name: string;
+  description: string | null;
+  created_at: string;
+  expires_at: string | null;
+  deployment_names: string[];
+  secret?: string;
+}
+
+const gcorePath = (project: string) => `/cloud/v3/inference/${encodeURIComponent(project)}/api_keys`;
+
+export const gcoreApi = {
+  list: (token: string, project: string, limit: number, offset: number) =>
+    request<{ results: InferenceApiKey[]; count: number }>(token, 'GET', `${gcorePath(project)}?limit=${limit}&offset=${offset}`),
+  create: (token: string, project: string, body: { name: string; description?: string; deployment_names?: string[]; expires_at?: string }) =>
+    request<InferenceApiKey>(token, 'POST', gcorePath(project), body),
+  update: (token: string, project: string, name: string, body: { description?: string | null; deployment_names?: string[]; expires_at?: string | null }) =>
+    request<InferenceApiKey>(token, 'PATCH', `${gcorePath(project)}/${encodeURIComponent(name)}`, body),
+  remove: (token: string, project: string, name: string) => request<void>(token, 'DELETE', `${gcorePath(project)}/${encodeURIComponent(name)}`),
+};
+
+export type Provider = 'anthropic' | 'openai';
+
+export interface ProviderKeyInfo {
+  uuid: string;
+  name: string;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+  models?: string[];
+}
+
+const providerPath = (provider: Provider) => `/v2/gen-ai/${provider}/keys`;
+
+export const providerApi = {
+  list: (token: string, provider: Provider, page: number, perPage: number) =>
+    request<{ api_key_infos: ProviderKeyInfo[]; meta: { page: number; pages: number; total: number } }>(
+      token,
+      'GET',
+      `${providerPath(provider)}?page=${page}&per_page=${perPage}`,
+    ),
+  create: (token: string, provider: Provider, body: { api_key: string; name: string }) =>
+    request<{ api_key_info: ProviderKeyInfo }>(token, 'POST', providerPath(provider), body),
+  update: (token: string, provider: Provider, uuid: string, body: { api_key?: string; name?: string }) =>
+    request<{ api_key_info: ProviderKeyInfo }>(token, 'PUT', `${providerPath(provider)}/${uuid}`, body),
+  remove: (token: string, provider: Provider, uuid: string, confirmName: string) =>
+    request<{ api_key_info: ProviderKeyInfo }>(token, 'DELETE', `${providerPath(provider)}/${uuid}`, { confirm_name: confirmName }),
+};
