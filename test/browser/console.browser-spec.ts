@@ -329,6 +329,7 @@ describe('the console in a browser', () => {
     await page.getByRole('button', { name: new RegExp(`Timeline of key ${uuid}`) }).first().click();
     const timeline = page.getByRole('grid', { name: `Timeline of ${uuid}` });
     await timeline.getByRole('row').filter({ hasText: 'ModelAccessKeyRenamed' }).waitFor();
+    expect(await page.getByTestId('chain').textContent()).toContain('Hash chain intact: 2 events');
     const createdRow = timeline.getByRole('row').filter({ hasText: 'ModelAccessKeyCreated' });
     expect(await createdRow.textContent()).toContain('owner-3 (owner)');
     expect(await createdRow.textContent()).toContain('previous none (first event)');

@@ -121,7 +121,15 @@ export interface KeyStateAt {
   key: Record<string, unknown> | null;
 }
 
+export interface KeyChain {
+  intact: boolean;
+  events: number;
+  head_hash: string | null;
+  broken: { revision: number; position: number; field: string; expected: string; found: string; message: string } | null;
+}
+
 export const auditApi = {
+  keyChain: (token: string, uuid: string) => request<KeyChain>(token, 'GET', `/v1/audit/keys/${encodeURIComponent(uuid)}/chain`),
   teamEvents: (token: string, after: number, limit: number, filter: { type?: string; actor?: string }) => {
     const query = new URLSearchParams({ after: String(after), limit: String(limit) });
     if (filter.type) query.set('type', filter.type);

@@ -1,6 +1,6 @@
 import { FormEvent, useCallback, useEffect, useState } from 'react';
 import { Button, Cell, Column, Form, Input, Label, Row, Table, TableBody, TableHeader, Text, TextField } from 'react-aria-components';
-import { AuditEvent, KeyStateAt, auditApi } from '../api';
+import { AuditEvent, KeyChain, KeyStateAt, auditApi } from '../api';
 import { ErrorNotice } from '../ErrorNotice';
 import { Session } from '../session';
 
@@ -54,12 +54,15 @@ function KeyTimeline({ token, uuid }: { token: string; uuid: string }) {
   const [asOf, setAsOf] = useState('');
   const [state, setState] = useState<KeyStateAt | null>(null);
   const [stateError, setStateError] = useState<unknown>(null);
+  const [chain, setChain] = useState<KeyChain | null>(null);
+  const [chainError, setChainError] = useState<unknown>(null);
 
   useEffect(() => {
     auditApi.keyEvents(token, uuid).then(
       (answer) => setEvents(answer.events),
       (failure) => setError(failure),
     );
+    auditApi.keyChain(token, uuid).then(setChain, setChainError);
   }, [token, uuid]);
 
   const showState = async (instant: string) => {
@@ -77,6 +80,18 @@ function KeyTimeline({ token, uuid }: { token: string; uuid: string }) {
   if (events === null) return <p className="hint">Loading…</p>;
   return (
     <>
+      <ErrorNotice error={chainError} />
+      {chain ? (
+        <p className={chain.intact ? 'chain ok' : 'chain broken'} data-testid="chain">
+          {chain.intact ? (
+            <>
+              Hash chain intact: {chain.events} events, every hash recomputed by the service and every link checked. Head <code>{chain.head_hash}</code>
+            </>
+          ) : (
+            <>Hash chain broken: {chain.broken?.message}</>
+          )}
+        </p>
+      ) : null}
       <div className="table-scroll">
         <Table aria-label={`Timeline of ${uuid}`} className="table audit-table">
           <TableHeader>

@@ -5,8 +5,8 @@ import { CurrentPrincipal } from '../auth/auth.guard';
 import { Principal } from '../auth/principal';
 import { ErrorResponse } from '../keys/shared/api-key-info.response';
 import { KeyUuidParam } from '../keys/shared/key-request.validators';
-import { AuditQuery, KeyStateAt } from './audit.query';
-import { AuditEventsResponse, KeyEventsResponse, KeyStateRequest, KeyStateResponse, TeamEventsRequest } from './audit.request.dto';
+import { AuditQuery, KeyChainReport, KeyStateAt } from './audit.query';
+import { AuditEventsResponse, KeyChainResponse, KeyEventsResponse, KeyStateRequest, KeyStateResponse, TeamEventsRequest } from './audit.request.dto';
 
 /** The audit trail of the caller's own team: owners and auditors only. */
 @AuthenticatedRoutes('audit', ['owner', 'auditor'], 'Not an owner or auditor')
@@ -28,6 +28,14 @@ export class AuditHttpController {
   @ApiResponse({ status: 404, type: ErrorResponse, description: 'No such key in the caller’s team' })
   keyState(@CurrentPrincipal() actor: Principal, @KeyUuidParam() uuid: string, @Query() query: KeyStateRequest): Promise<KeyStateAt> {
     return this.audit.keyStateAt(actor, uuid, new Date(query.as_of));
+  }
+
+  @Get('keys/:uuid/chain')
+  @ApiOperation({ summary: "The key's hash chain as stored now: every hash recomputed, every link checked; the first break if any" })
+  @ApiOkResponse({ type: KeyChainResponse })
+  @ApiResponse({ status: 404, type: ErrorResponse, description: 'No such key in the caller’s team' })
+  keyChain(@CurrentPrincipal() actor: Principal, @KeyUuidParam() uuid: string): Promise<KeyChainReport> {
+    return this.audit.keyChain(actor, uuid);
   }
 
   @Get('events')

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type Database from 'better-sqlite3';
-import { EVENT_STORE, EventStore } from '@lib/event-store';
+import { ChainVerifier, EVENT_STORE, EventStore } from '@lib/event-store';
 import { Principal } from '../auth/principal';
 import { DomainError } from '../common/domain-error';
 import { decodeKeyEvent } from '../keys/domain/model-access-key.codec';
@@ -8,6 +8,7 @@ import { ModelAccessKeyEvent, keyStreamId } from '../keys/domain/model-access-ke
 import { ModelAccessKeyState, fold } from '../keys/domain/model-access-key.state';
 import { READ_MODEL_DB } from '../read-side/read-model.database';
 import { AuditEvent, toAuditEvent } from './audit-events.projection';
+import { describeBreak } from './verify-chain';
 
 export interface TeamEventsFilter {
   readonly after: number;
@@ -31,6 +32,15 @@ export interface KeyStateAt {
   readonly key: Record<string, unknown> | null;
 }
 
+/** A key's hash chain, checked from its first event: each event's hash recomputed, each link to the one before. */
+export interface KeyChainReport {
+  readonly intact: boolean;
+  readonly events: number;
+  /** The last event's hash when the chain is intact: what the next event will link to. */
+  readonly head_hash: string | null;
+  readonly broken: { readonly revision: number; readonly position: number; readonly field: string; readonly expected: string; readonly found: string; readonly message: string } | null;
+}
+
 /** The audit reads: a key's history from the log itself, and the team's trail from its index. */
 @Injectable()
 export class AuditQuery {
@@ -48,6 +58,22 @@ export class AuditQuery {
     const teamId = (events[0]?.data as { teamId?: string } | undefined)?.teamId;
     if (events.length === 0 || teamId !== actor.teamId) throw new DomainError('KEY_NOT_FOUND', `key ${keyUuid} not found`);
     return events.map(toAuditEvent);
+  }
+
+  /** The key's chain as stored now (keyctl audit verify checks every stream of the store the same way). */
+  async keyChain(actor: Principal, keyUuid: string): Promise<KeyChainReport> {
+    const events = await this.store.readStream(keyStreamId(keyUuid));
+    const teamId = (events[0]?.data as { teamId?: string } | undefined)?.teamId;
+    if (events.length === 0 || teamId !== actor.teamId) throw new DomainError('KEY_NOT_FOUND', `key ${keyUuid} not found`);
+    const verifier = new ChainVerifier();
+    for (const event of events) {
+      const broken = verifier.check(event);
+      if (broken) {
+        const { revision, position, field, expected, found } = broken;
+        return { intact: false, events: events.length, head_hash: null, broken: { revision, position, field, expected, found, message: describeBreak(broken) } };
+      }
+    }
+    return { intact: true, events: events.length, head_hash: events[events.length - 1].hash, broken: null };
   }
 
   /** The key as it was at `asOf`: its events recorded up to then, folded. */

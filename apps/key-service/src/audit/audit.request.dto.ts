@@ -60,3 +60,19 @@ export class KeyStateResponse {
 export class KeyEventsResponse {
   @ApiProperty({ type: [AuditEventResponse] }) events!: AuditEventResponse[];
 }
+
+class ChainBreakResponse {
+  @ApiProperty() revision!: number;
+  @ApiProperty() position!: number;
+  @ApiProperty({ enum: ['revision', 'prevHash', 'hash'] }) field!: string;
+  @ApiProperty() expected!: string;
+  @ApiProperty() found!: string;
+  @ApiProperty() message!: string;
+}
+
+export class KeyChainResponse {
+  @ApiProperty({ description: 'Every event hash recomputed and every link to the previous event checked, from the first event' }) intact!: boolean;
+  @ApiProperty() events!: number;
+  @ApiProperty({ nullable: true, type: String, description: 'The last event’s hash when the chain is intact' }) head_hash!: string | null;
+  @ApiProperty({ type: ChainBreakResponse, nullable: true, description: 'The first broken link' }) broken!: ChainBreakResponse | null;
+}

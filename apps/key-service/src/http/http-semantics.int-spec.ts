@@ -27,6 +27,7 @@ const ROUTES: ReadonlyArray<readonly [string, string]> = [
   ['/v1/revocations/stream', 'GET, HEAD'],
   [`/v1/audit/keys/${UUID}/events`, 'GET, HEAD'],
   [`/v1/audit/keys/${UUID}/state`, 'GET, HEAD'],
+  [`/v1/audit/keys/${UUID}/chain`, 'GET, HEAD'],
   ['/v1/audit/events', 'GET, HEAD'],
   ['/openapi.json', 'GET, HEAD'],
   ['/openapi.yaml', 'GET, HEAD'],
