@@ -479,4 +479,29 @@ describe('the console in a browser', () => {
     expect(problems).toEqual([]);
     await context.close();
   });
+
+  it('a pasted token signs in; once it expires, the console says the session ended and offers a new sign-in', async () => {
+    const signed = service.keyctl('token', '--team', 'team-6', '--user', 'pasted-1', '--role', 'owner', '--ttl', '4');
+    expect(signed.status).toBe(0);
+    const expiresAt = Date.now() + 4000;
+    const { page, context, problems } = await open(DESKTOP);
+    await page.getByLabel('Bearer token').fill(signed.stdout.trim());
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('heading', { name: 'Manage Model Access Keys' }).waitFor();
+    expect(await page.getByTestId('who').textContent()).toContain('pasted-1 · owner · team team-6');
+
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now() + 1000)));
+    await page.reload(); // the token is in the tab's sessionStorage: the reload uses it, and the service refuses it
+    const ended = page.getByRole('region', { name: 'Your session has ended' });
+    await ended.waitFor();
+    expect(await ended.getByRole('alert').textContent()).toContain('token expired');
+    await accessible(page, 'session-ended');
+    await screenshot(page, 'session-ended');
+    await ended.getByRole('button', { name: 'Sign in again' }).click();
+    await page.getByRole('heading', { name: 'Sign in with a token' }).waitFor();
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+
+    expect(problems).toEqual([]);
+    await context.close();
+  });
 });

@@ -1,6 +1,8 @@
 import { useEffect, useState } from 'react';
 import { Button } from 'react-aria-components';
+import { ApiError, SESSION_ENDED } from './api';
 import { AuditPage } from './audit/AuditPage';
+import { ErrorNotice } from './ErrorNotice';
 import { GcoreKeysPage } from './gcore/GcoreKeysPage';
 import { ProviderKeysPage } from './providers/ProviderKeysPage';
 import { ModelKeysPage } from './keys/ModelKeysPage';
@@ -29,14 +31,21 @@ function screenOfHash(): Screen {
 export function App() {
   const [session, setSession] = useState<Session | null>(() => storedSession());
   const [screen, setScreen] = useState<Screen>(screenOfHash);
+  const [ended, setEnded] = useState<ApiError | null>(null);
   useEffect(() => {
     const onHash = () => setScreen(screenOfHash());
+    const onEnded = (event: Event) => setEnded((event as CustomEvent<ApiError>).detail);
     window.addEventListener('hashchange', onHash);
-    return () => window.removeEventListener('hashchange', onHash);
+    window.addEventListener(SESSION_ENDED, onEnded);
+    return () => {
+      window.removeEventListener('hashchange', onHash);
+      window.removeEventListener(SESSION_ENDED, onEnded);
+    };
   }, []);
   const signIn = (next: Session | null) => {
     storeSession(next);
     setSession(next);
+    setEnded(null);
   };
   if (session === null) {
     return (
@@ -66,6 +75,15 @@ export function App() {
           Sign out
         </Button>
       </header>
+      {ended ? (
+        <section className="session-ended page" aria-labelledby="ended-title">
+          <h2 id="ended-title">Your session has ended</h2>
+          <ErrorNotice error={ended} />
+          <Button className="button primary" onPress={() => signIn(null)}>
+            Sign in again
+          </Button>
+        </section>
+      ) : null}
       <main className="page">
         {current === 'audit' ? (
           <AuditPage session={session} />

@@ -38,6 +38,9 @@ export type KeyView = 'mine' | 'legacy' | 'team';
 
 export const KEYS_PATH = '/v2/gen-ai/models/api_keys';
 
+/** The window event sent when the service refuses the session's token (401). */
+export const SESSION_ENDED = 'model-keys-console:session-ended';
+
 /** An error from what fetch threw or the service answered: the body's message and request id when there is one. */
 export async function errorOf(response: Response): Promise<ApiError> {
   const requestId = response.headers.get('x-request-id');
@@ -71,7 +74,12 @@ export async function request<T>(token: string | null, method: string, path: str
   } catch (error) {
     throw new ApiError(0, `the service could not be reached: ${(error as Error).message}`, null, null);
   }
-  if (!response.ok) throw await errorOf(response);
+  if (!response.ok) {
+    const error = await errorOf(response);
+    // A refused token (expired, or signed with a secret since retired) ends the session: the app offers a new sign-in.
+    if (response.status === 401 && token) window.dispatchEvent(new CustomEvent(SESSION_ENDED, { detail: error }));
+    throw error;
+  }
   return (response.status === 204 ? undefined : await response.json()) as T;
 }
 
