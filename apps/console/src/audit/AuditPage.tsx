@@ -276,7 +276,7 @@ function EventLog({ token, onTimeline }: { token: string; onTimeline: (uuid: str
             <Column className="column">Actor</Column>
             <Column className="column">Key</Column>
           </TableHeader>
-          <TableBody items={events} renderEmptyState={() => (page ? 'No events.' : 'Loading…')}>
+          <TableBody items={events} renderEmptyState={() => (error ? 'The events could not be read: see the error above.' : page ? 'No events.' : 'Loading…')}>
             {(event) => {
               const uuid = keyUuidOf(event);
               return (

@@ -105,7 +105,7 @@ export function GcoreKeysPage({ session }: { session: Session }) {
               </Column>
             )}
           </TableHeader>
-          <TableBody items={keys.map((k) => ({ ...k, id: k.name }))} renderEmptyState={() => (data ? 'No API keys yet.' : 'Loading…')} dependencies={[columns.length]}>
+          <TableBody items={keys.map((k) => ({ ...k, id: k.name }))} renderEmptyState={() => (error ? 'The keys could not be read: see the error above.' : data ? 'No API keys yet.' : 'Loading…')} dependencies={[columns.length]}>
             {(key) => (
               <Row id={key.name} columns={columns} className="row">
                 {(column) => (

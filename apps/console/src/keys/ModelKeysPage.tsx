@@ -155,7 +155,7 @@ function KeyTable(props: { session: Session; view: KeyView; label: string; versi
               </Column>
             )}
           </TableHeader>
-          <TableBody items={keys} renderEmptyState={() => (loading ? 'Loading…' : 'No keys here yet.')} dependencies={[columns.length]}>
+          <TableBody items={keys} renderEmptyState={() => (loading ? 'Loading…' : error ? 'The keys could not be read: see the error above.' : 'No keys here yet.')} dependencies={[columns.length]}>
             {(key) => (
               <Row id={key.uuid} columns={columns} className="row">
                 {(column) => (

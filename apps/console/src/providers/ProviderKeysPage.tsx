@@ -123,7 +123,7 @@ function ProviderTable({ session, provider, label }: { session: Session; provide
               </Column>
             )}
           </TableHeader>
-          <TableBody items={keys} renderEmptyState={() => (data ? `No ${label} keys yet.` : 'Loading…')} dependencies={[columns.length]}>
+          <TableBody items={keys} renderEmptyState={() => (error ? 'The keys could not be read: see the error above.' : data ? `No ${label} keys yet.` : 'Loading…')} dependencies={[columns.length]}>
             {(key) => (
               <Row id={key.uuid} columns={columns} className="row">
                 {(column) => (
