@@ -1,7 +1,7 @@
 /**
  * Tiers, named by suffix: *.spec.ts (pure), *.int-spec.ts (Nest module on a real SQLite store),
  * *.e2e-spec.ts (the started processes), *.kafka-spec.ts (the started processes and a real Kafka broker),
- * *.pg-spec.ts (a real PostgreSQL server), *.fleet-spec.ts (three instances on PostgreSQL and Kafka), *.kurrentdb-spec.ts (a KurrentDB server, when one is configured).
+ * *.browser-spec.ts (the started service driven through the console in Chromium), *.pg-spec.ts (a real PostgreSQL server), *.fleet-spec.ts (three instances on PostgreSQL and Kafka), *.kurrentdb-spec.ts (a KurrentDB server, when one is configured).
  */
 const base = {
   transform: {
@@ -26,6 +26,8 @@ module.exports = {
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs}/**/*.int-spec.ts'] },
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
+    // The console in Debian's Chromium against the started service: npm run test:browser (scripts/test-browser.sh).
+    { ...base, displayName: 'browser', testMatch: ['<rootDir>/test/browser/*.browser-spec.ts'] },
     // Against a real Kafka broker: npm run test:kafka starts one (scripts/kafka.sh) and sets KAFKA_BROKERS.
     { ...base, displayName: 'kafka', testMatch: ['<rootDir>/test/**/*.kafka-spec.ts'] },
     // Against a real PostgreSQL server: npm run test:postgres starts one (scripts/postgres.sh) and sets DATABASE_URL.

@@ -51,6 +51,7 @@ describe('the started service (end to end)', () => {
         '/v1/audit/events',
         '/v1/audit/keys/{uuid}/events',
         '/v1/audit/keys/{uuid}/state',
+        '/v1/audit/keys/{uuid}/chain',
         '/cloud/v3/inference/{project_id}/api_keys',
         '/cloud/v3/inference/{project_id}/api_keys/{api_key_name}',
         '/v2/gen-ai/{provider}/keys',

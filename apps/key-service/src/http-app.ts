@@ -17,6 +17,8 @@ import { answerMethodNotAllowed } from './http/method-not-allowed';
 import { StorageOverrides } from './storage.module';
 import { CallerAuthentication } from './auth/caller-authentication';
 import { VerificationLookup } from './verification/verification.lookup';
+import { TokenService } from './auth/token.service';
+import { defaultConsoleDir, registerConsoleRoutes } from './console/console.routes';
 import { registerVerifyRoute } from './verification/verify-key.route';
 import { buildOpenApiDocument } from './http/openapi-document';
 import { StorageHealth } from './health/storage-health';
@@ -34,6 +36,8 @@ import { TlsCredentials } from './tls/tls-credentials';
 export interface AppOptions extends StorageOverrides {
   /** Serve gRPC on config.grpcPort as well (the service does; HTTP-only tests need not). */
   readonly grpc?: boolean;
+  /** Where the built console is (default: dist/console, see console/console.routes.ts). */
+  readonly consoleDir?: string;
 }
 
 /** A name of NAME_MAX_LENGTH code points of 4 UTF-8 bytes each, every byte percent-encoded (3 characters). */
@@ -125,6 +129,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   instrumentHttp(fastify, metrics);
   if (config.metricsPort === null) registerMetricsRoute(fastify, metrics);
   registerVerifyRoute(fastify, app.get(VerificationLookup), app.get(CallerAuthentication), metrics);
+  // The web console at /console; its development sign-in only outside production.
+  registerConsoleRoutes(fastify, app.get(TokenService), { dir: options.consoleDir ?? defaultConsoleDir(), devSignIn: config.nodeEnv !== 'production' });
   app.useGlobalPipes(createValidationPipe());
   const storage = app.get(StorageHealth);
   app.useGlobalFilters(new AppExceptionFilter((reason) => storage.fault('writes', reason)));

@@ -1,3 +1,5 @@
+import Database from 'better-sqlite3';
+import * as path from 'node:path';
 import { KEYS, TestApp, startTestApp } from '../../../../test/support/test-app';
 
 const pause = () => new Promise((r) => setTimeout(r, 15));
@@ -93,6 +95,35 @@ describe('the audit API', () => {
 
     expect((await t.call('GET', `/v1/audit/keys/${foreign}/events`, { token: auditor })).status).toBe(404);
     expect((await t.call('GET', `/v1/audit/keys/${uuid}/events`, { token: other })).status).toBe(404);
+  });
+
+  it("a key's hash chain: intact as written, its head the last event's hash; an event changed in the store is the first break", async () => {
+    const { uuid } = await lifecycle();
+    const history = (await t.call('GET', `/v1/audit/keys/${uuid}/events`, { token: auditor })).body.events;
+    const intact = await t.call('GET', `/v1/audit/keys/${uuid}/chain`, { token: auditor });
+    expect(intact.status).toBe(200);
+    expect(intact.body).toEqual({
+      stream_id: `model_access_key-${uuid}`,
+      events: 4,
+      head_revision: 3,
+      head_hash: history[3].hash,
+      intact: true,
+      broken: null,
+      hash_algorithm: 'SHA-256',
+      canonicalization: 'RFC 8785',
+    });
+
+    const db = new Database(path.join(t.dataDir, 'events.db'));
+    db.prepare(`UPDATE events SET data = replace(data, '"renamed"', '"forged"') WHERE stream_id = ? AND revision = 1`).run(`model_access_key-${uuid}`);
+    db.close();
+    const broken = await t.call('GET', `/v1/audit/keys/${uuid}/chain`, { token: owner });
+    expect(broken.body).toMatchObject({ intact: false, events: 4, head_hash: history[3].hash, broken: { revision: 1, field: 'hash', found: history[1].hash } });
+    expect(broken.body.broken.message).toContain(`chain broken in stream model_access_key-${uuid} at revision 1`);
+
+    expect((await t.call('GET', `/v1/audit/keys/${uuid}/chain`, { token: t.token('team-2', 'o2', 'owner') })).status).toBe(404);
+    expect((await t.call('GET', `/v1/audit/keys/${uuid}/chain`, { token: t.token('team-1', 'm', 'member') })).status).toBe(403);
+    expect((await t.call('GET', `/v1/audit/keys/${uuid}/chain`)).status).toBe(401);
+    expect((await t.call('GET', `/v1/audit/keys/${uuid}/chain`, { token: 'not-a-token' })).status).toBe(401);
   });
 
   it('owners and auditors only', async () => {

@@ -8,6 +8,7 @@ import { ModelAccessKeyEvent, keyStreamId } from '../keys/domain/model-access-ke
 import { ModelAccessKeyState, fold } from '../keys/domain/model-access-key.state';
 import { READ_MODEL_DB } from '../read-side/read-model.database';
 import { AuditEvent, toAuditEvent } from './audit-events.projection';
+import { describeBreak } from './verify-chain';
 
 export interface TeamEventsFilter {
   readonly after: number;
@@ -46,7 +47,15 @@ export interface KeyChainState {
   readonly head_hash: string;
   readonly intact: boolean;
   /** The first broken link, null when intact. */
-  readonly broken: { readonly revision: number; readonly position: number; readonly field: 'prevHash' | 'hash' | 'revision'; readonly expected: string; readonly found: string } | null;
+  readonly broken: {
+    readonly revision: number;
+    readonly position: number;
+    readonly field: 'prevHash' | 'hash' | 'revision';
+    readonly expected: string;
+    readonly found: string;
+    /** One sentence, as keyctl audit verify prints it. */
+    readonly message: string;
+  } | null;
   readonly hash_algorithm: 'SHA-256';
   /** How each event is written before hashing: RFC 8785, the JSON Canonicalization Scheme. */
   readonly canonicalization: 'RFC 8785';
@@ -84,7 +93,7 @@ export class AuditQuery {
     for (const event of events) {
       const found = verifier.check(event);
       if (found !== null) {
-        broken = { revision: found.revision, position: found.position, field: found.field, expected: found.expected, found: found.found };
+        broken = { revision: found.revision, position: found.position, field: found.field, expected: found.expected, found: found.found, message: describeBreak(found) };
         break;
       }
     }

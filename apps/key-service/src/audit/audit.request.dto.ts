@@ -79,6 +79,7 @@ export class ChainBreakResponse {
   @ApiProperty({ enum: ['prevHash', 'hash', 'revision'], description: 'What does not match' }) field!: 'prevHash' | 'hash' | 'revision';
   @ApiProperty({ description: 'What the chain says it should be' }) expected!: string;
   @ApiProperty({ description: 'What the event holds' }) found!: string;
+  @ApiProperty({ description: 'One sentence, as keyctl audit verify prints it' }) message!: string;
 }
 
 export class KeyChainResponse {

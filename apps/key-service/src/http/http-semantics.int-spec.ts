@@ -27,6 +27,7 @@ const ROUTES: ReadonlyArray<readonly [string, string]> = [
   ['/v1/revocations/stream', 'GET, HEAD'],
   [`/v1/audit/keys/${UUID}/events`, 'GET, HEAD'],
   [`/v1/audit/keys/${UUID}/state`, 'GET, HEAD'],
+  [`/v1/audit/keys/${UUID}/chain`, 'GET, HEAD'],
   ['/v1/audit/events', 'GET, HEAD'],
   ['/openapi.json', 'GET, HEAD'],
   ['/openapi.yaml', 'GET, HEAD'],
@@ -34,6 +35,11 @@ const ROUTES: ReadonlyArray<readonly [string, string]> = [
   ['/docs/swagger-ui.css', 'GET, HEAD'],
   ['/healthz', 'GET, HEAD'],
   ['/readyz', 'GET, HEAD'],
+  ['/console', 'GET, HEAD'],
+  ['/console/', 'GET, HEAD'],
+  ['/console/assets/x.js', 'GET, HEAD'],
+  ['/v1/console/config', 'GET, HEAD'],
+  ['/v1/console/dev-token', 'POST'],
 ];
 
 interface Answer {
