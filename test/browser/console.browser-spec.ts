@@ -468,8 +468,21 @@ describe('the console in a browser', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Verify and Save' }).click();
     await rowOf(page, 'prod-claude.v2').waitFor();
 
+    // The agent platform (role service, the key's team) links two agents; the delete window names them before the name is typed.
+    const owner5 = service.token('team-5', 'owner-5', 'owner');
+    const keyUuid = (await api(service.baseUrl, 'GET', '/v2/gen-ai/anthropic/keys', owner5)).body.api_key_infos[0].uuid as string;
+    const platform = service.token('team-5', 'agent-platform', 'service');
+    const agents = ['3f0c8a52-4c8e-4d0e-9a57-0d4f7f1e2a01', '3f0c8a52-4c8e-4d0e-9a57-0d4f7f1e2a02'];
+    expect((await api(service.baseUrl, 'PUT', `/v2/gen-ai/anthropic/keys/${keyUuid}/agents/${agents[0]}`, platform, { name: 'support-bot' })).status).toBe(200);
+    expect((await api(service.baseUrl, 'PUT', `/v2/gen-ai/anthropic/keys/${keyUuid}/agents/${agents[1]}`, platform)).status).toBe(200);
     await rowAction(page, 'prod-claude.v2', 'Delete');
     const confirm = page.getByRole('alertdialog');
+    const losing = confirm.getByTestId('agents-losing-access');
+    await losing.waitFor();
+    expect(await losing.textContent()).toContain('These 2 agents lose access:');
+    expect(await losing.getByRole('listitem').allTextContents()).toEqual([`support-bot ${agents[0]}`, `unnamed agent ${agents[1]}`]);
+    await accessible(page, 'provider-delete');
+    await screenshot(page, 'provider-delete');
     const button = confirm.getByRole('button', { name: 'Delete key' });
     expect(await button.isDisabled()).toBe(true);
     await confirm.getByLabel("Type the key's name to confirm").fill('prod-claude.v2');

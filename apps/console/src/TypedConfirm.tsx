@@ -2,9 +2,20 @@ import { FormEvent, ReactNode, useState } from 'react';
 import { Button, Dialog, Form, Heading, Input, Label, Modal, ModalOverlay, Text, TextField } from 'react-aria-components';
 import { ErrorNotice } from './ErrorNotice';
 
-/** A destructive action whose button enables once `name` is typed exactly; the typed name goes to `onConfirm`. */
-export function TypedConfirm(props: { title: string; warning: ReactNode; name: string; action: string; onConfirm: (typed: string) => Promise<void>; onClose: () => void }) {
-  const { title, warning, name, action, onConfirm, onClose } = props;
+/**
+ * A destructive action whose button enables once `name` is typed exactly; the typed name goes to `onConfirm`.
+ * `details`, if given, shows under the warning, before the name is typed (what the action takes away).
+ */
+export function TypedConfirm(props: {
+  title: string;
+  warning: ReactNode;
+  details?: ReactNode;
+  name: string;
+  action: string;
+  onConfirm: (typed: string) => Promise<void>;
+  onClose: () => void;
+}) {
+  const { title, warning, details, name, action, onConfirm, onClose } = props;
   const [typed, setTyped] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -29,6 +40,7 @@ export function TypedConfirm(props: { title: string; warning: ReactNode; name: s
           <Heading slot="title">{title}</Heading>
           <Form onSubmit={submit}>
             <p className="warning">{warning}</p>
+            {details}
             <TextField className="field" value={typed} onChange={setTyped} autoFocus>
               <Label>Type the key's name to confirm</Label>
               <Input autoComplete="off" spellCheck={false} />

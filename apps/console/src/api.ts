@@ -184,6 +184,17 @@ export interface ProviderKeyInfo {
 
 const providerPath = (provider: Provider) => `/v2/gen-ai/${provider}/keys`;
 
+/** An agent linked to a provider key by the agent platform (GET .../keys/{uuid}/agents, DigitalOcean's list). */
+export interface ProviderKeyAgent {
+  uuid: string;
+  name: string | null;
+  linked_at: string;
+  last_used_at: string | null;
+}
+
+/** The most agents a delete window names; past that it gives the count. */
+export const AGENTS_SHOWN = 200;
+
 export const providerApi = {
   list: (token: string, provider: Provider, page: number, perPage: number) =>
     request<{ api_key_infos: ProviderKeyInfo[]; meta: { page: number; pages: number; total: number } }>(
@@ -195,6 +206,8 @@ export const providerApi = {
     request<{ api_key_info: ProviderKeyInfo }>(token, 'POST', providerPath(provider), body),
   update: (token: string, provider: Provider, uuid: string, body: { api_key?: string; name?: string }) =>
     request<{ api_key_info: ProviderKeyInfo }>(token, 'PUT', `${providerPath(provider)}/${uuid}`, body),
+  agents: (token: string, provider: Provider, uuid: string) =>
+    request<{ agents: ProviderKeyAgent[]; meta: { total: number } }>(token, 'GET', `${providerPath(provider)}/${uuid}/agents?page=1&per_page=${AGENTS_SHOWN}`),
   remove: (token: string, provider: Provider, uuid: string, confirmName: string) =>
     request<{ api_key_info: ProviderKeyInfo }>(token, 'DELETE', `${providerPath(provider)}/${uuid}`, { confirm_name: confirmName }),
 };

@@ -26,7 +26,7 @@ import {
   Text,
   TextField,
 } from 'react-aria-components';
-import { Provider, ProviderKeyInfo, providerApi } from '../api';
+import { Provider, ProviderKeyAgent, ProviderKeyInfo, providerApi } from '../api';
 import { ErrorNotice } from '../ErrorNotice';
 import { Session } from '../session';
 import { TypedConfirm } from '../TypedConfirm';
@@ -188,7 +188,8 @@ function ProviderTable({ session, provider, label }: { session: Session; provide
       {deleting ? (
         <TypedConfirm
           title={`Delete ${label} key`}
-          warning="The key is removed, and its encryption key destroyed: it can never be read again."
+          warning="The key is removed, and its encryption key destroyed: it can never be read again. Deleting it removes access to it for all agents."
+          details={<AgentsLosingAccess token={session.token} provider={provider} uuid={deleting.uuid} />}
           name={deleting.name}
           action="Delete key"
           onConfirm={async (typed) => {
@@ -274,5 +275,40 @@ function ProviderKeyForm(props: { token: string; provider: Provider; label: stri
         </Dialog>
       </Modal>
     </ModalOverlay>
+  );
+}
+
+/**
+ * The agents that lose access with the key (seed 002: a delete "removes access to it for all agents"),
+ * read from DigitalOcean's agents list when the delete window opens, before the name is typed.
+ */
+function AgentsLosingAccess({ token, provider, uuid }: { token: string; provider: Provider; uuid: string }) {
+  const [agents, setAgents] = useState<{ list: ProviderKeyAgent[]; total: number } | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    let current = true;
+    providerApi.agents(token, provider, uuid).then(
+      (page) => current && setAgents({ list: page.agents, total: page.meta.total }),
+      (failure) => current && setError(failure),
+    );
+    return () => {
+      current = false;
+    };
+  }, [token, provider, uuid]);
+  if (error !== null) return <ErrorNotice error={error} />;
+  if (agents === null) return <p className="hint">Looking up the agents that use it…</p>;
+  if (agents.total === 0) return <p data-testid="agents-losing-access">No agent is linked to it.</p>;
+  return (
+    <div className="agents-losing-access" data-testid="agents-losing-access">
+      <p>{agents.total === 1 ? 'This agent loses access:' : `These ${agents.total} agents lose access:`}</p>
+      <ul>
+        {agents.list.map((agent) => (
+          <li key={agent.uuid}>
+            {agent.name ?? 'unnamed agent'} <code>{agent.uuid}</code>
+          </li>
+        ))}
+        {agents.total > agents.list.length ? <li>and {agents.total - agents.list.length} more</li> : null}
+      </ul>
+    </div>
   );
 }
