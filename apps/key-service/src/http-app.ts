@@ -129,8 +129,13 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   instrumentHttp(fastify, metrics);
   if (config.metricsPort === null) registerMetricsRoute(fastify, metrics);
   registerVerifyRoute(fastify, app.get(VerificationLookup), app.get(CallerAuthentication), metrics);
-  // The web console at /console; its development sign-in only outside production.
-  registerConsoleRoutes(fastify, app.get(TokenService), { dir: options.consoleDir ?? defaultConsoleDir(), devSignIn: config.nodeEnv !== 'production' });
+  // The web console at /console. Its development sign-in only outside production, and only while tokens are signed
+  // with the public development secret, which lets anyone mint a token anyway: a service given AUTH_JWT_SECRET
+  // but not NODE_ENV=production offers none.
+  registerConsoleRoutes(fastify, app.get(TokenService), {
+    dir: options.consoleDir ?? defaultConsoleDir(),
+    devSignIn: config.nodeEnv !== 'production' && config.jwtSecretIsDefault,
+  });
   app.useGlobalPipes(createValidationPipe());
   const storage = app.get(StorageHealth);
   app.useGlobalFilters(new AppExceptionFilter((reason) => storage.fault('writes', reason)));

@@ -111,5 +111,11 @@ describe('the console, served by the service', () => {
       expect(answer.body.token).toBeUndefined();
       expect((await t.app.inject({ method: 'GET', url: '/console/' })).statusCode).toBe(200); // the console itself is served
     });
+
+    it('is off once AUTH_JWT_SECRET is set, even without NODE_ENV=production: only the public development secret offers it', async () => {
+      t = await startTestApp({ consoleDir: fakeConsole(), env: { NODE_ENV: 'development', AUTH_JWT_SECRET: randomBytes(32).toString('hex') } });
+      expect((await t.call('GET', '/v1/console/config')).body.dev_sign_in).toBe(false);
+      expect((await t.call('POST', '/v1/console/dev-token', { body: { team_id: 'team-1', user_id: 'u1', role: 'owner' } })).status).toBe(404);
+    });
   });
 });
