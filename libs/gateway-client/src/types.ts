@@ -33,8 +33,8 @@ export interface Revocation {
   readonly key_uuid: string;
   readonly team_id: string;
   readonly secret_hashes: readonly string[];
-  /** expiry_changed: the key's secret is still valid, but a cached answer's expiry is stale. */
-  readonly reason: 'regenerated' | 'deleted' | 'expired' | 'deployment_detached' | 'expiry_changed';
+  /** expiry_changed, limits_changed: the key's secret is still valid, but a cached answer's expiry or limits are stale. */
+  readonly reason: 'regenerated' | 'deleted' | 'expired' | 'deployment_detached' | 'expiry_changed' | 'limits_changed';
   readonly deployment_name: string | null;
   readonly occurred_at: string;
 }

@@ -4,6 +4,7 @@ import { EventBody } from '@lib/event-store';
 import { decodeKeyEvent } from './domain/model-access-key.codec';
 import { KEY_STREAM_PREFIX } from './domain/model-access-key.events';
 import { ModelAccessKey, ModelAccessKeyState, evolve, initialState } from './domain/model-access-key.state';
+import { KeyLimits, NO_LIMITS, hasLimits } from './domain/key-limits';
 import { BodyProjection, RebuildFold } from '../read-side/projection';
 
 export interface KeyViewRow {
@@ -26,6 +27,8 @@ export interface KeyViewRow {
   deleted_at: string | null;
   expired_at: string | null;
   created_position: number;
+  /** The key's limits as JSON (KeyLimits); null when it has none. */
+  limits: string | null;
 }
 
 /**
@@ -36,8 +39,8 @@ export interface KeyViewRow {
 @Injectable()
 export class KeyViewsProjection implements BodyProjection {
   readonly name = 'key_views';
-  /** 2: expired_at (the expiry scheduler's event); 3: unique_name (the Gcore-style API). */
-  readonly version = 3;
+  /** 2: expired_at (the expiry scheduler's event); 3: unique_name (the Gcore-style API); 4: limits (issue 19). */
+  readonly version = 4;
   readonly tables = ['key_views'];
   readonly reads = 'bodies';
   private select!: Database.Statement<[string], KeyViewRow>;
@@ -66,7 +69,8 @@ export class KeyViewsProjection implements BodyProjection {
         updated_at TEXT NOT NULL,
         deleted_at TEXT,
         expired_at TEXT,
-        created_position INTEGER NOT NULL
+        created_position INTEGER NOT NULL,
+        limits TEXT
       );
       CREATE INDEX IF NOT EXISTS ${table}_by_team ON ${table} (team_id, deleted_at, created_position);
       CREATE INDEX IF NOT EXISTS ${table}_by_unique_name ON ${table} (team_id, name) WHERE unique_name = 1 AND deleted_at IS NULL;
@@ -76,11 +80,11 @@ export class KeyViewsProjection implements BodyProjection {
     this.select = db.prepare(`SELECT * FROM ${table} WHERE key_uuid = ?`);
     // Positional, in the table's column order (rowOf): binding by name costs far more per row.
     this.upsert = db.prepare(
-      `INSERT INTO ${table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO ${table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(key_uuid) DO UPDATE SET name = excluded.name, description = excluded.description,
          expires_at = excluded.expires_at, secret_hash = excluded.secret_hash, secret_prefix = excluded.secret_prefix,
          deployment_names = excluded.deployment_names, updated_at = excluded.updated_at, deleted_at = excluded.deleted_at,
-         expired_at = excluded.expired_at`,
+         expired_at = excluded.expired_at, limits = excluded.limits`,
     );
   }
 
@@ -139,6 +143,7 @@ export function keyOfRow(row: KeyViewRow): ModelAccessKey {
     updatedAt: row.updated_at,
     deletedAt: row.deleted_at,
     expiredAt: row.expired_at,
+    limits: row.limits === null ? NO_LIMITS : (JSON.parse(row.limits) as KeyLimits),
   };
 }
 
@@ -164,5 +169,6 @@ function rowOf(key: ModelAccessKey, createdPosition: number): unknown[] {
     key.deletedAt,
     key.expiredAt,
     createdPosition,
+    hasLimits(key.limits) ? JSON.stringify(key.limits) : null,
   ];
 }

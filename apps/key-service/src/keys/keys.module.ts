@@ -1,5 +1,8 @@
 import { Logger, Module, Provider } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
+import { ChangeLimitsGrpcController } from './change-limits/change-limits.grpc.controller';
+import { ChangeLimitsHandler } from './change-limits/change-limits.handler';
+import { ChangeLimitsHttpController } from './change-limits/change-limits.http.controller';
 import { CreateKeyGrpcController } from './create-key/create-key.grpc.controller';
 import { CreateKeyHandler } from './create-key/create-key.handler';
 import { CreateKeyHttpController } from './create-key/create-key.http.controller';
@@ -38,6 +41,7 @@ const commandHandlers = [
   RegenerateKeyHandler,
   DeleteKeyHandler,
   ChangeDeploymentHandler,
+  ChangeLimitsHandler,
 ];
 const queryHandlers = [GetKeyHandler, ListKeysHandler];
 const httpControllers = [
@@ -48,6 +52,7 @@ const httpControllers = [
   RegenerateKeyHttpController,
   DeleteKeyHttpController,
   DeploymentsHttpController,
+  ChangeLimitsHttpController,
 ];
 const grpcControllers = [
   CreateKeyGrpcController,
@@ -57,6 +62,7 @@ const grpcControllers = [
   RegenerateKeyGrpcController,
   DeleteKeyGrpcController,
   DeploymentsGrpcController,
+  ChangeLimitsGrpcController,
 ];
 const services = [KeyCommandExecutor, KeyViewsQuery, IdempotencyService, ExpiryScheduler, NameRegistry, KeyNames];
 

@@ -2,9 +2,10 @@ import { ModelAccessKeyEvent } from '../keys/domain/model-access-key.events';
 
 /**
  * `expiry_changed` withdraws nothing by itself: it tells caches that hold an answer for the key's
- * secret to drop it, because the expiry that answer carries is no longer the key's.
+ * secret to drop it, because the expiry that answer carries is no longer the key's. `limits_changed`
+ * does the same for the limits an answer carries (issue 19).
  */
-export const REVOCATION_REASONS = ['regenerated', 'deleted', 'expired', 'deployment_detached', 'expiry_changed'] as const;
+export const REVOCATION_REASONS = ['regenerated', 'deleted', 'expired', 'deployment_detached', 'expiry_changed', 'limits_changed'] as const;
 export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
 /** One event that removed access, as gateways receive it; `position` is the event's global position. */
@@ -51,6 +52,10 @@ export function revocationOf(
     case 'ModelAccessKeyExpiryChanged': {
       const hash = currentHash(event.data.keyUuid);
       return revoked(hash === undefined ? [] : [hash], 'expiry_changed', event.data.changedAt);
+    }
+    case 'ModelAccessKeyLimitsChanged': {
+      const hash = currentHash(event.data.keyUuid);
+      return revoked(hash === undefined ? [] : [hash], 'limits_changed', event.data.changedAt);
     }
     case 'ModelAccessKeyCreated':
     case 'LegacyModelAccessKeyImported':

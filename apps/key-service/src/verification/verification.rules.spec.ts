@@ -1,5 +1,6 @@
 import { ModelAccessKey } from '../keys/domain/model-access-key.state';
 import { grantOf, judge } from './verification.rules';
+import { NO_LIMITS } from '../keys/domain/key-limits';
 
 const NOW = Date.parse('2026-11-22T10:00:00.000Z');
 const VPC = '5a4981aa-9653-4bd1-bef5-d6bff52042e4';
@@ -23,6 +24,7 @@ const key = (overrides: Partial<ModelAccessKey> = {}): ModelAccessKey => ({
   updatedAt: '',
   deletedAt: null,
   expiredAt: null,
+  limits: NO_LIMITS,
   ...overrides,
 });
 

@@ -1,4 +1,5 @@
 import { ModelAccessKey } from '../keys/domain/model-access-key.state';
+import { KeyLimitsWire, hasLimits, limitsToWire } from '../keys/domain/key-limits';
 
 export const VERIFY_CODES = [
   'VALID',
@@ -24,6 +25,8 @@ export interface KeyGrant {
   readonly expiresAtMs: number;
   /** The expiry scheduler recorded the expiry. */
   readonly expired: boolean;
+  /** The key's limits in the wire shape, for the gateways to enforce (issue 19); null: none. */
+  readonly limits: KeyLimitsWire | null;
 }
 
 export interface VerifyTarget {
@@ -44,6 +47,7 @@ export function grantOf(key: ModelAccessKey): KeyGrant {
     expiresAt: key.expiresAt,
     expiresAtMs: key.expiresAt === null ? Number.POSITIVE_INFINITY : Date.parse(key.expiresAt),
     expired: key.expiredAt !== null,
+    limits: hasLimits(key.limits) ? limitsToWire(key.limits) : null,
   };
 }
 

@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsString, IsUUID, Length, Matches, MaxLength } from 'class-validator';
 import { DEPLOYMENT_NAME, DEPLOYMENT_NAME_RULE, Optional } from '../keys/shared/key-request.validators';
 import { VERIFY_CODES, VerifyCode } from './verification.rules';
+import { KeyLimitsInfo } from '../keys/shared/api-key-info.response';
 
 export class VerifyKeyRequest {
   @ApiProperty({ description: 'The secret the caller presented', example: 'mak_...' })
@@ -38,4 +39,10 @@ export class VerifyKeyResponse {
   @ApiPropertyOptional({ format: 'uuid' }) key_uuid?: string;
   @ApiPropertyOptional() team_id?: string;
   @ApiPropertyOptional({ nullable: true, type: String }) expires_at?: string | null;
+  @ApiPropertyOptional({
+    type: KeyLimitsInfo,
+    nullable: true,
+    description: 'The key\'s rate limits and quota, for the gateway to enforce (it counts the requests); null: none. With every answer that names a key.',
+  })
+  limits?: KeyLimitsInfo | null;
 }

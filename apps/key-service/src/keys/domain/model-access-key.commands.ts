@@ -1,5 +1,6 @@
 import { Principal } from '../../auth/principal';
 import { ModelScope } from './model-access-key.events';
+import { KeyLimits } from './key-limits';
 
 /** A freshly generated secret as the domain sees it: never the plaintext. */
 export interface SecretDigest {
@@ -21,6 +22,8 @@ export interface CreateModelAccessKey {
   readonly now: string;
   /** The caller reserved the name in the registry first (the Gcore-style API). */
   readonly uniqueName?: boolean;
+  /** Absent: no limits. */
+  readonly limits?: KeyLimits;
 }
 
 export interface ImportLegacyModelAccessKey {
@@ -105,6 +108,15 @@ export interface ExpireModelAccessKey {
   readonly now: string;
 }
 
+/** PUT .../limits: the whole new set of limits (NO_LIMITS lifts them all). */
+export interface ChangeModelAccessKeyLimits {
+  readonly type: 'ChangeModelAccessKeyLimits';
+  readonly keyUuid: string;
+  readonly actor: Principal;
+  readonly limits: KeyLimits;
+  readonly now: string;
+}
+
 export type ModelAccessKeyCommand =
   | CreateModelAccessKey
   | ImportLegacyModelAccessKey
@@ -114,4 +126,5 @@ export type ModelAccessKeyCommand =
   | AttachDeployment
   | DetachDeployment
   | UpdateModelAccessKey
-  | ExpireModelAccessKey;
+  | ExpireModelAccessKey
+  | ChangeModelAccessKeyLimits;

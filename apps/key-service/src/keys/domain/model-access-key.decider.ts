@@ -2,8 +2,10 @@ import { DomainError } from '../../common/domain-error';
 import { Principal } from '../../auth/principal';
 import { canCreate, canManage, canSee } from './key-access.policy';
 import { MAX_DEPLOYMENTS_PER_KEY, comparableName, normalizeModels, normalizeName, normalizeNewName, sameScope } from './key-input.rules';
+import { hasLimits, normalizeLimits, sameLimits } from './key-limits';
 import {
   AttachDeployment,
+  ChangeModelAccessKeyLimits,
   CreateModelAccessKey,
   DeleteModelAccessKey,
   DetachDeployment,
@@ -47,6 +49,8 @@ export function decide(command: ModelAccessKeyCommand, state: ModelAccessKeyStat
       return updateKey(command, state);
     case 'ExpireModelAccessKey':
       return expire(command, state);
+    case 'ChangeModelAccessKeyLimits':
+      return changeLimits(command, state);
     default: {
       const unknownCommand: never = command;
       throw new Error(`Unknown command ${(unknownCommand as { type: string }).type}`);
@@ -66,6 +70,7 @@ function create(command: CreateModelAccessKey, state: ModelAccessKeyState): Mode
   if (command.expiresAt !== null && Date.parse(command.expiresAt) <= Date.parse(command.now)) {
     throw new DomainError('EXPIRY_NOT_IN_FUTURE', 'expires_at must be in the future', { field: 'expires_at' });
   }
+  const limits = command.limits === undefined ? null : normalizeLimits(command.limits);
   return [
     {
       type: 'ModelAccessKeyCreated',
@@ -83,6 +88,7 @@ function create(command: CreateModelAccessKey, state: ModelAccessKeyState): Mode
         secretPrefix: command.secret.prefix,
         createdAt: command.now,
         ...(command.uniqueName ? { uniqueName: true } : {}),
+        ...(limits !== null && hasLimits(limits) ? { limits } : {}),
       },
     },
   ];
@@ -246,6 +252,23 @@ function expire(command: ExpireModelAccessKey, state: ModelAccessKeyState): Mode
         expiresAt: key.expiresAt,
         expiredAt: command.now,
       },
+    },
+  ];
+}
+
+/**
+ * Limits may change, unlike scope, and on legacy keys too; the new set replaces the old one whole.
+ * The same limits again give no event. On an expired key: KEY_EXPIRED (no call could use them).
+ */
+function changeLimits(command: ChangeModelAccessKeyLimits, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  const key = manageable(state, command.actor, command.keyUuid);
+  const limits = normalizeLimits(command.limits);
+  if (sameLimits(limits, key.limits)) return [];
+  refuseIfExpired(key, command.now, 'given new limits: no call could use them');
+  return [
+    {
+      type: 'ModelAccessKeyLimitsChanged',
+      data: { keyUuid: key.keyUuid, teamId: key.teamId, limits, previousLimits: key.limits, changedAt: command.now },
     },
   ];
 }

@@ -1,3 +1,5 @@
+import type { KeyLimits } from './key-limits';
+
 /**
  * Stored event types of the model-access-key stream. A type name is stored with every event and is
  * never renamed; a changed shape becomes a new type, with the old one kept and upcast on read.
@@ -25,6 +27,8 @@ export interface ModelAccessKeyCreated {
      * reservation in the name registry. Absent in events written before names could be unique: false.
      */
     readonly uniqueName?: boolean;
+    /** The key's rate limits and quota (issue 19); absent: none (and in events written before limits existed). */
+    readonly limits?: KeyLimits;
   };
 }
 
@@ -110,6 +114,18 @@ export interface ModelAccessKeyExpired {
   };
 }
 
+/** New limits, replacing the old ones whole (a limit left out is lifted); legacy keys too. */
+export interface ModelAccessKeyLimitsChanged {
+  readonly type: 'ModelAccessKeyLimitsChanged';
+  readonly data: {
+    readonly keyUuid: string;
+    readonly teamId: string;
+    readonly limits: KeyLimits;
+    readonly previousLimits: KeyLimits;
+    readonly changedAt: string;
+  };
+}
+
 export type ModelAccessKeyEvent =
   | ModelAccessKeyCreated
   | LegacyModelAccessKeyImported
@@ -120,7 +136,8 @@ export type ModelAccessKeyEvent =
   | ModelAccessKeyDeploymentDetached
   | ModelAccessKeyDescriptionChanged
   | ModelAccessKeyExpiryChanged
-  | ModelAccessKeyExpired;
+  | ModelAccessKeyExpired
+  | ModelAccessKeyLimitsChanged;
 
 export const MODEL_ACCESS_KEY_EVENT_TYPES: ReadonlySet<string> = new Set<ModelAccessKeyEvent['type']>([
   'ModelAccessKeyCreated',
@@ -133,6 +150,7 @@ export const MODEL_ACCESS_KEY_EVENT_TYPES: ReadonlySet<string> = new Set<ModelAc
   'ModelAccessKeyDescriptionChanged',
   'ModelAccessKeyExpiryChanged',
   'ModelAccessKeyExpired',
+  'ModelAccessKeyLimitsChanged',
 ]);
 
 export const KEY_STREAM_PREFIX = 'model_access_key-';

@@ -1,4 +1,5 @@
 import { ModelAccessKeyEvent, ModelScope } from './model-access-key.events';
+import { KeyLimits, NO_LIMITS } from './key-limits';
 
 export interface ModelAccessKey {
   readonly keyUuid: string;
@@ -21,6 +22,8 @@ export interface ModelAccessKey {
   readonly deletedAt: string | null;
   /** When the expiry scheduler recorded the expiry; verification checks `expiresAt` itself as well. */
   readonly expiredAt: string | null;
+  /** Rate limits and quota (issue 19); NO_LIMITS when none were set. */
+  readonly limits: KeyLimits;
 }
 
 export type ModelAccessKeyState =
@@ -55,6 +58,7 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
           updatedAt: d.createdAt,
           deletedAt: null,
           expiredAt: null,
+          limits: d.limits ?? NO_LIMITS,
         },
       };
     }
@@ -81,6 +85,7 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
           updatedAt: d.importedAt,
           deletedAt: null,
           expiredAt: null,
+          limits: NO_LIMITS,
         },
       };
     }
@@ -111,6 +116,8 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
       return update(state, (key) => ({ ...key, expiresAt: event.data.expiresAt, updatedAt: event.data.changedAt }));
     case 'ModelAccessKeyExpired':
       return update(state, (key) => ({ ...key, expiredAt: event.data.expiredAt }));
+    case 'ModelAccessKeyLimitsChanged':
+      return update(state, (key) => ({ ...key, limits: event.data.limits, updatedAt: event.data.changedAt }));
     case 'ModelAccessKeyDeleted':
       if (state.status !== 'active') return state;
       return {

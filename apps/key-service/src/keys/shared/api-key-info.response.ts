@@ -1,5 +1,20 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ModelAccessKey } from '../domain/model-access-key.state';
+import { QUOTA_PERIODS, QuotaPeriod, limitsToWire } from '../domain/key-limits';
+
+export class KeyQuotaInfo {
+  @ApiProperty({ type: Number, nullable: true, description: 'Requests per period; null: not limited' }) requests!: number | null;
+  @ApiProperty({ type: Number, nullable: true, description: 'Input plus output tokens per period; null: not limited' }) tokens!: number | null;
+  @ApiProperty({ enum: QUOTA_PERIODS, description: 'day: resets at 00:00 UTC; month: at 00:00 UTC on the 1st; none: never' }) period!: QuotaPeriod;
+}
+
+/** A key's limits (issue 19): null fields are not limited. */
+export class KeyLimitsInfo {
+  @ApiProperty({ type: Number, nullable: true, description: 'Requests per sliding minute, counted at the gateways' }) requests_per_minute!: number | null;
+  @ApiProperty({ type: Number, nullable: true, description: 'Input plus output tokens per sliding minute, from the usage the upstream reports' })
+  tokens_per_minute!: number | null;
+  @ApiProperty({ type: KeyQuotaInfo, nullable: true }) quota!: KeyQuotaInfo | null;
+}
 
 /** DigitalOcean's api_key_info, with this service's fields alongside. */
 export class ApiKeyInfo {
@@ -19,6 +34,7 @@ export class ApiKeyInfo {
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) expires_at!: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'The first characters of the secret, for recognising it' })
   secret_prefix!: string | null;
+  @ApiProperty({ type: KeyLimitsInfo, description: 'Rate limits and quota; each null when not limited' }) limits!: KeyLimitsInfo;
 }
 
 export class ApiKeyInfoEnvelope {
@@ -71,5 +87,6 @@ export function toApiKeyInfo(key: ModelAccessKey, secret?: string): ApiKeyInfo {
     deployment_names: [...key.deploymentNames],
     expires_at: key.expiresAt,
     secret_prefix: key.secretPrefix,
+    limits: limitsToWire(key.limits),
   };
 }
