@@ -3,15 +3,15 @@ import { ModelAccessKey } from '../domain/model-access-key.state';
 import { QUOTA_PERIODS, QuotaPeriod, limitsToWire } from '../domain/key-limits';
 
 export class KeyQuotaInfo {
-  @ApiProperty({ type: Number, nullable: true, description: 'Requests per period; null: not limited' }) requests!: number | null;
-  @ApiProperty({ type: Number, nullable: true, description: 'Input plus output tokens per period; null: not limited' }) tokens!: number | null;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Requests per period; null: not limited' }) requests!: number | null;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Input plus output tokens per period; null: not limited' }) tokens!: number | null;
   @ApiProperty({ enum: QUOTA_PERIODS, description: 'day: resets at 00:00 UTC; month: at 00:00 UTC on the 1st; none: never' }) period!: QuotaPeriod;
 }
 
 /** A key's limits (issue 19): null fields are not limited. */
 export class KeyLimitsInfo {
-  @ApiProperty({ type: Number, nullable: true, description: 'Requests per sliding minute, counted at the gateways' }) requests_per_minute!: number | null;
-  @ApiProperty({ type: Number, nullable: true, description: 'Input plus output tokens per sliding minute, from the usage the upstream reports' })
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Requests per sliding minute, counted at the gateways' }) requests_per_minute!: number | null;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Input plus output tokens per sliding minute, from the usage the upstream reports' })
   tokens_per_minute!: number | null;
   @ApiProperty({ type: KeyQuotaInfo, nullable: true }) quota!: KeyQuotaInfo | null;
 }
