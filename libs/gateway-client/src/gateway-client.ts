@@ -6,7 +6,8 @@ import { KafkaFeed, KafkaFeedOptions } from './feeds/kafka-feed';
 import { SseFeed } from './feeds/sse-feed';
 import { PositionFile } from './position-file';
 import { ServiceEndpoints, isInstanceFailure } from './service-endpoints';
-import { Feed, Logger, Revocation, VerifyAnswer, VerifyCode, VerifyTarget } from './types';
+import { Feed, KeyLimits, Logger, Revocation, VerifyAnswer, VerifyCode, VerifyTarget } from './types';
+import { LocalRateLimiter, RateDecision, RateLimiter } from './rate-limit/rate-limiter';
 import { VerificationCache } from './verification-cache';
 
 export type FeedOptions =
@@ -65,6 +66,11 @@ export interface GatewayClientOptions {
   readonly feedMinBackoffMs?: number;
   readonly feedMaxBackoffMs?: number;
   readonly logger?: Logger;
+  /**
+   * Counts the requests of keys with a rate limit: in this process by default (each gateway instance
+   * on its own), or a RedisRateLimiter shared by every gateway. The client closes it on stop().
+   */
+  readonly rateLimiter?: RateLimiter;
 }
 
 export interface GatewayClientStatus {
@@ -84,6 +90,10 @@ export interface GatewayClientStatus {
   readonly cacheHits: number;
   readonly serviceCalls: number;
   readonly failClosed: number;
+  /** Valid keys refused with RATE_LIMITED. */
+  readonly rateLimited: number;
+  /** Whether rate limits are counted in this process or in a shared store (Redis). */
+  readonly rateLimiter: 'local' | 'shared';
   /** The instance verification calls go to first now. */
   readonly serviceUrl: string;
   /** The instance whose SSE feed sent the last heartbeat, while connected; null otherwise (and on Kafka). */
@@ -136,11 +146,13 @@ export class GatewayClient extends EventEmitter {
   /** The instance the SSE feed is connected to (from its heartbeats) and the head it last reported. */
   private feedSource: string | null = null;
   private feedSourceHead = 0;
-  private counters = { cacheHits: 0, serviceCalls: 0, failClosed: 0 };
+  private counters = { cacheHits: 0, serviceCalls: 0, failClosed: 0, rateLimited: 0 };
+  private readonly limiter: RateLimiter;
 
   constructor(private readonly options: GatewayClientOptions) {
     super();
     this.logger = options.logger ?? silentLogger;
+    this.limiter = options.rateLimiter ?? new LocalRateLimiter();
     this.maxSilenceMs = options.maxFeedSilenceMs ?? 15_000;
     this.cache = new VerificationCache({
       validTtlMs: options.validTtlMs ?? 300_000,
@@ -197,6 +209,7 @@ export class GatewayClient extends EventEmitter {
     await this.feed.stop();
     this.tokens?.stop();
     this.positionFile?.flush();
+    await this.limiter.close?.();
     await Promise.all([...this.pools.values()].map((pool) => pool.close()));
     await this.agent.close();
   }
@@ -218,15 +231,49 @@ export class GatewayClient extends EventEmitter {
     });
   }
 
-  /** The cached answer, if one may be trusted now; no I/O. */
+  /**
+   * The cached answer, if one may be trusted now; no I/O. A key with a rate limit is counted (and may be
+   * RATE_LIMITED) when the limiter is in process; with a shared one, such an answer is left to verify()
+   * (undefined here).
+   */
   verifyCached(secret: string, target: VerifyTarget = {}): VerifyAnswer | undefined {
-    return this.fromCache(hashOf(secret), target);
+    const answer = this.fromCache(hashOf(secret), target);
+    if (answer === undefined || !rateLimited(answer)) return answer;
+    if (!this.limiter.local) return undefined;
+    return this.decided(answer, this.limiter.take(answer.keyUuid!, answer.limits!, Date.now()) as RateDecision);
   }
 
+  /**
+   * May this secret make this call? A valid answer for a key with requests_per_minute or
+   * tokens_per_minute is counted, and refused with RATE_LIMITED (and retryAfterMs) over the limit.
+   */
   verify(secret: string, target: VerifyTarget = {}): Promise<VerifyAnswer> {
     const hash = hashOf(secret);
     const cached = this.fromCache(hash, target);
-    return cached !== undefined ? Promise.resolve(cached) : this.verifyOnline(secret, hash, target);
+    if (cached !== undefined) return rateLimited(cached) ? this.limit(cached) : Promise.resolve(cached);
+    return this.verifyOnline(secret, hash, target).then((answer) => (rateLimited(answer) ? this.limit(answer) : answer));
+  }
+
+  /**
+   * Charges what an answer used to its key's tokens_per_minute, from the upstream's `usage`
+   * (prompt_tokens + completion_tokens): the call that crosses the budget has passed, the key's next
+   * one is refused until the minute has room again. Nothing for a key without a token limit.
+   */
+  async recordUsage(answer: VerifyAnswer, usage: { readonly promptTokens: number; readonly completionTokens: number }): Promise<void> {
+    const perMinute = answer.limits?.tokensPerMinute ?? null;
+    if (perMinute === null || answer.keyUuid === undefined) return;
+    const tokens = Math.max(0, usage.promptTokens) + Math.max(0, usage.completionTokens);
+    await this.limiter.charge(answer.keyUuid, perMinute, tokens, Date.now());
+  }
+
+  private async limit(answer: VerifyAnswer): Promise<VerifyAnswer> {
+    return this.decided(answer, await this.limiter.take(answer.keyUuid!, answer.limits!, Date.now()));
+  }
+
+  private decided(answer: VerifyAnswer, decision: RateDecision): VerifyAnswer {
+    if (decision.allowed) return answer;
+    this.counters.rateLimited++;
+    return { ...answer, valid: false, code: 'RATE_LIMITED', retryAfterMs: decision.retryAfterMs, limit: decision.limit };
   }
 
   private fromCache(hash: string, target: VerifyTarget): VerifyAnswer | undefined {
@@ -250,6 +297,7 @@ export class GatewayClient extends EventEmitter {
       startedFrom: this.startedFrom,
       cacheSize: this.cache.size,
       ...this.counters,
+      rateLimiter: this.limiter.local ? 'local' : 'shared',
       serviceUrl: this.endpoints.current,
       feedServiceUrl: this.feedSource,
       serviceMoves: this.endpoints.moves,
@@ -380,6 +428,7 @@ export class GatewayClient extends EventEmitter {
         key_uuid?: string;
         team_id?: string;
         expires_at?: string | null;
+        limits?: LimitsBody | null;
         message?: string;
       };
       if (response.statusCode !== 200) throw new Error(`verify answered ${response.statusCode}: ${body.message ?? ''}`);
@@ -392,6 +441,7 @@ export class GatewayClient extends EventEmitter {
         keyUuid: body.key_uuid,
         teamId: body.team_id,
         expiresAt: body.expires_at,
+        limits: limitsOf(body.limits),
         source: 'service',
       };
     } catch (error) {
@@ -493,6 +543,28 @@ export class GatewayClient extends EventEmitter {
     this.lastServiceAnswer = Date.now();
     return body.head_position;
   }
+}
+
+interface LimitsBody {
+  requests_per_minute?: number | null;
+  tokens_per_minute?: number | null;
+  quota?: { requests?: number | null; tokens?: number | null; period: 'day' | 'month' | 'none' } | null;
+}
+
+function limitsOf(body: LimitsBody | null | undefined): KeyLimits | null {
+  if (!body) return null;
+  const quota = body.quota ?? null;
+  return {
+    requestsPerMinute: body.requests_per_minute ?? null,
+    tokensPerMinute: body.tokens_per_minute ?? null,
+    quota: quota === null ? null : { requests: quota.requests ?? null, tokens: quota.tokens ?? null, period: quota.period },
+  };
+}
+
+/** A valid answer for a key with a rate limit: one the limiter counts. */
+function rateLimited(answer: VerifyAnswer): boolean {
+  const limits = answer.limits;
+  return answer.valid && limits != null && (limits.requestsPerMinute !== null || limits.tokensPerMinute !== null) && answer.keyUuid !== undefined;
 }
 
 function hashOf(secret: string): string {

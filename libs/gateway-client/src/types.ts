@@ -7,6 +7,8 @@ export type VerifyCode =
   | 'MODEL_NOT_ALLOWED'
   | 'DEPLOYMENT_NOT_ALLOWED'
   | 'BATCH_NOT_ALLOWED'
+  /** The gateway's count: the key is over its requests_per_minute or tokens_per_minute; see retryAfterMs. */
+  | 'RATE_LIMITED'
   /** Fail closed: no trustworthy cached answer and the service could not be asked. */
   | 'SERVICE_UNAVAILABLE';
 
@@ -17,12 +19,25 @@ export interface VerifyTarget {
   readonly batch?: boolean;
 }
 
+/** A key's limits as the verify answer carries them (the service's `limits`, camelCase); null: not limited. */
+export interface KeyLimits {
+  readonly requestsPerMinute: number | null;
+  readonly tokensPerMinute: number | null;
+  readonly quota: { readonly requests: number | null; readonly tokens: number | null; readonly period: 'day' | 'month' | 'none' } | null;
+}
+
 export interface VerifyAnswer {
   readonly valid: boolean;
   readonly code: VerifyCode;
   readonly keyUuid?: string;
   readonly teamId?: string;
   readonly expiresAt?: string | null;
+  /** The key's limits; absent or null: none. Cached with the answer; a limits_changed record evicts it. */
+  readonly limits?: KeyLimits | null;
+  /** RATE_LIMITED: ms from the answer until the key's window admits a request again. */
+  readonly retryAfterMs?: number;
+  /** RATE_LIMITED: which limit. */
+  readonly limit?: 'requests_per_minute' | 'tokens_per_minute';
   /** cache: answered locally; service: asked the key service; fail-closed: denied without an answer. */
   readonly source: 'cache' | 'service' | 'fail-closed';
 }
