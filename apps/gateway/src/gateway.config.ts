@@ -29,6 +29,11 @@ export interface GatewayConfig {
   readonly stateDir: string;
   readonly maxFeedSilenceMs: number;
   readonly validTtlMs: number;
+  /**
+   * RATE_LIMIT_REDIS_URL: a redis:// or rediss:// URL; rate limits are then counted in that Redis,
+   * shared by every gateway using it. null: each gateway instance counts its own traffic.
+   */
+  readonly rateLimitRedisUrl: string | null;
   /** LOG_FORMAT, as the key service's: `json` lines, or `text` (the default on a terminal). */
   readonly logFormat: 'json' | 'text';
 }
@@ -106,6 +111,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     stateDir: path.resolve(env.GATEWAY_STATE_DIR ?? './gateway-data'),
     maxFeedSilenceMs: integer(env, 'FEED_MAX_SILENCE_MS', 15_000, 100, 3_600_000),
     validTtlMs: integer(env, 'CACHE_TTL_MS', 300_000, 0, 86_400_000),
+    rateLimitRedisUrl: redisUrl(env, 'RATE_LIMIT_REDIS_URL'),
     logFormat: logFormatOf(env),
   };
 }
@@ -197,6 +203,19 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new GatewayConfigError(name, `must be an integer from ${min} to ${max} (got "${raw}")`);
   }
   return Number(raw);
+}
+
+function redisUrl(env: NodeJS.ProcessEnv, name: string): string | null {
+  const value = env[name];
+  if (!value) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new GatewayConfigError(name, `must be a redis:// or rediss:// URL (got "${value}")`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new GatewayConfigError(name, `must be a redis:// or rediss:// URL (got "${parsed.protocol}//...")`);
+  return value;
 }
 
 function logFormatOf(env: NodeJS.ProcessEnv): 'json' | 'text' {

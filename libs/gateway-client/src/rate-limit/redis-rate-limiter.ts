@@ -75,6 +75,7 @@ export class RedisRateLimiter implements RateLimiter {
     this.prefix = options.prefix ?? 'model-keys:rl:';
     this.redis = new Redis(options.url, {
       commandTimeout: options.timeoutMs ?? 250,
+      disconnectTimeout: 200,
       maxRetriesPerRequest: 1,
       enableOfflineQueue: true,
       lazyConnect: false,
@@ -108,7 +109,9 @@ export class RedisRateLimiter implements RateLimiter {
     }
   }
 
+  /** Ends the connection; one that never got up is dropped rather than waited for. */
   async close(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => this.redis.disconnect());
+    else this.redis.disconnect();
   }
 }

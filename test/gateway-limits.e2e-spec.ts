@@ -1,0 +1,76 @@
+import { GatewayProcess, Upstream, eventually, startGateway, startUpstream } from './support/gateway-process';
+import { ServiceProcess, api, startService } from './support/service-process';
+
+const KEYS = '/v2/gen-ai/models/api_keys';
+
+/**
+ * Issue 19: rate limits counted in the gateway process, from the limits the verify answer carries;
+ * the upstream reports token usage (10 prompt + 5 completion tokens an answer).
+ */
+describe('the reference gateway enforces a key\'s rate limits (in process)', () => {
+  let service: ServiceProcess;
+  let upstream: Upstream;
+  let gateway: GatewayProcess;
+  let owner: string;
+
+  beforeAll(async () => {
+    service = await startService({ env: { REVOCATION_HEARTBEAT_MS: '200' } });
+    upstream = await startUpstream();
+    owner = service.token('team-1', 'u1', 'owner');
+    gateway = await startGateway({
+      KEY_SERVICE_URL: service.baseUrl,
+      GATEWAY_TOKEN: service.token('platform', 'gw', 'gateway'),
+      UPSTREAM_URL: upstream.url,
+      FEED_MAX_SILENCE_MS: '1500',
+      RATE_LIMIT_REDIS_URL: '',
+    });
+  });
+  afterAll(async () => {
+    await gateway?.kill();
+    await service?.kill();
+    await upstream?.close();
+  });
+
+  const create = async (limits: Record<string, unknown>) => {
+    const res = await api(service.baseUrl, 'POST', KEYS, owner, { name: 'limited', limits });
+    expect(res.status).toBe(200);
+    return res.body.api_key_info as { uuid: string; secret_key: string };
+  };
+
+  it('requests over requests_per_minute get 429 with Retry-After, and the next window admits them again', async () => {
+    const key = await create({ requests_per_minute: 30 }); // a burst of 30, then one every 2 s
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) statuses.push((await gateway.chat(key.secret_key)).status);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    const refused = await gateway.chat(key.secret_key);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatchObject({ code: 'RATE_LIMITED', type: 'rate_limit_exceeded' });
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(2);
+    await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
+    expect((await gateway.chat(key.secret_key)).status).toBe(200);
+    expect((await gateway.status()).rateLimited).toBeGreaterThanOrEqual(1);
+  });
+
+  it('tokens_per_minute counts the usage the upstream reports: the call that crosses it passes, the next is 429', async () => {
+    const key = await create({ tokens_per_minute: 40 }); // 15 tokens an answer
+    for (let i = 0; i < 3; i++) expect((await gateway.chat(key.secret_key)).status).toBe(200); // 15, 30, 45
+    const refused = await gateway.chat(key.secret_key);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.message).toContain('tokens_per_minute');
+  });
+
+  it('a key without limits is never refused for rate', async () => {
+    const res = await api(service.baseUrl, 'POST', KEYS, owner, { name: 'free' });
+    for (let i = 0; i < 40; i++) expect((await gateway.chat(res.body.api_key_info.secret_key)).status).toBe(200);
+  });
+
+  it('new limits reach the gateway through the feed (limits_changed), without waiting for the cache to expire', async () => {
+    const key = await create({ requests_per_minute: 1 });
+    expect((await gateway.chat(key.secret_key)).status).toBe(200);
+    expect((await gateway.chat(key.secret_key)).status).toBe(429);
+    expect((await api(service.baseUrl, 'PUT', `${KEYS}/${key.uuid}/limits`, owner, {})).status).toBe(200);
+    await eventually(async () => (await gateway.chat(key.secret_key)).status === 200, 2000, 'the lifted limit at the gateway');
+  });
+});
