@@ -70,6 +70,8 @@ const BODY_RULES: Readonly<Record<string, SchemaObject>> = {
   UpdateProviderKeyRequest: { anyOf: [{ required: ['api_key'] }, { required: ['name'] }] },
   // Nested in bodies, so not reached by documentBodyRules: unknown fields are refused there too.
   KeyLimitsRequest: { additionalProperties: false },
+  UsageRecordRequest: { additionalProperties: false },
+  UsageDenialsRequest: { additionalProperties: false },
   // "a quota gives requests, tokens or both" (not null)
   KeyQuotaRequest: {
     additionalProperties: false,

@@ -33,6 +33,7 @@ import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { KeyCommandExecutor } from './shared/key-command.executor';
 import { KeyNames } from './shared/key-names';
 import { NameRegistry } from '../names/name-registry.service';
+import { UsageModule } from '../usage/usage.module';
 
 const commandHandlers = [
   CreateKeyHandler,
@@ -79,7 +80,7 @@ const idempotencyRecords: Provider = {
 };
 
 @Module({
-  imports: [CqrsModule],
+  imports: [CqrsModule, UsageModule],
   controllers: [...httpControllers, ...grpcControllers],
   providers: [...commandHandlers, ...queryHandlers, ...services, idempotencyRecords],
   exports: [KeyCommandExecutor, KeyNames, NameRegistry],

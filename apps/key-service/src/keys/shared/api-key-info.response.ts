@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ModelAccessKey } from '../domain/model-access-key.state';
 import { QUOTA_PERIODS, QuotaPeriod, limitsToWire } from '../domain/key-limits';
+import { KeyPeriodUsage, KeyUsageView } from '../../usage/key-usage.view';
 
 export class KeyQuotaInfo {
   @ApiProperty({ type: 'integer', nullable: true, description: 'Requests per period; null: not limited' }) requests!: number | null;
@@ -35,6 +36,15 @@ export class ApiKeyInfo {
   @ApiProperty({ nullable: true, type: String, description: 'The first characters of the secret, for recognising it' })
   secret_prefix!: string | null;
   @ApiProperty({ type: KeyLimitsInfo, description: 'Rate limits and quota; each null when not limited' }) limits!: KeyLimitsInfo;
+  @ApiPropertyOptional({
+    format: 'date-time',
+    nullable: true,
+    type: String,
+    description: 'On reads (one key, the lists): the last minute the key made a request, as the gateways reported (minute precision); null: never',
+  })
+  last_used_at?: string | null;
+  @ApiPropertyOptional({ type: KeyPeriodUsage, description: "On reads (one key, the lists): the current period's usage as the gateways reported it" })
+  usage?: KeyPeriodUsage;
 }
 
 export class ApiKeyInfoEnvelope {
@@ -70,7 +80,8 @@ export class ErrorResponse {
   details?: Record<string, unknown>;
 }
 
-export function toApiKeyInfo(key: ModelAccessKey, secret?: string): ApiKeyInfo {
+/** `usage`: on reads, what the usage store knows of the key (last_used_at and the period's usage). */
+export function toApiKeyInfo(key: ModelAccessKey, secret?: string, usage?: KeyUsageView): ApiKeyInfo {
   return {
     uuid: key.keyUuid,
     name: key.name,
@@ -88,5 +99,6 @@ export function toApiKeyInfo(key: ModelAccessKey, secret?: string): ApiKeyInfo {
     expires_at: key.expiresAt,
     secret_prefix: key.secretPrefix,
     limits: limitsToWire(key.limits),
+    ...(usage ? { last_used_at: usage.last_used_at, usage: usage.usage } : {}),
   };
 }
