@@ -74,3 +74,49 @@ describe('the reference gateway enforces a key\'s rate limits (in process)', () 
     await eventually(async () => (await gateway.chat(key.secret_key)).status === 200, 2000, 'the lifted limit at the gateway');
   });
 });
+
+/** Issue 19: the reference gateway reports usage (POST /v1/usage) at least once a second. */
+describe('the reference gateway reports usage to the key service', () => {
+  let service: ServiceProcess;
+  let upstream: Upstream;
+  let gateway: GatewayProcess;
+  let owner: string;
+
+  beforeAll(async () => {
+    service = await startService({ env: { REVOCATION_HEARTBEAT_MS: '200' } });
+    upstream = await startUpstream({ prompt_tokens: 12, completion_tokens: 7 });
+    owner = service.token('team-1', 'u1', 'owner');
+    gateway = await startGateway({
+      KEY_SERVICE_URL: service.baseUrl,
+      GATEWAY_TOKEN: service.token('platform', 'gw', 'gateway'),
+      UPSTREAM_URL: upstream.url,
+      FEED_MAX_SILENCE_MS: '1500',
+      RATE_LIMIT_REDIS_URL: '',
+      GATEWAY_USAGE_REPORT_MS: '200',
+    });
+  });
+  afterAll(async () => {
+    await gateway?.kill();
+    await service?.kill();
+    await upstream?.close();
+  });
+
+  it('requests, tokens from the upstream and denials reach api_key_info; last_used_at moves', async () => {
+    const created = await api(service.baseUrl, 'POST', KEYS, owner, { name: 'reported', limits: { requests_per_minute: 3 } });
+    const key = created.body.api_key_info as { uuid: string; secret_key: string };
+    const info = async () => (await api(service.baseUrl, 'GET', `${KEYS}/${key.uuid}`, owner)).body.api_key_info;
+    expect((await info()).last_used_at).toBeNull();
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await gateway.chat(key.secret_key)).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    await eventually(async () => (await info()).usage.requests === 3, 3000, 'the reported usage');
+    const shown = await info();
+    expect(shown.usage).toMatchObject({ period: 'month', requests: 3, input_tokens: 36, output_tokens: 21, tokens: 57 });
+    const minute = Date.parse(shown.last_used_at);
+    expect(minute % 60_000).toBe(0);
+    expect(Date.now() - minute).toBeLessThan(2 * 60_000);
+    const status = await gateway.status();
+    expect(status.usageReports.sent).toBeGreaterThanOrEqual(1);
+    expect(status.usageReports.failures).toBe(0);
+  });
+});

@@ -46,8 +46,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     positionFile: path.join(config.stateDir, `revocation-position-${config.feed.kind}.json`),
     logger,
     ...(config.rateLimitRedisUrl !== null ? { rateLimiter: new RedisRateLimiter({ url: config.rateLimitRedisUrl }) } : {}),
+    usageReportIntervalMs: config.usageReportMs,
+    gatewayId: config.gatewayId ?? undefined,
   });
   const upstream = new Pool(config.upstreamUrl, { connections: 64 });
+  const reportsUsage = config.usageReportMs > 0;
   const app = Fastify({ bodyLimit: 10 * 1024 * 1024, logger: false });
 
   // Liveness: the process answers. Readiness: it can verify keys (a live token, a reachable service).
@@ -100,12 +103,13 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       for (const [name, value] of Object.entries(response.headers)) {
         if (!HOP_BY_HOP.has(name) && value !== undefined) void reply.header(name, value);
       }
-      if (answer.limits?.tokensPerMinute == null || !isJson(response.headers['content-type'])) return reply.send(response.body);
-      // A key with a token limit: the answer is read whole (a JSON answer, not a stream) for its usage,
-      // charged before the answer is sent, so that the key's next call sees it.
+      const counted = answer.limits?.tokensPerMinute != null || reportsUsage;
+      if (!counted || !isJson(response.headers['content-type'])) return reply.send(response.body);
+      // Tokens are counted (usage reports, a token limit): the answer is read whole (a JSON answer, not
+      // a stream) for its usage, charged before the answer is sent, so that the key's next call sees it.
       const body = Buffer.from(await response.body.arrayBuffer());
       const usage = usageOf(body);
-      if (usage !== null) await client.recordUsage(answer, usage);
+      if (usage !== null) await client.recordUsage(answer, { ...usage, model: modelOf(request.body) });
       return reply.send(body);
     } catch (error) {
       timed('error');

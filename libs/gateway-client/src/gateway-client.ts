@@ -8,6 +8,7 @@ import { PositionFile } from './position-file';
 import { ServiceEndpoints, isInstanceFailure } from './service-endpoints';
 import { Feed, KeyLimits, Logger, Revocation, VerifyAnswer, VerifyCode, VerifyTarget } from './types';
 import { LocalRateLimiter, RateDecision, RateLimiter } from './rate-limit/rate-limiter';
+import { UsageBatchBody, UsageReporter } from './usage/usage-reporter';
 import { VerificationCache } from './verification-cache';
 
 export type FeedOptions =
@@ -71,6 +72,13 @@ export interface GatewayClientOptions {
    * on its own), or a RedisRateLimiter shared by every gateway. The client closes it on stop().
    */
   readonly rateLimiter?: RateLimiter;
+  /**
+   * Report usage to the key service (POST /v1/usage) this often, ms: per key, minute and model, the
+   * requests let through, the tokens recordUsage was given and the denials by code. 0 or unset: no reports.
+   */
+  readonly usageReportIntervalMs?: number;
+  /** The gateway's name in usage reports (a random part per process is added); default host and pid. */
+  readonly gatewayId?: string;
 }
 
 export interface GatewayClientStatus {
@@ -94,6 +102,8 @@ export interface GatewayClientStatus {
   readonly rateLimited: number;
   /** Whether rate limits are counted in this process or in a shared store (Redis). */
   readonly rateLimiter: 'local' | 'shared';
+  /** Usage reports: the gateway id they carry, batches taken, failed sends; null when off. */
+  readonly usageReports: { readonly gatewayId: string; readonly sent: number; readonly failures: number } | null;
   /** The instance verification calls go to first now. */
   readonly serviceUrl: string;
   /** The instance whose SSE feed sent the last heartbeat, while connected; null otherwise (and on Kafka). */
@@ -148,11 +158,20 @@ export class GatewayClient extends EventEmitter {
   private feedSourceHead = 0;
   private counters = { cacheHits: 0, serviceCalls: 0, failClosed: 0, rateLimited: 0 };
   private readonly limiter: RateLimiter;
+  private readonly usage: UsageReporter | null;
 
   constructor(private readonly options: GatewayClientOptions) {
     super();
     this.logger = options.logger ?? silentLogger;
     this.limiter = options.rateLimiter ?? new LocalRateLimiter();
+    this.usage =
+      (options.usageReportIntervalMs ?? 0) > 0
+        ? new UsageReporter((batch) => this.sendUsage(batch), {
+            intervalMs: options.usageReportIntervalMs!,
+            gatewayId: options.gatewayId,
+            onError: (message) => this.logger.warn(message),
+          })
+        : null;
     this.maxSilenceMs = options.maxFeedSilenceMs ?? 15_000;
     this.cache = new VerificationCache({
       validTtlMs: options.validTtlMs ?? 300_000,
@@ -196,6 +215,7 @@ export class GatewayClient extends EventEmitter {
     const saved = this.positionFile?.read() ?? null;
     this.position = saved ?? (await this.fetchHead());
     this.startedFrom = this.position;
+    this.usage?.start();
     this.logger.log(`following revocations (${this.options.feed.kind}) from position ${this.position}${saved === null ? ' (the head)' : ' (saved)'}`);
     await this.feed.start(this.position, {
       revocation: (revocation) => this.onRevocation(revocation),
@@ -209,6 +229,7 @@ export class GatewayClient extends EventEmitter {
     await this.feed.stop();
     this.tokens?.stop();
     this.positionFile?.flush();
+    await this.usage?.stop();
     await this.limiter.close?.();
     await Promise.all([...this.pools.values()].map((pool) => pool.close()));
     await this.agent.close();
@@ -250,8 +271,39 @@ export class GatewayClient extends EventEmitter {
   verify(secret: string, target: VerifyTarget = {}): Promise<VerifyAnswer> {
     const hash = hashOf(secret);
     const cached = this.fromCache(hash, target);
-    if (cached !== undefined) return rateLimited(cached) ? this.limit(cached) : Promise.resolve(cached);
-    return this.verifyOnline(secret, hash, target).then((answer) => (rateLimited(answer) ? this.limit(answer) : answer));
+    if (cached !== undefined && this.usage === null) return rateLimited(cached) ? this.limit(cached) : Promise.resolve(cached);
+    const answer = cached !== undefined ? Promise.resolve(cached) : this.verifyOnline(secret, hash, target);
+    return answer.then((found) => (rateLimited(found) ? this.limit(found) : found)).then((final) => this.counted(final, target));
+  }
+
+  /** The answer, counted in the usage report: a request let through, or a denial of a known key. */
+  private counted(answer: VerifyAnswer, target: VerifyTarget): VerifyAnswer {
+    if (this.usage !== null && answer.keyUuid !== undefined) {
+      if (answer.valid) this.usage.request(answer.keyUuid, target.model, Date.now());
+      else this.usage.denial(answer.keyUuid, target.model, answer.code, Date.now());
+    }
+    return answer;
+  }
+
+  /** POST /v1/usage; 'refused' for an answer that a retry would not change (a 4xx but 401, 408, 429). */
+  private async sendUsage(batch: UsageBatchBody): Promise<'taken' | 'refused'> {
+    const { response } = await this.callService({
+      path: '/v1/usage',
+      method: 'POST',
+      headers: { ...this.authorization(), 'content-type': 'application/json' },
+      body: JSON.stringify(batch),
+      headersTimeout: this.options.requestTimeoutMs ?? 2000,
+      bodyTimeout: this.options.requestTimeoutMs ?? 2000,
+    });
+    const text = await response.body.text();
+    if (response.statusCode === 200) return 'taken';
+    if (response.statusCode >= 400 && response.statusCode < 500 && ![401, 408, 429].includes(response.statusCode)) return 'refused';
+    throw new Error(`POST /v1/usage answered ${response.statusCode}: ${text.slice(0, 200)}`);
+  }
+
+  /** Usage reporting: its gateway id, batches taken and failed sends; null when reports are off. */
+  usageReports(): { gatewayId: string; sent: number; failures: number } | null {
+    return this.usage === null ? null : { gatewayId: this.usage.gatewayId, sent: this.usage.sent, failures: this.usage.failures };
   }
 
   /**
@@ -259,11 +311,16 @@ export class GatewayClient extends EventEmitter {
    * (prompt_tokens + completion_tokens): the call that crosses the budget has passed, the key's next
    * one is refused until the minute has room again. Nothing for a key without a token limit.
    */
-  async recordUsage(answer: VerifyAnswer, usage: { readonly promptTokens: number; readonly completionTokens: number }): Promise<void> {
+  async recordUsage(
+    answer: VerifyAnswer,
+    usage: { readonly promptTokens: number; readonly completionTokens: number; readonly model?: string },
+  ): Promise<void> {
+    if (answer.keyUuid === undefined) return;
+    const input = Math.max(0, usage.promptTokens);
+    const output = Math.max(0, usage.completionTokens);
+    this.usage?.tokens(answer.keyUuid, usage.model, input, output, Date.now());
     const perMinute = answer.limits?.tokensPerMinute ?? null;
-    if (perMinute === null || answer.keyUuid === undefined) return;
-    const tokens = Math.max(0, usage.promptTokens) + Math.max(0, usage.completionTokens);
-    await this.limiter.charge(answer.keyUuid, perMinute, tokens, Date.now());
+    if (perMinute !== null) await this.limiter.charge(answer.keyUuid, perMinute, input + output, Date.now());
   }
 
   private async limit(answer: VerifyAnswer): Promise<VerifyAnswer> {
@@ -298,6 +355,7 @@ export class GatewayClient extends EventEmitter {
       cacheSize: this.cache.size,
       ...this.counters,
       rateLimiter: this.limiter.local ? 'local' : 'shared',
+      usageReports: this.usageReports(),
       serviceUrl: this.endpoints.current,
       feedServiceUrl: this.feedSource,
       serviceMoves: this.endpoints.moves,
