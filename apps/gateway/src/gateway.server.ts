@@ -196,6 +196,12 @@ function refuse(reply: FastifyReply, answer: VerifyAnswer) {
       void reply.header('retry-after', String(seconds));
       return deny(reply, 429, 'rate_limit_exceeded', `the API key is over its ${answer.limit ?? 'rate limit'}; retry after ${seconds} s`, answer.code);
     }
+    case 'USAGE_EXCEEDED': {
+      // Until the quota period resets; a quota that never resets gives no Retry-After.
+      const resetsAt = answer.resetsAt ? Date.parse(answer.resetsAt) : Number.NaN;
+      if (!Number.isNaN(resetsAt)) void reply.header('retry-after', String(Math.max(1, Math.ceil((resetsAt - Date.now()) / 1000))));
+      return deny(reply, 429, 'insufficient_quota', `the API key has used its quota${answer.resetsAt ? ` until ${answer.resetsAt}` : ''}`, answer.code);
+    }
     case 'NOT_FOUND':
       return deny(reply, 401, 'invalid_api_key', 'the API key is not valid', answer.code);
     case 'EXPIRED':

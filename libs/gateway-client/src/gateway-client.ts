@@ -487,6 +487,7 @@ export class GatewayClient extends EventEmitter {
         team_id?: string;
         expires_at?: string | null;
         limits?: LimitsBody | null;
+        resets_at?: string | null;
         message?: string;
       };
       if (response.statusCode !== 200) throw new Error(`verify answered ${response.statusCode}: ${body.message ?? ''}`);
@@ -500,6 +501,7 @@ export class GatewayClient extends EventEmitter {
         teamId: body.team_id,
         expiresAt: body.expires_at,
         limits: limitsOf(body.limits),
+        ...(body.code === 'USAGE_EXCEEDED' ? { resetsAt: body.resets_at ?? null } : {}),
         source: 'service',
       };
     } catch (error) {

@@ -9,6 +9,8 @@ export type VerifyCode =
   | 'BATCH_NOT_ALLOWED'
   /** The gateway's count: the key is over its requests_per_minute or tokens_per_minute; see retryAfterMs. */
   | 'RATE_LIMITED'
+  /** The service's: the key's quota for the period is spent, until resetsAt. */
+  | 'USAGE_EXCEEDED'
   /** Fail closed: no trustworthy cached answer and the service could not be asked. */
   | 'SERVICE_UNAVAILABLE';
 
@@ -36,6 +38,8 @@ export interface VerifyAnswer {
   readonly limits?: KeyLimits | null;
   /** RATE_LIMITED: ms from the answer until the key's window admits a request again. */
   readonly retryAfterMs?: number;
+  /** USAGE_EXCEEDED: when the quota period resets (null: never, until the limits change). */
+  readonly resetsAt?: string | null;
   /** RATE_LIMITED: which limit. */
   readonly limit?: 'requests_per_minute' | 'tokens_per_minute';
   /** cache: answered locally; service: asked the key service; fail-closed: denied without an answer. */
@@ -48,8 +52,19 @@ export interface Revocation {
   readonly key_uuid: string;
   readonly team_id: string;
   readonly secret_hashes: readonly string[];
-  /** expiry_changed, limits_changed: the key's secret is still valid, but a cached answer's expiry or limits are stale. */
-  readonly reason: 'regenerated' | 'deleted' | 'expired' | 'deployment_detached' | 'expiry_changed' | 'limits_changed';
+  /**
+   * expiry_changed, limits_changed, quota_exhausted, quota_reset: the key's secret is still valid, but a
+   * cached answer (its expiry, its limits, whether its quota is spent) is stale.
+   */
+  readonly reason:
+    | 'regenerated'
+    | 'deleted'
+    | 'expired'
+    | 'deployment_detached'
+    | 'expiry_changed'
+    | 'limits_changed'
+    | 'quota_exhausted'
+    | 'quota_reset';
   readonly deployment_name: string | null;
   readonly occurred_at: string;
 }

@@ -29,6 +29,8 @@ export interface KeyViewRow {
   created_position: number;
   /** The key's limits as JSON (KeyLimits); null when it has none. */
   limits: string | null;
+  /** JSON {periodStart, resetsAt} while the quota is spent; null otherwise. */
+  quota_exhausted: string | null;
 }
 
 /**
@@ -39,8 +41,8 @@ export interface KeyViewRow {
 @Injectable()
 export class KeyViewsProjection implements BodyProjection {
   readonly name = 'key_views';
-  /** 2: expired_at (the expiry scheduler's event); 3: unique_name (the Gcore-style API); 4: limits (issue 19). */
-  readonly version = 4;
+  /** 2: expired_at (the expiry scheduler's event); 3: unique_name (the Gcore-style API); 4: limits, 5: quota_exhausted (issue 19). */
+  readonly version = 5;
   readonly tables = ['key_views'];
   readonly reads = 'bodies';
   private select!: Database.Statement<[string], KeyViewRow>;
@@ -70,8 +72,10 @@ export class KeyViewsProjection implements BodyProjection {
         deleted_at TEXT,
         expired_at TEXT,
         created_position INTEGER NOT NULL,
-        limits TEXT
+        limits TEXT,
+        quota_exhausted TEXT
       );
+      CREATE INDEX IF NOT EXISTS ${table}_by_quota_exhausted ON ${table} (key_uuid) WHERE quota_exhausted IS NOT NULL AND deleted_at IS NULL;
       CREATE INDEX IF NOT EXISTS ${table}_by_team ON ${table} (team_id, deleted_at, created_position);
       CREATE INDEX IF NOT EXISTS ${table}_by_unique_name ON ${table} (team_id, name) WHERE unique_name = 1 AND deleted_at IS NULL;
       CREATE INDEX IF NOT EXISTS ${table}_by_expiry ON ${table} (expires_at)
@@ -80,11 +84,11 @@ export class KeyViewsProjection implements BodyProjection {
     this.select = db.prepare(`SELECT * FROM ${table} WHERE key_uuid = ?`);
     // Positional, in the table's column order (rowOf): binding by name costs far more per row.
     this.upsert = db.prepare(
-      `INSERT INTO ${table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO ${table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(key_uuid) DO UPDATE SET name = excluded.name, description = excluded.description,
          expires_at = excluded.expires_at, secret_hash = excluded.secret_hash, secret_prefix = excluded.secret_prefix,
          deployment_names = excluded.deployment_names, updated_at = excluded.updated_at, deleted_at = excluded.deleted_at,
-         expired_at = excluded.expired_at, limits = excluded.limits`,
+         expired_at = excluded.expired_at, limits = excluded.limits, quota_exhausted = excluded.quota_exhausted`,
     );
   }
 
@@ -144,6 +148,7 @@ export function keyOfRow(row: KeyViewRow): ModelAccessKey {
     deletedAt: row.deleted_at,
     expiredAt: row.expired_at,
     limits: row.limits === null ? NO_LIMITS : (JSON.parse(row.limits) as KeyLimits),
+    quotaExhausted: row.quota_exhausted === null ? null : (JSON.parse(row.quota_exhausted) as ModelAccessKey['quotaExhausted']),
   };
 }
 
@@ -170,5 +175,6 @@ function rowOf(key: ModelAccessKey, createdPosition: number): unknown[] {
     key.expiredAt,
     createdPosition,
     hasLimits(key.limits) ? JSON.stringify(key.limits) : null,
+    key.quotaExhausted ? JSON.stringify(key.quotaExhausted) : null,
   ];
 }

@@ -33,7 +33,7 @@ import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { KeyCommandExecutor } from './shared/key-command.executor';
 import { KeyNames } from './shared/key-names';
 import { NameRegistry } from '../names/name-registry.service';
-import { UsageModule } from '../usage/usage.module';
+import { UsageStoreModule } from '../usage/usage-store.module';
 
 const commandHandlers = [
   CreateKeyHandler,
@@ -80,7 +80,7 @@ const idempotencyRecords: Provider = {
 };
 
 @Module({
-  imports: [CqrsModule, UsageModule],
+  imports: [CqrsModule, UsageStoreModule],
   controllers: [...httpControllers, ...grpcControllers],
   providers: [...commandHandlers, ...queryHandlers, ...services, idempotencyRecords],
   exports: [KeyCommandExecutor, KeyNames, NameRegistry],

@@ -43,6 +43,7 @@ export class GatewayGrpcController {
     return {
       ...answer,
       expires_at: answer.expires_at ?? undefined,
+      resets_at: answer.resets_at ?? undefined,
       limits:
         limits === null
           ? undefined

@@ -3,9 +3,19 @@ import { ModelAccessKeyEvent } from '../keys/domain/model-access-key.events';
 /**
  * `expiry_changed` withdraws nothing by itself: it tells caches that hold an answer for the key's
  * secret to drop it, because the expiry that answer carries is no longer the key's. `limits_changed`
- * does the same for the limits an answer carries (issue 19).
+ * does the same for the limits an answer carries (issue 19). `quota_exhausted` and `quota_reset` make
+ * caches drop their answer too: the service then answers USAGE_EXCEEDED until the reset, VALID after.
  */
-export const REVOCATION_REASONS = ['regenerated', 'deleted', 'expired', 'deployment_detached', 'expiry_changed', 'limits_changed'] as const;
+export const REVOCATION_REASONS = [
+  'regenerated',
+  'deleted',
+  'expired',
+  'deployment_detached',
+  'expiry_changed',
+  'limits_changed',
+  'quota_exhausted',
+  'quota_reset',
+] as const;
 export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
 /** One event that removed access, as gateways receive it; `position` is the event's global position. */
@@ -56,6 +66,14 @@ export function revocationOf(
     case 'ModelAccessKeyLimitsChanged': {
       const hash = currentHash(event.data.keyUuid);
       return revoked(hash === undefined ? [] : [hash], 'limits_changed', event.data.changedAt);
+    }
+    case 'ModelAccessKeyQuotaExhausted': {
+      const hash = currentHash(event.data.keyUuid);
+      return revoked(hash === undefined ? [] : [hash], 'quota_exhausted', event.data.exhaustedAt);
+    }
+    case 'ModelAccessKeyQuotaReset': {
+      const hash = currentHash(event.data.keyUuid);
+      return revoked(hash === undefined ? [] : [hash], 'quota_reset', event.data.resetAt);
     }
     case 'ModelAccessKeyCreated':
     case 'LegacyModelAccessKeyImported':

@@ -1,11 +1,15 @@
 import { Module } from '@nestjs/common';
+import { KeysModule } from '../keys/keys.module';
+import { QuotaResetScheduler } from './quota-reset.scheduler';
+import { QuotaService } from './quota.service';
 import { UsageHttpController } from './usage.http.controller';
-import { UsageStore } from './usage.store';
+import { UsageStoreModule } from './usage-store.module';
 
-/** Usage reports from the gateways and the usage store (issue 19). */
+/** Usage reports from the gateways, the usage store, and the quotas judged from it (issue 19). */
 @Module({
+  imports: [KeysModule, UsageStoreModule],
   controllers: [UsageHttpController],
-  providers: [UsageStore],
-  exports: [UsageStore],
+  providers: [QuotaService, QuotaResetScheduler],
+  exports: [QuotaService],
 })
 export class UsageModule {}

@@ -6,7 +6,7 @@ import { decodeKeyEvent } from '../keys/domain/model-access-key.codec';
 import { KEY_STREAM_PREFIX } from '../keys/domain/model-access-key.events';
 import { ProjectionRunner } from '../read-side/projection-runner';
 import { READ_MODEL_DB } from '../read-side/read-model.database';
-import { KeyGrant, VerifyCode, VerifyTarget, judge } from './verification.rules';
+import { KeyGrant, VerifyCode, VerifyTarget, judge, quotaOf } from './verification.rules';
 import { CLOCK, Clock } from '../common/clock';
 import { KeyLimits, limitsToWire } from '../keys/domain/key-limits';
 
@@ -16,8 +16,8 @@ export interface Verdict {
 }
 
 /** The key_views columns a grant is made of, in this order (rows read as arrays: far cheaper than objects). */
-const GRANT_COLUMNS = 'secret_hash, key_uuid, team_id, models, vpc_uuid, batch_inference_enabled, deployment_names, expires_at, expired_at, limits';
-type GrantRow = [string, string, string, string, string | null, number, string, string | null, string | null, string | null];
+const GRANT_COLUMNS = 'secret_hash, key_uuid, team_id, models, vpc_uuid, batch_inference_enabled, deployment_names, expires_at, expired_at, limits, quota_exhausted';
+type GrantRow = [string, string, string, string, string | null, number, string, string | null, string | null, string | null, string | null];
 
 /**
  * secret hash -> what the key allows, in memory. Loaded from the key views at start-up (and again when
@@ -114,7 +114,7 @@ class SharedValues {
 
 /** What grantOf makes of the key, from its view row (see GRANT_COLUMNS). */
 function grantOfRow(row: GrantRow, shared: SharedValues): KeyGrant {
-  const [, keyUuid, teamId, models, vpcUuid, batch, deploymentNames, expiresAt, expiredAt, limits] = row;
+  const [, keyUuid, teamId, models, vpcUuid, batch, deploymentNames, expiresAt, expiredAt, limits, quotaExhausted] = row;
   return {
     keyUuid,
     teamId: shared.string(teamId),
@@ -126,5 +126,6 @@ function grantOfRow(row: GrantRow, shared: SharedValues): KeyGrant {
     expiresAtMs: expiresAt === null ? Number.POSITIVE_INFINITY : Date.parse(expiresAt),
     expired: expiredAt !== null,
     limits: limits === null ? null : limitsToWire(JSON.parse(limits) as KeyLimits),
+    ...quotaOf(quotaExhausted === null ? null : (JSON.parse(quotaExhausted) as { resetsAt: string | null })),
   };
 }

@@ -72,6 +72,14 @@ describe('verification rules', () => {
     expect(judge(grantOf(key()), { batch: false }, NOW)).toBe('VALID');
   });
 
+  it('a spent quota is USAGE_EXCEEDED until its reset instant, after the scope denials', () => {
+    const grant = grantOf(key({ models: ['a'], quotaExhausted: { periodStart: '2026-11-22T00:00:00.000Z', resetsAt: '2026-11-22T10:00:00.000Z' } }));
+    expect(judge(grant, { model: 'a' }, NOW - 1)).toBe('USAGE_EXCEEDED');
+    expect(judge(grant, { model: 'b' }, NOW - 1)).toBe('MODEL_NOT_ALLOWED');
+    expect(judge(grant, { model: 'a' }, NOW)).toBe('VALID');
+    expect(judge(grantOf(key({ quotaExhausted: { periodStart: '1970-01-01T00:00:00.000Z', resetsAt: null } })), {}, NOW)).toBe('USAGE_EXCEEDED');
+  });
+
   it('reports expiry before scope denials', () => {
     const grant = grantOf(key({ models: ['a'], vpcUuid: VPC, expiresAt: '2026-01-01T00:00:00.000Z' }));
     expect(judge(grant, { model: 'b' }, NOW)).toBe('EXPIRED');

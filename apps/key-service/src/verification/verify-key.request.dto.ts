@@ -45,4 +45,6 @@ export class VerifyKeyResponse {
     description: 'The key\'s rate limits and quota, for the gateway to enforce (it counts the requests); null: none. With every answer that names a key.',
   })
   limits?: KeyLimitsInfo | null;
+  @ApiPropertyOptional({ format: 'date-time', nullable: true, type: String, description: 'USAGE_EXCEEDED: when the quota period resets; null: never (period none)' })
+  resets_at?: string | null;
 }

@@ -47,5 +47,13 @@ export function parseVerifyKeyRequest(body: unknown): VerifyKeyInput {
 
 export function toVerifyResponse({ code, grant }: Verdict): VerifyKeyResponse {
   if (!grant) return { valid: false, code };
-  return { valid: code === 'VALID', code, key_uuid: grant.keyUuid, team_id: grant.teamId, expires_at: grant.expiresAt, limits: grant.limits };
+  return {
+    valid: code === 'VALID',
+    code,
+    key_uuid: grant.keyUuid,
+    team_id: grant.teamId,
+    expires_at: grant.expiresAt,
+    limits: grant.limits,
+    ...(code === 'USAGE_EXCEEDED' ? { resets_at: grant.quotaResetsAt } : {}),
+  };
 }

@@ -117,6 +117,26 @@ export interface ChangeModelAccessKeyLimits {
   readonly now: string;
 }
 
+/**
+ * Issued by the service when a usage report brings the key's period usage to its quota (no actor):
+ * `requests` and `tokens` are the period's usage from `periodStart` on.
+ */
+export interface RecordQuotaExhausted {
+  readonly type: 'RecordQuotaExhausted';
+  readonly keyUuid: string;
+  readonly periodStart: string;
+  readonly requests: number;
+  readonly tokens: number;
+  readonly now: string;
+}
+
+/** Issued by the quota scheduler: ends an exhausted quota whose period has reset. */
+export interface ResetQuota {
+  readonly type: 'ResetQuota';
+  readonly keyUuid: string;
+  readonly now: string;
+}
+
 export type ModelAccessKeyCommand =
   | CreateModelAccessKey
   | ImportLegacyModelAccessKey
@@ -127,4 +147,6 @@ export type ModelAccessKeyCommand =
   | DetachDeployment
   | UpdateModelAccessKey
   | ExpireModelAccessKey
-  | ChangeModelAccessKeyLimits;
+  | ChangeModelAccessKeyLimits
+  | RecordQuotaExhausted
+  | ResetQuota;

@@ -2,7 +2,7 @@ import { DomainError } from '../../common/domain-error';
 import { Principal } from '../../auth/principal';
 import { canCreate, canManage, canSee } from './key-access.policy';
 import { MAX_DEPLOYMENTS_PER_KEY, comparableName, normalizeModels, normalizeName, normalizeNewName, sameScope } from './key-input.rules';
-import { hasLimits, normalizeLimits, sameLimits } from './key-limits';
+import { hasLimits, normalizeLimits, periodEnd, periodStart, sameLimits } from './key-limits';
 import {
   AttachDeployment,
   ChangeModelAccessKeyLimits,
@@ -11,6 +11,8 @@ import {
   DetachDeployment,
   ExpireModelAccessKey,
   ImportLegacyModelAccessKey,
+  RecordQuotaExhausted,
+  ResetQuota,
   ModelAccessKeyCommand,
   RegenerateModelAccessKey,
   RenameModelAccessKey,
@@ -51,6 +53,10 @@ export function decide(command: ModelAccessKeyCommand, state: ModelAccessKeyStat
       return expire(command, state);
     case 'ChangeModelAccessKeyLimits':
       return changeLimits(command, state);
+    case 'RecordQuotaExhausted':
+      return exhaustQuota(command, state);
+    case 'ResetQuota':
+      return resetQuota(command, state);
     default: {
       const unknownCommand: never = command;
       throw new Error(`Unknown command ${(unknownCommand as { type: string }).type}`);
@@ -271,6 +277,46 @@ function changeLimits(command: ChangeModelAccessKeyLimits, state: ModelAccessKey
       data: { keyUuid: key.keyUuid, teamId: key.teamId, limits, previousLimits: key.limits, changedAt: command.now },
     },
   ];
+}
+
+/**
+ * Idempotent: no event for a key that is gone, has no quota, is already exhausted in this period, or
+ * whose usage is under its quota, or for usage of a period that is not the current one.
+ */
+function exhaustQuota(command: RecordQuotaExhausted, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  if (state.status !== 'active') return [];
+  const key = state.key;
+  const quota = key.limits.quota;
+  if (quota === null) return [];
+  const nowMs = Date.parse(command.now);
+  const start = new Date(periodStart(quota.period, nowMs)).toISOString();
+  if (command.periodStart !== start || key.quotaExhausted?.periodStart === start) return [];
+  const reached = (quota.requests !== null && command.requests >= quota.requests) || (quota.tokens !== null && command.tokens >= quota.tokens);
+  if (!reached) return [];
+  const end = periodEnd(quota.period, nowMs);
+  return [
+    {
+      type: 'ModelAccessKeyQuotaExhausted',
+      data: {
+        keyUuid: key.keyUuid,
+        teamId: key.teamId,
+        periodStart: start,
+        resetsAt: end === null ? null : new Date(end).toISOString(),
+        requests: command.requests,
+        tokens: command.tokens,
+        exhaustedAt: command.now,
+      },
+    },
+  ];
+}
+
+/** Idempotent: an event only for an exhausted quota whose reset time has come. */
+function resetQuota(command: ResetQuota, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  if (state.status !== 'active') return [];
+  const key = state.key;
+  const exhausted = key.quotaExhausted;
+  if (!exhausted || exhausted.resetsAt === null || Date.parse(exhausted.resetsAt) > Date.parse(command.now)) return [];
+  return [{ type: 'ModelAccessKeyQuotaReset', data: { keyUuid: key.keyUuid, teamId: key.teamId, periodStart: exhausted.resetsAt, resetAt: command.now } }];
 }
 
 /** A key the actor may not see does not exist for them: same answer as an unknown or deleted key. */

@@ -126,6 +126,31 @@ export interface ModelAccessKeyLimitsChanged {
   };
 }
 
+/**
+ * The key's usage in its quota period reached the quota (the usage store's count, from the gateways'
+ * reports): verification answers USAGE_EXCEEDED until `resetsAt` (null: period none, until the
+ * limits change). Appended once per period by the service when it takes a usage report.
+ */
+export interface ModelAccessKeyQuotaExhausted {
+  readonly type: 'ModelAccessKeyQuotaExhausted';
+  readonly data: {
+    readonly keyUuid: string;
+    readonly teamId: string;
+    readonly periodStart: string;
+    readonly resetsAt: string | null;
+    /** The usage counted when it was reached: requests, and input plus output tokens. */
+    readonly requests: number;
+    readonly tokens: number;
+    readonly exhaustedAt: string;
+  };
+}
+
+/** The quota period ended: the key may be used again. Appended by the quota scheduler at the reset. */
+export interface ModelAccessKeyQuotaReset {
+  readonly type: 'ModelAccessKeyQuotaReset';
+  readonly data: { readonly keyUuid: string; readonly teamId: string; readonly periodStart: string; readonly resetAt: string };
+}
+
 export type ModelAccessKeyEvent =
   | ModelAccessKeyCreated
   | LegacyModelAccessKeyImported
@@ -137,7 +162,9 @@ export type ModelAccessKeyEvent =
   | ModelAccessKeyDescriptionChanged
   | ModelAccessKeyExpiryChanged
   | ModelAccessKeyExpired
-  | ModelAccessKeyLimitsChanged;
+  | ModelAccessKeyLimitsChanged
+  | ModelAccessKeyQuotaExhausted
+  | ModelAccessKeyQuotaReset;
 
 export const MODEL_ACCESS_KEY_EVENT_TYPES: ReadonlySet<string> = new Set<ModelAccessKeyEvent['type']>([
   'ModelAccessKeyCreated',
@@ -151,6 +178,8 @@ export const MODEL_ACCESS_KEY_EVENT_TYPES: ReadonlySet<string> = new Set<ModelAc
   'ModelAccessKeyExpiryChanged',
   'ModelAccessKeyExpired',
   'ModelAccessKeyLimitsChanged',
+  'ModelAccessKeyQuotaExhausted',
+  'ModelAccessKeyQuotaReset',
 ]);
 
 export const KEY_STREAM_PREFIX = 'model_access_key-';

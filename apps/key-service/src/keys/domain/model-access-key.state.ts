@@ -24,6 +24,8 @@ export interface ModelAccessKey {
   readonly expiredAt: string | null;
   /** Rate limits and quota (issue 19); NO_LIMITS when none were set. */
   readonly limits: KeyLimits;
+  /** The quota was reached in the period that began at `periodStart`; until `resetsAt` (null: no reset). */
+  readonly quotaExhausted?: { readonly periodStart: string; readonly resetsAt: string | null } | null;
 }
 
 export type ModelAccessKeyState =
@@ -117,7 +119,12 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
     case 'ModelAccessKeyExpired':
       return update(state, (key) => ({ ...key, expiredAt: event.data.expiredAt }));
     case 'ModelAccessKeyLimitsChanged':
-      return update(state, (key) => ({ ...key, limits: event.data.limits, updatedAt: event.data.changedAt }));
+      // New limits are judged afresh: the next usage report exhausts the new quota if it is reached too.
+      return update(state, (key) => ({ ...key, limits: event.data.limits, updatedAt: event.data.changedAt, quotaExhausted: null }));
+    case 'ModelAccessKeyQuotaExhausted':
+      return update(state, (key) => ({ ...key, quotaExhausted: { periodStart: event.data.periodStart, resetsAt: event.data.resetsAt } }));
+    case 'ModelAccessKeyQuotaReset':
+      return update(state, (key) => ({ ...key, quotaExhausted: null }));
     case 'ModelAccessKeyDeleted':
       if (state.status !== 'active') return state;
       return {
