@@ -120,3 +120,58 @@ describe('the reference gateway reports usage to the key service', () => {
     expect(status.usageReports.failures).toBe(0);
   });
 });
+
+/** Issue 19: a quota spent through two gateways; both deny once the quota_exhausted record reaches them. */
+describe('a request quota spent through two reference gateways', () => {
+  let service: ServiceProcess;
+  let upstream: Upstream;
+  let gateways: GatewayProcess[] = [];
+  let owner: string;
+
+  beforeAll(async () => {
+    service = await startService({ env: { REVOCATION_HEARTBEAT_MS: '200' } });
+    upstream = await startUpstream();
+    owner = service.token('team-1', 'u1', 'owner');
+    const env = {
+      KEY_SERVICE_URL: service.baseUrl,
+      GATEWAY_TOKEN: service.token('platform', 'gw', 'gateway'),
+      UPSTREAM_URL: upstream.url,
+      FEED_MAX_SILENCE_MS: '1500',
+      RATE_LIMIT_REDIS_URL: '',
+      GATEWAY_USAGE_REPORT_MS: '250',
+    };
+    gateways = await Promise.all([startGateway(env), startGateway(env)]);
+  });
+  afterAll(async () => {
+    await Promise.all(gateways.map((g) => g.kill()));
+    await service?.kill();
+    await upstream?.close();
+  });
+
+  it('both gateways deny with USAGE_EXCEEDED within the bound (report interval + a feed round trip)', async () => {
+    const created = await api(service.baseUrl, 'POST', KEYS, owner, { name: 'quota', limits: { quota: { requests: 20, period: 'day' } } });
+    const key = created.body.api_key_info as { uuid: string; secret_key: string };
+    let admitted = 0;
+    const started = Date.now();
+    const denied = new Set<number>();
+    for (let i = 0; denied.size < 2 && Date.now() - started < 5000; i++) {
+      const which = i % 2;
+      const answer = await gateways[which].chat(key.secret_key);
+      if (answer.status === 200) admitted++;
+      else {
+        expect(answer).toMatchObject({ status: 429, body: { error: { code: 'USAGE_EXCEEDED', type: 'insufficient_quota' } } });
+        expect(Number(answer.headers.get('retry-after'))).toBeGreaterThan(0);
+        denied.add(which);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(denied.size).toBe(2);
+    const overshoot = admitted - 20;
+    // The bound: what the key sent during one report interval (250 ms) plus the feed's delay, here
+    // at most one request every ~5 ms on each gateway: far under 250.
+    expect(overshoot).toBeGreaterThanOrEqual(0);
+    expect(overshoot).toBeLessThan(250);
+    const info = (await api(service.baseUrl, 'GET', `${KEYS}/${key.uuid}`, owner)).body.api_key_info;
+    expect(info.usage.requests).toBeGreaterThanOrEqual(20);
+  });
+});
