@@ -83,6 +83,6 @@ const idempotencyRecords: Provider = {
   imports: [CqrsModule, UsageStoreModule],
   controllers: [...httpControllers, ...grpcControllers],
   providers: [...commandHandlers, ...queryHandlers, ...services, idempotencyRecords],
-  exports: [KeyCommandExecutor, KeyNames, NameRegistry],
+  exports: [KeyCommandExecutor, KeyNames, NameRegistry, KeyViewsQuery],
 })
 export class KeysModule {}

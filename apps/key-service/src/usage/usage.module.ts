@@ -3,12 +3,13 @@ import { KeysModule } from '../keys/keys.module';
 import { QuotaResetScheduler } from './quota-reset.scheduler';
 import { QuotaService } from './quota.service';
 import { UsageHttpController } from './usage.http.controller';
+import { UsageReadHttpController } from './usage-read.http.controller';
 import { UsageStoreModule } from './usage-store.module';
 
 /** Usage reports from the gateways, the usage store, and the quotas judged from it (issue 19). */
 @Module({
   imports: [KeysModule, UsageStoreModule],
-  controllers: [UsageHttpController],
+  controllers: [UsageHttpController, UsageReadHttpController],
   providers: [QuotaService, QuotaResetScheduler],
   exports: [QuotaService],
 })

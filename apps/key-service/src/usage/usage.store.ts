@@ -32,6 +32,19 @@ export interface UsageBatch {
   readonly records: readonly UsageRecord[];
 }
 
+export type UsageGranularity = 'minute' | 'hour' | 'day';
+/** How many leading characters of an ISO minute name its bucket (`2026-11-22T10:07`, `...T10`, `2026-11-22`). */
+const BUCKET_CHARS: Readonly<Record<UsageGranularity, number>> = { minute: 16, hour: 13, day: 10 };
+
+/** One bucket of a key's usage. */
+export interface UsageBucket {
+  readonly start: string;
+  readonly requests: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly denials: Readonly<Record<string, number>>;
+}
+
 export interface KeyUsageTotals {
   readonly requests: number;
   readonly inputTokens: number;
@@ -56,7 +69,7 @@ export class UsageStore {
   private readonly selectTotals: Database.Statement<[string, string], { requests: number | null; input: number | null; output: number | null }>;
   private readonly ingestAll: (batch: UsageBatch, receivedAt: string) => boolean;
 
-  constructor(@Inject(READ_MODEL_DB) db: Database.Database) {
+  constructor(@Inject(READ_MODEL_DB) private readonly db: Database.Database) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS usage_batches (
         gateway_id TEXT NOT NULL,
@@ -97,6 +110,31 @@ export class UsageStore {
       }
       return true;
     });
+  }
+
+  /**
+   * The key's usage from `from` (inclusive) to `to` (exclusive), ISO instants, in buckets of
+   * `granularity` (UTC), oldest first; buckets without traffic are left out.
+   */
+  series(keyUuid: string, from: string, to: string, granularity: UsageGranularity): UsageBucket[] {
+    const chars = BUCKET_CHARS[granularity];
+    const rows = this.db
+      .prepare<[string, string, string], { minute: string; requests: number; input_tokens: number; output_tokens: number; denials: string }>(
+        'SELECT minute, requests, input_tokens, output_tokens, denials FROM usage_minutes WHERE key_uuid = ? AND minute >= ? AND minute < ? ORDER BY minute',
+      )
+      .all(keyUuid, from, to);
+    const buckets = new Map<string, { requests: number; inputTokens: number; outputTokens: number; denials: Record<string, number> }>();
+    for (const row of rows) {
+      const id = row.minute.slice(0, chars);
+      let bucket = buckets.get(id);
+      if (!bucket) buckets.set(id, (bucket = { requests: 0, inputTokens: 0, outputTokens: 0, denials: {} }));
+      bucket.requests += row.requests;
+      bucket.inputTokens += row.input_tokens;
+      bucket.outputTokens += row.output_tokens;
+      for (const [code, count] of Object.entries(JSON.parse(row.denials) as Record<string, number>)) bucket.denials[code] = (bucket.denials[code] ?? 0) + count;
+    }
+    const startOf = (id: string) => new Date(`${id}${'0000-01-01T00:00'.slice(id.length)}:00.000Z`).toISOString();
+    return [...buckets].map(([id, bucket]) => ({ start: startOf(id), ...bucket }));
   }
 
   /** Adds a batch's counts; false (and nothing changed) when this gateway's batch was counted before. */
