@@ -16,7 +16,7 @@ export class UsageQueryRequest {
   @IsInstant()
   to?: string;
 
-  @ApiPropertyOptional({ enum: GRANULARITIES, default: 'hour', description: 'Bucket size, UTC. At most 1,440 minutes, 744 hours or 400 days a range' })
+  @ApiPropertyOptional({ enum: GRANULARITIES, default: 'hour', description: 'Bucket size, UTC; buckets without traffic are left out' })
   @Optional()
   @IsIn(GRANULARITIES)
   granularity?: (typeof GRANULARITIES)[number];

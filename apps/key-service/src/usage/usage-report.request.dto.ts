@@ -4,6 +4,8 @@ import { ArrayMaxSize, IsArray, IsInt, IsObject, IsString, IsUUID, Matches, Max,
 import { Optional } from '../keys/shared/key-request.validators';
 
 const MAX_COUNT = 1_000_000_000_000;
+/** Records in one usage report at most (the gateway client splits what it has into batches of this size). */
+export const MAX_RECORDS_PER_BATCH = 100;
 /** An instant at the start of a minute, in UTC: `2026-11-22T10:07:00Z` (fractions of zero allowed). */
 export const MINUTE_PATTERN = '^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])T([01]\\d|2[0-3]):[0-5]\\d:00(\\.0{1,3})?Z$';
 export const GATEWAY_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
@@ -72,9 +74,11 @@ export class UsageReportRequest {
   @Max(Number.MAX_SAFE_INTEGER)
   sequence!: number;
 
-  @ApiProperty({ type: [UsageRecordRequest], maxItems: 10_000 })
+  // 100: a batch of 101 records, each at its largest (about 1.7 KB as JSON), still fits the 256 KiB body limit, so that
+  // a batch over it is refused for its size (400), never cut off by the body limit (413).
+  @ApiProperty({ type: [UsageRecordRequest], maxItems: MAX_RECORDS_PER_BATCH })
   @IsArray()
-  @ArrayMaxSize(10_000)
+  @ArrayMaxSize(MAX_RECORDS_PER_BATCH)
   @ValidateNested({ each: true })
   @Type(() => UsageRecordRequest)
   records!: UsageRecordRequest[];

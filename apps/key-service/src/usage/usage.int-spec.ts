@@ -76,6 +76,13 @@ describe('usage reports (POST /v1/usage) and what api_key_info shows of them', (
     expect(res.body.details).toEqual({ field });
   });
 
+  it('refuses a batch of more than 100 records with 400 naming records', async () => {
+    const records = Array.from({ length: 101 }, () => ({ key_uuid: '11efb7d6-cdb5-6388-bf8f-4e013e2ddde4', minute: '2026-11-22T10:00:00Z', requests: 1 }));
+    const res = await report({ gateway_id: 'g', sequence: 1, records });
+    expect(res.status).toBe(400);
+    expect(res.body.details).toEqual({ field: 'records' });
+  });
+
   it('only gateways report: no token 401, a bad token 401, an owner 403', async () => {
     const body = { gateway_id: 'g', sequence: 1, records: [] };
     expect((await report(body, null)).status).toBe(401);

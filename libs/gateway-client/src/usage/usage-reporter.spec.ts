@@ -40,10 +40,6 @@ describe('the usage reporter', () => {
     reporter.request('k1', undefined, T0);
     fail = false;
     await reporter.flush();
-    expect(sent.map((b) => [b.sequence, b.records[0].requests])).toEqual([
-      [1, 1],
-      [1, 1],
-    ]);
     await reporter.flush();
     expect(sent.map((b) => [b.sequence, b.records[0].requests])).toEqual([
       [1, 1],
@@ -66,5 +62,19 @@ describe('the usage reporter', () => {
   it('two processes with the same configured id report under different gateway ids', () => {
     const send = async () => 'taken' as const;
     expect(make(send).gatewayId).not.toBe(make(send).gatewayId);
+  });
+});
+
+describe('the usage reporter with more records than a batch takes', () => {
+  it('sends them in several numbered batches of at most 100 in one flush', async () => {
+    const sent: UsageBatchBody[] = [];
+    const reporter = new UsageReporter(async (batch) => (sent.push(batch), 'taken'), { intervalMs: 1000 });
+    for (let i = 0; i < 250; i++) reporter.request(`k${i}`, undefined, T0);
+    await reporter.flush();
+    expect(sent.map((b) => [b.sequence, b.records.length])).toEqual([
+      [1, 100],
+      [2, 100],
+      [3, 50],
+    ]);
   });
 });

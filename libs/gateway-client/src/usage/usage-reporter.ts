@@ -4,7 +4,8 @@ import * as os from 'node:os';
 /** Codes a usage record counts as denials of a key (NOT_FOUND names no key; SERVICE_UNAVAILABLE is ours). */
 const DENIAL_CODES = new Set(['EXPIRED', 'VPC_DENIED', 'MODEL_NOT_ALLOWED', 'DEPLOYMENT_NOT_ALLOWED', 'BATCH_NOT_ALLOWED', 'RATE_LIMITED', 'USAGE_EXCEEDED']);
 
-const MAX_RECORDS = 10_000;
+/** The key service takes at most 100 records a batch (MAX_RECORDS_PER_BATCH); more are sent in several. */
+const MAX_RECORDS = 100;
 const REPORTABLE_MODEL = /^[^\u0000-\u001f]{1,200}$/;
 
 interface Counts {
@@ -89,10 +90,18 @@ export class UsageReporter {
     return this.sending;
   }
 
+  /** Batch after batch until everything is sent, or a send fails (then the next flush goes on). */
   private async sendOnce(): Promise<void> {
+    while (await this.sendBatch()) {
+      // the next batch, if any
+    }
+  }
+
+  /** true: a batch was taken (or dropped as refused) and there may be more. */
+  private async sendBatch(): Promise<boolean> {
     if (this.pending === null) {
-      if (this.current.size === 0) return;
-      // At most the 10,000 records the service takes in one batch; the rest waits for the next.
+      if (this.current.size === 0) return false;
+      // At most the records the service takes in one batch; the rest goes in the next.
       const records: Counts[] = [];
       for (const [id, counts] of this.current) {
         if (records.length === MAX_RECORDS) break;
@@ -107,9 +116,11 @@ export class UsageReporter {
       if (outcome === 'refused') this.options.onError?.(`usage report ${batch.sequence} refused by the key service; dropped`);
       else this.sent++;
       this.pending = null;
+      return true;
     } catch (error) {
       this.failures++;
       this.options.onError?.(`usage report ${batch.sequence} not taken (${(error as Error).message}); sent again in ${this.options.intervalMs} ms`);
+      return false;
     }
   }
 

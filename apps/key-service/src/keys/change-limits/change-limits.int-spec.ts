@@ -83,6 +83,13 @@ describe('key limits over HTTP (PUT .../limits, create, api_key_info, verify, th
     expect(res.body.message).toContain(field.replace(/^limits\./, ''));
   });
 
+  it('answers 400 for a PUT without a body ({} lifts the limits; nothing is not taken for it)', async () => {
+    const key = await create({ limits: LIMITS });
+    const res = await t.call('PUT', `${KEYS}/${key.uuid}/limits`, { token: owner });
+    expect(res.status).toBe(400);
+    expect(res.body.details).toEqual({ field: 'body' });
+  });
+
   it('create answers 400 naming limits.<field> for a bad limit', async () => {
     const res = await t.call('POST', KEYS, { token: owner, body: { name: 'k', limits: { requests_per_minute: -5 } } });
     expect(res.status).toBe(400);
