@@ -1,7 +1,7 @@
 /**
  * Tiers, named by suffix: *.spec.ts (pure), *.int-spec.ts (Nest module on a real SQLite store),
  * *.e2e-spec.ts (the started processes), *.kafka-spec.ts (the started processes and a real Kafka broker),
- * *.browser-spec.ts (the started service driven through the console in Chromium), *.pg-spec.ts (a real PostgreSQL server), *.fleet-spec.ts (three instances on PostgreSQL and Kafka), *.kurrentdb-spec.ts (a KurrentDB server, when one is configured).
+ * *.browser-spec.ts (the started service driven through the console in Chromium), *.pg-spec.ts (a real PostgreSQL server), *.redis-spec.ts (a real Redis server), *.fleet-spec.ts (three instances on PostgreSQL and Kafka), *.kurrentdb-spec.ts (a KurrentDB server, when one is configured).
  */
 const base = {
   transform: {
@@ -32,6 +32,8 @@ module.exports = {
     { ...base, displayName: 'kafka', testMatch: ['<rootDir>/test/**/*.kafka-spec.ts'] },
     // Against a real PostgreSQL server: npm run test:postgres starts one (scripts/postgres.sh) and sets DATABASE_URL.
     { ...base, displayName: 'postgres', testMatch: ['<rootDir>/{apps,libs,test}/**/*.pg-spec.ts'] },
+    // Against a real Redis server: npm run test:redis starts one (scripts/redis.sh) and sets RATE_LIMIT_REDIS_URL.
+    { ...base, displayName: 'redis', testMatch: ['<rootDir>/{apps,libs,test}/**/*.redis-spec.ts'] },
     // Three service instances and two gateways on one real PostgreSQL and a real Kafka broker: npm run test:fleet starts both.
     { ...base, displayName: 'fleet', testMatch: ['<rootDir>/test/**/*.fleet-spec.ts'] },
     // Against a KurrentDB server named by KURRENTDB_CONNECTION_STRING: npm run test:kurrentdb.

@@ -62,6 +62,30 @@ describe('the gRPC API (a real @grpc/grpc-js client against the started service)
     expect(await failure('GetKey', { uuid: created.uuid })).toMatchObject({ code: grpc.status.NOT_FOUND, errorCode: 'KEY_NOT_FOUND' });
   });
 
+  it('limits: given at CreateKey, replaced whole by SetKeyLimits, with the HTTP rules (issue 19)', async () => {
+    const text = (limits: any) =>
+      // int64 as strings; proto3 optional fields come with synthetic oneof markers (_tokens, ...), dropped.
+      JSON.parse(
+        JSON.stringify(limits ?? {}, (key, value) =>
+          key.startsWith('_') ? undefined : value && typeof value === 'object' && 'low' in value && 'high' in value ? String(value) : value,
+        ),
+      );
+    const created = (await call('CreateKey', { name: 'limited', limits: { requests_per_minute: 5, quota: { tokens: 1000, period: 'day' } } })).api_key_info;
+    expect(text(created.limits)).toMatchObject({ requests_per_minute: '5', quota: { tokens: '1000', period: 'day' } });
+    const changed = (await call('SetKeyLimits', { uuid: created.uuid, limits: { tokens_per_minute: 300 } })).api_key_info;
+    expect(text(changed.limits)).toEqual({ tokens_per_minute: '300' });
+    expect(text((await call('GetKey', { uuid: created.uuid })).api_key_info.limits)).toEqual({ tokens_per_minute: '300' });
+    expect(await failure('SetKeyLimits', { uuid: created.uuid, limits: { quota: { requests: 0, period: 'day' } } })).toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      errorCode: 'VALIDATION_FAILED',
+    });
+    expect(await failure('SetKeyLimits', { uuid: created.uuid, limits: { quota: { requests: 3, period: 'week' } } })).toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+    });
+    expect(text((await call('SetKeyLimits', { uuid: created.uuid })).api_key_info.limits)).toEqual({});
+    expect((await failure('SetKeyLimits', { uuid: created.uuid, limits: {} }, metadataFor(service.token('team-2', '100', 'owner')))).code).toBe(grpc.status.NOT_FOUND);
+  });
+
   it('an Idempotency-Key in the request replays the first answer', async () => {
     const first = await call('CreateKey', { name: 'idem', idempotency_key: 'g-1' });
     const second = await call('CreateKey', { name: 'idem', idempotency_key: 'g-1' });

@@ -11,7 +11,7 @@ export interface GatewayProcess {
   readonly stateDir: string;
   readonly env: NodeJS.ProcessEnv;
   output(): string;
-  chat(secret: string | null, model?: string): Promise<{ status: number; body: any }>;
+  chat(secret: string | null, model?: string): Promise<{ status: number; body: any; headers: Headers }>;
   status(): Promise<any>;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -35,7 +35,7 @@ export async function startGateway(env: NodeJS.ProcessEnv, stateDir?: string): P
         body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hello' }] }),
       });
       const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : undefined };
+      return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
     },
     async status() {
       return (await fetch(`${baseUrl}/gateway/status`)).json();
@@ -55,8 +55,11 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-/** A small OpenAI-style upstream: answers chat completions and records what reached it. */
-export async function startUpstream(): Promise<Upstream> {
+/**
+ * A small OpenAI-style upstream: answers chat completions and records what reached it. Each answer
+ * reports `usage` as OpenAI's do: 10 prompt tokens and 5 completion tokens unless told otherwise.
+ */
+export async function startUpstream(usage: { prompt_tokens: number; completion_tokens: number } = { prompt_tokens: 10, completion_tokens: 5 }): Promise<Upstream> {
   const calls: Upstream['calls'] = [];
   const server = http.createServer((req, res) => {
     let body = '';
@@ -65,7 +68,15 @@ export async function startUpstream(): Promise<Upstream> {
       const parsed = body ? JSON.parse(body) : {};
       calls.push({ path: req.url ?? '', keyUuid: req.headers['x-key-uuid'] as string | undefined, authorization: req.headers.authorization, body: parsed });
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', model: parsed.model, choices: [{ index: 0, message: { role: 'assistant', content: 'hi' } }] }));
+      res.end(
+        JSON.stringify({
+          id: 'chatcmpl-1',
+          object: 'chat.completion',
+          model: parsed.model,
+          choices: [{ index: 0, message: { role: 'assistant', content: 'hi' } }],
+          usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+        }),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

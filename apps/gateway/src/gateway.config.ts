@@ -29,6 +29,15 @@ export interface GatewayConfig {
   readonly stateDir: string;
   readonly maxFeedSilenceMs: number;
   readonly validTtlMs: number;
+  /**
+   * RATE_LIMIT_REDIS_URL: a redis:// or rediss:// URL; rate limits are then counted in that Redis,
+   * shared by every gateway using it. null: each gateway instance counts its own traffic.
+   */
+  readonly rateLimitRedisUrl: string | null;
+  /** GATEWAY_USAGE_REPORT_MS: how often usage is reported to the key service (POST /v1/usage); 0: never. */
+  readonly usageReportMs: number;
+  /** GATEWAY_ID: this gateway's name in usage reports (a random part per process is added); null: host and pid. */
+  readonly gatewayId: string | null;
   /** LOG_FORMAT, as the key service's: `json` lines, or `text` (the default on a terminal). */
   readonly logFormat: 'json' | 'text';
 }
@@ -106,6 +115,9 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     stateDir: path.resolve(env.GATEWAY_STATE_DIR ?? './gateway-data'),
     maxFeedSilenceMs: integer(env, 'FEED_MAX_SILENCE_MS', 15_000, 100, 3_600_000),
     validTtlMs: integer(env, 'CACHE_TTL_MS', 300_000, 0, 86_400_000),
+    rateLimitRedisUrl: redisUrl(env, 'RATE_LIMIT_REDIS_URL'),
+    usageReportMs: integer(env, 'GATEWAY_USAGE_REPORT_MS', 1000, 0, 1000),
+    gatewayId: gatewayIdOf(env),
     logFormat: logFormatOf(env),
   };
 }
@@ -197,6 +209,26 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new GatewayConfigError(name, `must be an integer from ${min} to ${max} (got "${raw}")`);
   }
   return Number(raw);
+}
+
+function gatewayIdOf(env: NodeJS.ProcessEnv): string | null {
+  const value = env.GATEWAY_ID;
+  if (!value) return null;
+  if (!/^[A-Za-z0-9._:-]{1,100}$/.test(value)) throw new GatewayConfigError('GATEWAY_ID', `must be 1-100 of A-Z a-z 0-9 . _ : - (got "${value}")`);
+  return value;
+}
+
+function redisUrl(env: NodeJS.ProcessEnv, name: string): string | null {
+  const value = env[name];
+  if (!value) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new GatewayConfigError(name, `must be a redis:// or rediss:// URL (got "${value}")`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new GatewayConfigError(name, `must be a redis:// or rediss:// URL (got "${parsed.protocol}//...")`);
+  return value;
 }
 
 function logFormatOf(env: NodeJS.ProcessEnv): 'json' | 'text' {

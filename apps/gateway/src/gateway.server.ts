@@ -2,7 +2,7 @@ import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Pool } from 'undici';
-import { ClientCredentialsTokenSource, FileTokenSource, GatewayClient, Logger, TokenSource, VerifyAnswer } from '@lib/gateway-client';
+import { ClientCredentialsTokenSource, FileTokenSource, GatewayClient, Logger, RedisRateLimiter, TokenSource, VerifyAnswer } from '@lib/gateway-client';
 import { GatewayConfig, GatewayCredentials } from './gateway.config';
 import { GatewayMetrics } from './gateway.metrics';
 
@@ -25,7 +25,8 @@ export interface Gateway {
 
 /**
  * The reference gateway: authenticates `Authorization: Bearer <secret>` with the gateway client and
- * forwards the call to the upstream. 401 for a missing, unknown or expired key, 403 with the code
+ * forwards the call to the upstream. 401 for a missing, unknown or expired key, 429 with Retry-After for
+ * a key over its rate limit (its tokens charged from the upstream answer's `usage`), 403 with the code
  * for a scope denial, 503 when the key cannot be verified (fail closed). Never logs a secret.
  */
 export async function createGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
@@ -44,8 +45,12 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     validTtlMs: config.validTtlMs,
     positionFile: path.join(config.stateDir, `revocation-position-${config.feed.kind}.json`),
     logger,
+    ...(config.rateLimitRedisUrl !== null ? { rateLimiter: new RedisRateLimiter({ url: config.rateLimitRedisUrl }) } : {}),
+    usageReportIntervalMs: config.usageReportMs,
+    gatewayId: config.gatewayId ?? undefined,
   });
   const upstream = new Pool(config.upstreamUrl, { connections: 64 });
+  const reportsUsage = config.usageReportMs > 0;
   const app = Fastify({ bodyLimit: 10 * 1024 * 1024, logger: false });
 
   // Liveness: the process answers. Readiness: it can verify keys (a live token, a reachable service).
@@ -98,7 +103,14 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       for (const [name, value] of Object.entries(response.headers)) {
         if (!HOP_BY_HOP.has(name) && value !== undefined) void reply.header(name, value);
       }
-      return reply.send(response.body);
+      const counted = answer.limits?.tokensPerMinute != null || reportsUsage;
+      if (!counted || !isJson(response.headers['content-type'])) return reply.send(response.body);
+      // Tokens are counted (usage reports, a token limit): the answer is read whole (a JSON answer, not
+      // a stream) for its usage, charged before the answer is sent, so that the key's next call sees it.
+      const body = Buffer.from(await response.body.arrayBuffer());
+      const usage = usageOf(body);
+      if (usage !== null) await client.recordUsage(answer, { ...usage, model: modelOf(request.body) });
+      return reply.send(body);
     } catch (error) {
       timed('error');
       logger.warn(`upstream ${config.upstreamUrl}${routePath} failed: ${(error as Error).message}`);
@@ -158,8 +170,38 @@ function modelOf(body: unknown): string | undefined {
   return undefined;
 }
 
+function isJson(contentType: string | string[] | undefined): boolean {
+  return typeof contentType === 'string' && /^application\/json\b/i.test(contentType);
+}
+
+/** OpenAI-style `usage` (prompt_tokens, completion_tokens) of an upstream answer; null when it has none. */
+export function usageOf(body: Buffer): { promptTokens: number; completionTokens: number } | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return null;
+  }
+  const usage = (parsed as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } } | null)?.usage;
+  if (!usage || typeof usage !== 'object') return null;
+  const count = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0);
+  return { promptTokens: count(usage.prompt_tokens), completionTokens: count(usage.completion_tokens) };
+}
+
 function refuse(reply: FastifyReply, answer: VerifyAnswer) {
   switch (answer.code) {
+    case 'RATE_LIMITED': {
+      // Retry-After in whole seconds (RFC 9110, 10.2.3), rounded up so that a retry then is admitted.
+      const seconds = Math.max(1, Math.ceil((answer.retryAfterMs ?? 1000) / 1000));
+      void reply.header('retry-after', String(seconds));
+      return deny(reply, 429, 'rate_limit_exceeded', `the API key is over its ${answer.limit ?? 'rate limit'}; retry after ${seconds} s`, answer.code);
+    }
+    case 'USAGE_EXCEEDED': {
+      // Until the quota period resets; a quota that never resets gives no Retry-After.
+      const resetsAt = answer.resetsAt ? Date.parse(answer.resetsAt) : Number.NaN;
+      if (!Number.isNaN(resetsAt)) void reply.header('retry-after', String(Math.max(1, Math.ceil((resetsAt - Date.now()) / 1000))));
+      return deny(reply, 429, 'insufficient_quota', `the API key has used its quota${answer.resetsAt ? ` until ${answer.resetsAt}` : ''}`, answer.code);
+    }
     case 'NOT_FOUND':
       return deny(reply, 401, 'invalid_api_key', 'the API key is not valid', answer.code);
     case 'EXPIRED':

@@ -10,13 +10,14 @@ import { InferenceApiKeysModule } from './inference-api-keys/inference-api-keys.
 import { ProviderKeysModule } from './provider-keys/provider-keys.module';
 import { StorageModule, StorageOverrides } from './storage.module';
 import { ObservabilityModule } from './observability/observability.module';
+import { UsageModule } from './usage/usage.module';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, overrides: StorageOverrides = {}): DynamicModule {
     return {
       module: AppModule,
-      imports: [ObservabilityModule, StorageModule.forRoot(config, overrides), KeysModule, InferenceApiKeysModule, ProviderKeysModule, GatewayModule, AuditModule],
+      imports: [ObservabilityModule, StorageModule.forRoot(config, overrides), KeysModule, InferenceApiKeysModule, ProviderKeysModule, GatewayModule, AuditModule, UsageModule],
       controllers: [HealthController],
       providers: [Readiness, GrpcHealth],
     };

@@ -6,7 +6,9 @@ import { KafkaFeed, KafkaFeedOptions } from './feeds/kafka-feed';
 import { SseFeed } from './feeds/sse-feed';
 import { PositionFile } from './position-file';
 import { ServiceEndpoints, isInstanceFailure } from './service-endpoints';
-import { Feed, Logger, Revocation, VerifyAnswer, VerifyCode, VerifyTarget } from './types';
+import { Feed, KeyLimits, Logger, Revocation, VerifyAnswer, VerifyCode, VerifyTarget } from './types';
+import { LocalRateLimiter, RateDecision, RateLimiter } from './rate-limit/rate-limiter';
+import { UsageBatchBody, UsageReporter } from './usage/usage-reporter';
 import { VerificationCache } from './verification-cache';
 
 export type FeedOptions =
@@ -65,6 +67,18 @@ export interface GatewayClientOptions {
   readonly feedMinBackoffMs?: number;
   readonly feedMaxBackoffMs?: number;
   readonly logger?: Logger;
+  /**
+   * Counts the requests of keys with a rate limit: in this process by default (each gateway instance
+   * on its own), or a RedisRateLimiter shared by every gateway. The client closes it on stop().
+   */
+  readonly rateLimiter?: RateLimiter;
+  /**
+   * Report usage to the key service (POST /v1/usage) this often, ms: per key, minute and model, the
+   * requests let through, the tokens recordUsage was given and the denials by code. 0 or unset: no reports.
+   */
+  readonly usageReportIntervalMs?: number;
+  /** The gateway's name in usage reports (a random part per process is added); default host and pid. */
+  readonly gatewayId?: string;
 }
 
 export interface GatewayClientStatus {
@@ -84,6 +98,12 @@ export interface GatewayClientStatus {
   readonly cacheHits: number;
   readonly serviceCalls: number;
   readonly failClosed: number;
+  /** Valid keys refused with RATE_LIMITED. */
+  readonly rateLimited: number;
+  /** Whether rate limits are counted in this process or in a shared store (Redis). */
+  readonly rateLimiter: 'local' | 'shared';
+  /** Usage reports: the gateway id they carry, batches taken, failed sends; null when off. */
+  readonly usageReports: { readonly gatewayId: string; readonly sent: number; readonly failures: number } | null;
   /** The instance verification calls go to first now. */
   readonly serviceUrl: string;
   /** The instance whose SSE feed sent the last heartbeat, while connected; null otherwise (and on Kafka). */
@@ -136,11 +156,22 @@ export class GatewayClient extends EventEmitter {
   /** The instance the SSE feed is connected to (from its heartbeats) and the head it last reported. */
   private feedSource: string | null = null;
   private feedSourceHead = 0;
-  private counters = { cacheHits: 0, serviceCalls: 0, failClosed: 0 };
+  private counters = { cacheHits: 0, serviceCalls: 0, failClosed: 0, rateLimited: 0 };
+  private readonly limiter: RateLimiter;
+  private readonly usage: UsageReporter | null;
 
   constructor(private readonly options: GatewayClientOptions) {
     super();
     this.logger = options.logger ?? silentLogger;
+    this.limiter = options.rateLimiter ?? new LocalRateLimiter();
+    this.usage =
+      (options.usageReportIntervalMs ?? 0) > 0
+        ? new UsageReporter((batch) => this.sendUsage(batch), {
+            intervalMs: options.usageReportIntervalMs!,
+            gatewayId: options.gatewayId,
+            onError: (message) => this.logger.warn(message),
+          })
+        : null;
     this.maxSilenceMs = options.maxFeedSilenceMs ?? 15_000;
     this.cache = new VerificationCache({
       validTtlMs: options.validTtlMs ?? 300_000,
@@ -184,6 +215,7 @@ export class GatewayClient extends EventEmitter {
     const saved = this.positionFile?.read() ?? null;
     this.position = saved ?? (await this.fetchHead());
     this.startedFrom = this.position;
+    this.usage?.start();
     this.logger.log(`following revocations (${this.options.feed.kind}) from position ${this.position}${saved === null ? ' (the head)' : ' (saved)'}`);
     await this.feed.start(this.position, {
       revocation: (revocation) => this.onRevocation(revocation),
@@ -197,6 +229,8 @@ export class GatewayClient extends EventEmitter {
     await this.feed.stop();
     this.tokens?.stop();
     this.positionFile?.flush();
+    await this.usage?.stop();
+    await this.limiter.close?.();
     await Promise.all([...this.pools.values()].map((pool) => pool.close()));
     await this.agent.close();
   }
@@ -218,15 +252,85 @@ export class GatewayClient extends EventEmitter {
     });
   }
 
-  /** The cached answer, if one may be trusted now; no I/O. */
+  /**
+   * The cached answer, if one may be trusted now; no I/O. A key with a rate limit is counted (and may be
+   * RATE_LIMITED) when the limiter is in process; with a shared one, such an answer is left to verify()
+   * (undefined here).
+   */
   verifyCached(secret: string, target: VerifyTarget = {}): VerifyAnswer | undefined {
-    return this.fromCache(hashOf(secret), target);
+    const answer = this.fromCache(hashOf(secret), target);
+    if (answer === undefined || !rateLimited(answer)) return answer;
+    if (!this.limiter.local) return undefined;
+    return this.decided(answer, this.limiter.take(answer.keyUuid!, answer.limits!, Date.now()) as RateDecision);
   }
 
+  /**
+   * May this secret make this call? A valid answer for a key with requests_per_minute or
+   * tokens_per_minute is counted, and refused with RATE_LIMITED (and retryAfterMs) over the limit.
+   */
   verify(secret: string, target: VerifyTarget = {}): Promise<VerifyAnswer> {
     const hash = hashOf(secret);
     const cached = this.fromCache(hash, target);
-    return cached !== undefined ? Promise.resolve(cached) : this.verifyOnline(secret, hash, target);
+    if (cached !== undefined && this.usage === null) return rateLimited(cached) ? this.limit(cached) : Promise.resolve(cached);
+    const answer = cached !== undefined ? Promise.resolve(cached) : this.verifyOnline(secret, hash, target);
+    return answer.then((found) => (rateLimited(found) ? this.limit(found) : found)).then((final) => this.counted(final, target));
+  }
+
+  /** The answer, counted in the usage report: a request let through, or a denial of a known key. */
+  private counted(answer: VerifyAnswer, target: VerifyTarget): VerifyAnswer {
+    if (this.usage !== null && answer.keyUuid !== undefined) {
+      if (answer.valid) this.usage.request(answer.keyUuid, target.model, Date.now());
+      else this.usage.denial(answer.keyUuid, target.model, answer.code, Date.now());
+    }
+    return answer;
+  }
+
+  /** POST /v1/usage; 'refused' for an answer that a retry would not change (a 4xx but 401, 408, 429). */
+  private async sendUsage(batch: UsageBatchBody): Promise<'taken' | 'refused'> {
+    const { response } = await this.callService({
+      path: '/v1/usage',
+      method: 'POST',
+      headers: { ...this.authorization(), 'content-type': 'application/json' },
+      body: JSON.stringify(batch),
+      headersTimeout: this.options.requestTimeoutMs ?? 2000,
+      bodyTimeout: this.options.requestTimeoutMs ?? 2000,
+    });
+    const text = await response.body.text();
+    if (response.statusCode === 200) return 'taken';
+    if (response.statusCode >= 400 && response.statusCode < 500 && ![401, 408, 429].includes(response.statusCode)) return 'refused';
+    throw new Error(`POST /v1/usage answered ${response.statusCode}: ${text.slice(0, 200)}`);
+  }
+
+  /** Usage reporting: its gateway id, batches taken and failed sends; null when reports are off. */
+  usageReports(): { gatewayId: string; sent: number; failures: number } | null {
+    return this.usage === null ? null : { gatewayId: this.usage.gatewayId, sent: this.usage.sent, failures: this.usage.failures };
+  }
+
+  /**
+   * Charges what an answer used to its key's tokens_per_minute, from the upstream's `usage`
+   * (prompt_tokens + completion_tokens): the call that crosses the budget has passed, the key's next
+   * one is refused until the minute has room again. Nothing for a key without a token limit.
+   */
+  async recordUsage(
+    answer: VerifyAnswer,
+    usage: { readonly promptTokens: number; readonly completionTokens: number; readonly model?: string },
+  ): Promise<void> {
+    if (answer.keyUuid === undefined) return;
+    const input = Math.max(0, usage.promptTokens);
+    const output = Math.max(0, usage.completionTokens);
+    this.usage?.tokens(answer.keyUuid, usage.model, input, output, Date.now());
+    const perMinute = answer.limits?.tokensPerMinute ?? null;
+    if (perMinute !== null) await this.limiter.charge(answer.keyUuid, perMinute, input + output, Date.now());
+  }
+
+  private async limit(answer: VerifyAnswer): Promise<VerifyAnswer> {
+    return this.decided(answer, await this.limiter.take(answer.keyUuid!, answer.limits!, Date.now()));
+  }
+
+  private decided(answer: VerifyAnswer, decision: RateDecision): VerifyAnswer {
+    if (decision.allowed) return answer;
+    this.counters.rateLimited++;
+    return { ...answer, valid: false, code: 'RATE_LIMITED', retryAfterMs: decision.retryAfterMs, limit: decision.limit };
   }
 
   private fromCache(hash: string, target: VerifyTarget): VerifyAnswer | undefined {
@@ -250,6 +354,8 @@ export class GatewayClient extends EventEmitter {
       startedFrom: this.startedFrom,
       cacheSize: this.cache.size,
       ...this.counters,
+      rateLimiter: this.limiter.local ? 'local' : 'shared',
+      usageReports: this.usageReports(),
       serviceUrl: this.endpoints.current,
       feedServiceUrl: this.feedSource,
       serviceMoves: this.endpoints.moves,
@@ -381,6 +487,8 @@ export class GatewayClient extends EventEmitter {
         team_id?: string;
         expires_at?: string | null;
         secret_ends_at?: string;
+        limits?: LimitsBody | null;
+        resets_at?: string | null;
         message?: string;
       };
       if (response.statusCode !== 200) throw new Error(`verify answered ${response.statusCode}: ${body.message ?? ''}`);
@@ -394,6 +502,8 @@ export class GatewayClient extends EventEmitter {
         teamId: body.team_id,
         expiresAt: body.expires_at,
         ...(body.secret_ends_at !== undefined ? { secretEndsAt: body.secret_ends_at } : {}),
+        limits: limitsOf(body.limits),
+        ...(body.code === 'USAGE_EXCEEDED' ? { resetsAt: body.resets_at ?? null } : {}),
         source: 'service',
       };
     } catch (error) {
@@ -495,6 +605,28 @@ export class GatewayClient extends EventEmitter {
     this.lastServiceAnswer = Date.now();
     return body.head_position;
   }
+}
+
+interface LimitsBody {
+  requests_per_minute?: number | null;
+  tokens_per_minute?: number | null;
+  quota?: { requests?: number | null; tokens?: number | null; period: 'day' | 'month' | 'none' } | null;
+}
+
+function limitsOf(body: LimitsBody | null | undefined): KeyLimits | null {
+  if (!body) return null;
+  const quota = body.quota ?? null;
+  return {
+    requestsPerMinute: body.requests_per_minute ?? null,
+    tokensPerMinute: body.tokens_per_minute ?? null,
+    quota: quota === null ? null : { requests: quota.requests ?? null, tokens: quota.tokens ?? null, period: quota.period },
+  };
+}
+
+/** A valid answer for a key with a rate limit: one the limiter counts. */
+function rateLimited(answer: VerifyAnswer): boolean {
+  const limits = answer.limits;
+  return answer.valid && limits != null && (limits.requestsPerMinute !== null || limits.tokensPerMinute !== null) && answer.keyUuid !== undefined;
 }
 
 function hashOf(secret: string): string {

@@ -8,3 +8,7 @@ export { DecorrelatedJitterBackoff } from './backoff';
 export { KafkaFeed, KafkaCredentialsRefusedError, DEFAULT_REVOCATIONS_TOPIC } from './feeds/kafka-feed';
 export { StaticTokenSource, FileTokenSource, ClientCredentialsTokenSource, tokenTimes } from './credentials/token-sources';
 export type { TokenSource, ClientCredentialsOptions } from './credentials/token-sources';
+export { LocalRateLimiter, MINUTE_MS } from './rate-limit/rate-limiter';
+export type { RateLimiter, RateLimits, RateDecision } from './rate-limit/rate-limiter';
+export { RedisRateLimiter, GCRA_SCRIPT } from './rate-limit/redis-rate-limiter';
+export type { RedisRateLimiterOptions } from './rate-limit/redis-rate-limiter';

@@ -5,7 +5,7 @@ import { Metrics } from '../observability/metrics';
 import { LEASE_STORE, LeaseStore } from './lease-store';
 
 /** The jobs that run on one instance at a time (lease names; `key_service_lease_held{lease}`). */
-export type LeaderJobName = 'revocation-relay' | 'expiry-scheduler' | 'data-key-sweep';
+export type LeaderJobName = 'revocation-relay' | 'expiry-scheduler' | 'data-key-sweep' | 'quota-reset-scheduler';
 
 /** What a job gets while it leads: its fencing token, a validity check and its fenced checkpoints. */
 export interface HeldLease {

@@ -74,6 +74,13 @@ export function toGrpcKeyInfo(key: ModelAccessKey, secret?: string) {
     deployment_names: [...key.deploymentNames],
     expires_at: key.expiresAt ?? undefined,
     secret_prefix: key.secretPrefix ?? undefined,
+    limits: {
+      requests_per_minute: key.limits.requestsPerMinute ?? undefined,
+      tokens_per_minute: key.limits.tokensPerMinute ?? undefined,
+      quota: key.limits.quota
+        ? { requests: key.limits.quota.requests ?? undefined, tokens: key.limits.quota.tokens ?? undefined, period: key.limits.quota.period }
+        : undefined,
+    },
   };
 }
 

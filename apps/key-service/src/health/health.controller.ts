@@ -15,7 +15,7 @@ class ReadinessResponse {
   @ApiPropertyOptional({ description: 'store_unavailable: the error; draining: what to do' }) message?: string;
   @ApiPropertyOptional({
     type: [String],
-    enum: ['revocation-relay', 'expiry-scheduler', 'data-key-sweep'],
+    enum: ['revocation-relay', 'expiry-scheduler', 'data-key-sweep', 'quota-reset-scheduler'],
     description: 'The singleton jobs this instance leads now (each runs on one instance of a fleet; all of them on a single instance)',
   })
   leases?: string[];

@@ -69,6 +69,18 @@ const BODY_RULES: Readonly<Record<string, SchemaObject>> = {
   UpdateInferenceApiKeyRequest: { minProperties: 1 },
   // "give api_key, name or both": api_key_uuid alone changes nothing
   UpdateProviderKeyRequest: { anyOf: [{ required: ['api_key'] }, { required: ['name'] }] },
+  // Nested in bodies, so not reached by documentBodyRules: unknown fields are refused there too.
+  KeyLimitsRequest: { additionalProperties: false },
+  UsageRecordRequest: { additionalProperties: false },
+  UsageDenialsRequest: { additionalProperties: false },
+  // "a quota gives requests, tokens or both" (not null)
+  KeyQuotaRequest: {
+    additionalProperties: false,
+    anyOf: [
+      { required: ['requests'], properties: { requests: { type: 'integer' } } },
+      { required: ['tokens'], properties: { tokens: { type: 'integer' } } },
+    ],
+  },
 };
 
 /** Unknown fields are refused (400) on every body: the ValidationPipe's forbidNonWhitelisted, and the verify route's own check. */

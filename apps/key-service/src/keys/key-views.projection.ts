@@ -4,6 +4,7 @@ import { EventBody } from '@lib/event-store';
 import { decodeKeyEvent } from './domain/model-access-key.codec';
 import { KEY_STREAM_PREFIX } from './domain/model-access-key.events';
 import { ModelAccessKey, ModelAccessKeyState, evolve, initialState } from './domain/model-access-key.state';
+import { KeyLimits, NO_LIMITS, hasLimits } from './domain/key-limits';
 import { BodyProjection, RebuildFold } from '../read-side/projection';
 
 export interface KeyViewRow {
@@ -26,6 +27,10 @@ export interface KeyViewRow {
   deleted_at: string | null;
   expired_at: string | null;
   created_position: number;
+  /** The key's limits as JSON (KeyLimits); null when it has none. */
+  limits: string | null;
+  /** JSON {periodStart, resetsAt} while the quota is spent; null otherwise. */
+  quota_exhausted: string | null;
 }
 
 /**
@@ -36,8 +41,8 @@ export interface KeyViewRow {
 @Injectable()
 export class KeyViewsProjection implements BodyProjection {
   readonly name = 'key_views';
-  /** 2: expired_at (the expiry scheduler's event); 3: unique_name (the Gcore-style API). */
-  readonly version = 3;
+  /** 2: expired_at (the expiry scheduler's event); 3: unique_name (the Gcore-style API); 4: limits, 5: quota_exhausted (issue 19). */
+  readonly version = 5;
   readonly tables = ['key_views'];
   readonly reads = 'bodies';
   private select!: Database.Statement<[string], KeyViewRow>;
@@ -66,8 +71,11 @@ export class KeyViewsProjection implements BodyProjection {
         updated_at TEXT NOT NULL,
         deleted_at TEXT,
         expired_at TEXT,
-        created_position INTEGER NOT NULL
+        created_position INTEGER NOT NULL,
+        limits TEXT,
+        quota_exhausted TEXT
       );
+      CREATE INDEX IF NOT EXISTS ${table}_by_quota_exhausted ON ${table} (key_uuid) WHERE quota_exhausted IS NOT NULL AND deleted_at IS NULL;
       CREATE INDEX IF NOT EXISTS ${table}_by_team ON ${table} (team_id, deleted_at, created_position);
       CREATE INDEX IF NOT EXISTS ${table}_by_unique_name ON ${table} (team_id, name) WHERE unique_name = 1 AND deleted_at IS NULL;
       CREATE INDEX IF NOT EXISTS ${table}_by_expiry ON ${table} (expires_at)
@@ -76,11 +84,11 @@ export class KeyViewsProjection implements BodyProjection {
     this.select = db.prepare(`SELECT * FROM ${table} WHERE key_uuid = ?`);
     // Positional, in the table's column order (rowOf): binding by name costs far more per row.
     this.upsert = db.prepare(
-      `INSERT INTO ${table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO ${table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(key_uuid) DO UPDATE SET name = excluded.name, description = excluded.description,
          expires_at = excluded.expires_at, secret_hash = excluded.secret_hash, secret_prefix = excluded.secret_prefix,
          deployment_names = excluded.deployment_names, updated_at = excluded.updated_at, deleted_at = excluded.deleted_at,
-         expired_at = excluded.expired_at`,
+         expired_at = excluded.expired_at, limits = excluded.limits, quota_exhausted = excluded.quota_exhausted`,
     );
   }
 
@@ -141,6 +149,8 @@ export function keyOfRow(row: KeyViewRow): ModelAccessKey {
     expiredAt: row.expired_at,
     // Not in this row: the verification lookup and the scheduler read key_previous_secrets.
     previousSecret: null,
+    limits: row.limits === null ? NO_LIMITS : (JSON.parse(row.limits) as KeyLimits),
+    quotaExhausted: row.quota_exhausted === null ? null : (JSON.parse(row.quota_exhausted) as ModelAccessKey['quotaExhausted']),
   };
 }
 
@@ -166,5 +176,7 @@ function rowOf(key: ModelAccessKey, createdPosition: number): unknown[] {
     key.deletedAt,
     key.expiredAt,
     createdPosition,
+    hasLimits(key.limits) ? JSON.stringify(key.limits) : null,
+    key.quotaExhausted ? JSON.stringify(key.quotaExhausted) : null,
   ];
 }

@@ -1,5 +1,8 @@
 import { Logger, Module, Provider } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
+import { ChangeLimitsGrpcController } from './change-limits/change-limits.grpc.controller';
+import { ChangeLimitsHandler } from './change-limits/change-limits.handler';
+import { ChangeLimitsHttpController } from './change-limits/change-limits.http.controller';
 import { CreateKeyGrpcController } from './create-key/create-key.grpc.controller';
 import { CreateKeyHandler } from './create-key/create-key.handler';
 import { CreateKeyHttpController } from './create-key/create-key.http.controller';
@@ -30,6 +33,7 @@ import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { KeyCommandExecutor } from './shared/key-command.executor';
 import { KeyNames } from './shared/key-names';
 import { NameRegistry } from '../names/name-registry.service';
+import { UsageStoreModule } from '../usage/usage-store.module';
 
 const commandHandlers = [
   CreateKeyHandler,
@@ -38,6 +42,7 @@ const commandHandlers = [
   RegenerateKeyHandler,
   DeleteKeyHandler,
   ChangeDeploymentHandler,
+  ChangeLimitsHandler,
 ];
 const queryHandlers = [GetKeyHandler, ListKeysHandler];
 const httpControllers = [
@@ -48,6 +53,7 @@ const httpControllers = [
   RegenerateKeyHttpController,
   DeleteKeyHttpController,
   DeploymentsHttpController,
+  ChangeLimitsHttpController,
 ];
 const grpcControllers = [
   CreateKeyGrpcController,
@@ -57,6 +63,7 @@ const grpcControllers = [
   RegenerateKeyGrpcController,
   DeleteKeyGrpcController,
   DeploymentsGrpcController,
+  ChangeLimitsGrpcController,
 ];
 const services = [KeyCommandExecutor, KeyViewsQuery, IdempotencyService, ExpiryScheduler, NameRegistry, KeyNames];
 
@@ -73,9 +80,9 @@ const idempotencyRecords: Provider = {
 };
 
 @Module({
-  imports: [CqrsModule],
+  imports: [CqrsModule, UsageStoreModule],
   controllers: [...httpControllers, ...grpcControllers],
   providers: [...commandHandlers, ...queryHandlers, ...services, idempotencyRecords],
-  exports: [KeyCommandExecutor, KeyNames, NameRegistry],
+  exports: [KeyCommandExecutor, KeyNames, NameRegistry, KeyViewsQuery],
 })
 export class KeysModule {}

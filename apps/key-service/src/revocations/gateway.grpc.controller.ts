@@ -39,7 +39,20 @@ export class GatewayGrpcController {
       Object.fromEntries(Object.entries({ key, model, vpc_uuid, deployment_name, batch }).filter(([, v]) => v !== undefined)),
     );
     const answer = toVerifyResponse(this.lookup.verify(request.key, request.target));
-    return { ...answer, expires_at: answer.expires_at ?? undefined };
+    const limits = answer.limits ?? null;
+    return {
+      ...answer,
+      expires_at: answer.expires_at ?? undefined,
+      resets_at: answer.resets_at ?? undefined,
+      limits:
+        limits === null
+          ? undefined
+          : {
+              requests_per_minute: limits.requests_per_minute ?? undefined,
+              tokens_per_minute: limits.tokens_per_minute ?? undefined,
+              quota: limits.quota ? { requests: limits.quota.requests ?? undefined, tokens: limits.quota.tokens ?? undefined, period: limits.quota.period } : undefined,
+            },
+    };
   }
 
   @GrpcMethod(GATEWAY_SERVICE, 'WatchRevocations')

@@ -40,6 +40,7 @@ describe('gateways on the embedded store: verify, the revocation feed, expiry', 
       key_uuid: scoped.uuid,
       team_id: 'team-1',
       expires_at: null,
+      limits: null,
     });
     const codes = async (body: Record<string, unknown>) => {
       const res = await verify(body);

@@ -4,9 +4,21 @@ import { ModelAccessKeyEvent } from '../keys/domain/model-access-key.events';
  * `previous_secret_revoked`: the secret a regenerate with an overlap replaced stops authenticating
  * (the overlap ended, or the key was regenerated again or deleted during it).
  * `expiry_changed` withdraws nothing by itself: it tells caches that hold an answer for the key's
- * secret to drop it, because the expiry that answer carries is no longer the key's.
+ * secret to drop it, because the expiry that answer carries is no longer the key's. `limits_changed`
+ * does the same for the limits an answer carries (issue 19). `quota_exhausted` and `quota_reset` make
+ * caches drop their answer too: the service then answers USAGE_EXCEEDED until the reset, VALID after.
  */
-export const REVOCATION_REASONS = ['regenerated', 'deleted', 'expired', 'deployment_detached', 'expiry_changed', 'previous_secret_revoked'] as const;
+export const REVOCATION_REASONS = [
+  'regenerated',
+  'deleted',
+  'expired',
+  'deployment_detached',
+  'expiry_changed',
+  'limits_changed',
+  'quota_exhausted',
+  'quota_reset',
+  'previous_secret_revoked',
+] as const;
 export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
 /** One event that removed access, as gateways receive it; `position` is the event's global position. */
@@ -57,6 +69,12 @@ export function revocationOf(
       return revoked(keyHashes(event.data.keyUuid), 'deployment_detached', event.data.detachedAt, event.data.deploymentName);
     case 'ModelAccessKeyExpiryChanged':
       return revoked(keyHashes(event.data.keyUuid), 'expiry_changed', event.data.changedAt);
+    case 'ModelAccessKeyLimitsChanged':
+      return revoked(keyHashes(event.data.keyUuid), 'limits_changed', event.data.changedAt);
+    case 'ModelAccessKeyQuotaExhausted':
+      return revoked(keyHashes(event.data.keyUuid), 'quota_exhausted', event.data.exhaustedAt);
+    case 'ModelAccessKeyQuotaReset':
+      return revoked(keyHashes(event.data.keyUuid), 'quota_reset', event.data.resetAt);
     case 'ModelAccessKeyCreated':
     case 'LegacyModelAccessKeyImported':
     case 'ModelAccessKeyDescriptionChanged':

@@ -6,8 +6,9 @@ import { decodeKeyEvent } from '../keys/domain/model-access-key.codec';
 import { KEY_STREAM_PREFIX } from '../keys/domain/model-access-key.events';
 import { ProjectionRunner } from '../read-side/projection-runner';
 import { READ_MODEL_DB } from '../read-side/read-model.database';
-import { KeyGrant, VerifyCode, VerifyTarget, judge } from './verification.rules';
+import { KeyGrant, VerifyCode, VerifyTarget, judge, quotaOf } from './verification.rules';
 import { CLOCK, Clock } from '../common/clock';
+import { KeyLimits, limitsToWire } from '../keys/domain/key-limits';
 
 export interface Verdict {
   readonly code: VerifyCode;
@@ -15,8 +16,8 @@ export interface Verdict {
 }
 
 /** The key_views columns a grant is made of, in this order (rows read as arrays: far cheaper than objects). */
-const GRANT_COLUMNS = 'secret_hash, key_uuid, team_id, models, vpc_uuid, batch_inference_enabled, deployment_names, expires_at, expired_at';
-type GrantRow = [string, string, string, string, string | null, number, string, string | null, string | null];
+const GRANT_COLUMNS = 'secret_hash, key_uuid, team_id, models, vpc_uuid, batch_inference_enabled, deployment_names, expires_at, expired_at, limits, quota_exhausted';
+type GrantRow = [string, string, string, string, string | null, number, string, string | null, string | null, string | null, string | null];
 /**
  * The grant of a secret a regenerate with an overlap replaced: its end first, then the grant's columns
  * with the replaced hash in place of the key's (so the row stays right whatever GRANT_COLUMNS holds).
@@ -136,7 +137,7 @@ function previousGrantOfRow(row: PreviousGrantRow, shared: SharedValues): KeyGra
 
 /** What grantOf makes of the key, from its view row (see GRANT_COLUMNS). */
 function grantOfRow(row: GrantRow, shared: SharedValues): KeyGrant {
-  const [, keyUuid, teamId, models, vpcUuid, batch, deploymentNames, expiresAt, expiredAt] = row;
+  const [, keyUuid, teamId, models, vpcUuid, batch, deploymentNames, expiresAt, expiredAt, limits, quotaExhausted] = row;
   return {
     keyUuid,
     teamId: shared.string(teamId),
@@ -147,5 +148,7 @@ function grantOfRow(row: GrantRow, shared: SharedValues): KeyGrant {
     expiresAt: shared.string(expiresAt),
     expiresAtMs: expiresAt === null ? Number.POSITIVE_INFINITY : Date.parse(expiresAt),
     expired: expiredAt !== null,
+    limits: limits === null ? null : limitsToWire(JSON.parse(limits) as KeyLimits),
+    ...quotaOf(quotaExhausted === null ? null : (JSON.parse(quotaExhausted) as { resetsAt: string | null })),
   };
 }

@@ -1,5 +1,6 @@
 import { ModelAccessKey } from '../keys/domain/model-access-key.state';
 import { grantOf, judge } from './verification.rules';
+import { NO_LIMITS } from '../keys/domain/key-limits';
 
 const NOW = Date.parse('2026-11-22T10:00:00.000Z');
 const VPC = '5a4981aa-9653-4bd1-bef5-d6bff52042e4';
@@ -24,6 +25,7 @@ const key = (overrides: Partial<ModelAccessKey> = {}): ModelAccessKey => ({
   updatedAt: '',
   deletedAt: null,
   expiredAt: null,
+  limits: NO_LIMITS,
   ...overrides,
 });
 
@@ -69,6 +71,14 @@ describe('verification rules', () => {
     expect(judge(grantOf(key()), { batch: true }, NOW)).toBe('BATCH_NOT_ALLOWED');
     expect(judge(grantOf(key({ batchInferenceEnabled: true })), { batch: true }, NOW)).toBe('VALID');
     expect(judge(grantOf(key()), { batch: false }, NOW)).toBe('VALID');
+  });
+
+  it('a spent quota is USAGE_EXCEEDED until its reset instant, after the scope denials', () => {
+    const grant = grantOf(key({ models: ['a'], quotaExhausted: { periodStart: '2026-11-22T00:00:00.000Z', resetsAt: '2026-11-22T10:00:00.000Z' } }));
+    expect(judge(grant, { model: 'a' }, NOW - 1)).toBe('USAGE_EXCEEDED');
+    expect(judge(grant, { model: 'b' }, NOW - 1)).toBe('MODEL_NOT_ALLOWED');
+    expect(judge(grant, { model: 'a' }, NOW)).toBe('VALID');
+    expect(judge(grantOf(key({ quotaExhausted: { periodStart: '1970-01-01T00:00:00.000Z', resetsAt: null } })), {}, NOW)).toBe('USAGE_EXCEEDED');
   });
 
   it('reports expiry before scope denials', () => {

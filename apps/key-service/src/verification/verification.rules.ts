@@ -1,4 +1,5 @@
 import { ModelAccessKey } from '../keys/domain/model-access-key.state';
+import { KeyLimitsWire, hasLimits, limitsToWire } from '../keys/domain/key-limits';
 
 export const VERIFY_CODES = [
   'VALID',
@@ -8,6 +9,7 @@ export const VERIFY_CODES = [
   'MODEL_NOT_ALLOWED',
   'DEPLOYMENT_NOT_ALLOWED',
   'BATCH_NOT_ALLOWED',
+  'USAGE_EXCEEDED',
 ] as const;
 export type VerifyCode = (typeof VERIFY_CODES)[number];
 
@@ -30,6 +32,12 @@ export interface KeyGrant {
    */
   readonly secretEndsAt?: string;
   readonly secretEndsAtMs?: number;
+  /** The key's limits in the wire shape, for the gateways to enforce (issue 19); null: none. */
+  readonly limits: KeyLimitsWire | null;
+  /** While the quota is spent: until when (ms; +Infinity: period none); null: not spent. */
+  readonly quotaExhaustedUntilMs: number | null;
+  /** The same as ISO 8601 (null for period none), for the answer's resets_at. */
+  readonly quotaResetsAt: string | null;
 }
 
 export interface VerifyTarget {
@@ -50,6 +58,17 @@ export function grantOf(key: ModelAccessKey): KeyGrant {
     expiresAt: key.expiresAt,
     expiresAtMs: key.expiresAt === null ? Number.POSITIVE_INFINITY : Date.parse(key.expiresAt),
     expired: key.expiredAt !== null,
+    limits: hasLimits(key.limits) ? limitsToWire(key.limits) : null,
+    ...quotaOf(key.quotaExhausted ?? null),
+  };
+}
+
+/** What a spent quota means for the hot path. */
+export function quotaOf(exhausted: { readonly resetsAt: string | null } | null): Pick<KeyGrant, 'quotaExhaustedUntilMs' | 'quotaResetsAt'> {
+  if (exhausted === null) return { quotaExhaustedUntilMs: null, quotaResetsAt: null };
+  return {
+    quotaExhaustedUntilMs: exhausted.resetsAt === null ? Number.POSITIVE_INFINITY : Date.parse(exhausted.resetsAt),
+    quotaResetsAt: exhausted.resetsAt,
   };
 }
 
@@ -62,7 +81,9 @@ export function grantOf(key: ModelAccessKey): KeyGrant {
  * - a key scoped to models: only those, so a call that names no model is refused;
  * - `deployment_name` present means a call to a dedicated deployment: only the key's attached
  *   deployments (a call with none is serverless inference, governed by the model scope alone);
- * - `batch: true`: only keys with batch inference enabled.
+ * - `batch: true`: only keys with batch inference enabled;
+ * - a key whose quota is spent: USAGE_EXCEEDED until the period resets (checked against the time, before
+ *   the scheduler records the reset).
  */
 export function judge(grant: KeyGrant | undefined, target: VerifyTarget, nowMs: number): VerifyCode {
   if (grant === undefined) return 'NOT_FOUND';
@@ -72,5 +93,6 @@ export function judge(grant: KeyGrant | undefined, target: VerifyTarget, nowMs: 
   if (grant.models !== null && (target.model === undefined || !grant.models.has(target.model))) return 'MODEL_NOT_ALLOWED';
   if (target.deploymentName !== undefined && !grant.deploymentNames.has(target.deploymentName)) return 'DEPLOYMENT_NOT_ALLOWED';
   if (target.batch === true && !grant.batchInferenceEnabled) return 'BATCH_NOT_ALLOWED';
+  if (grant.quotaExhaustedUntilMs !== null && nowMs < grant.quotaExhaustedUntilMs) return 'USAGE_EXCEEDED';
   return 'VALID';
 }

@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsString, IsUUID, Length, Matches, MaxLength } from 'class-validator';
 import { DEPLOYMENT_NAME, DEPLOYMENT_NAME_RULE, Optional } from '../keys/shared/key-request.validators';
 import { VERIFY_CODES, VerifyCode } from './verification.rules';
+import { KeyLimitsInfo } from '../keys/shared/api-key-info.response';
 
 export class VerifyKeyRequest {
   @ApiProperty({ description: 'The secret the caller presented', example: 'mak_...' })
@@ -43,4 +44,12 @@ export class VerifyKeyResponse {
     description: 'Only for the secret a regenerate with an overlap replaced: the instant it stops authenticating',
   })
   secret_ends_at?: string;
+  @ApiPropertyOptional({
+    type: KeyLimitsInfo,
+    nullable: true,
+    description: 'The key\'s rate limits and quota, for the gateway to enforce (it counts the requests); null: none. With every answer that names a key.',
+  })
+  limits?: KeyLimitsInfo | null;
+  @ApiPropertyOptional({ format: 'date-time', nullable: true, type: String, description: 'USAGE_EXCEEDED: when the quota period resets; null: never (period none)' })
+  resets_at?: string | null;
 }

@@ -47,7 +47,15 @@ export function parseVerifyKeyRequest(body: unknown): VerifyKeyInput {
 
 export function toVerifyResponse({ code, grant }: Verdict): VerifyKeyResponse {
   if (!grant) return { valid: false, code };
-  const answer: VerifyKeyResponse = { valid: code === 'VALID', code, key_uuid: grant.keyUuid, team_id: grant.teamId, expires_at: grant.expiresAt };
+  const answer: VerifyKeyResponse = {
+    valid: code === 'VALID',
+    code,
+    key_uuid: grant.keyUuid,
+    team_id: grant.teamId,
+    expires_at: grant.expiresAt,
+    limits: grant.limits,
+    ...(code === 'USAGE_EXCEEDED' ? { resets_at: grant.quotaResetsAt } : {}),
+  };
   if (grant.secretEndsAt !== undefined) answer.secret_ends_at = grant.secretEndsAt;
   return answer;
 }

@@ -7,6 +7,7 @@ import { GrpcCall, toGrpcKeyInfo } from '../../grpc/grpc-call';
 import { GRPC_SERVICE } from '../shared/key-routes';
 import { CreateKeyCommand } from './create-key.command';
 import { CreateKeyRequest } from './create-key.request.dto';
+import { GrpcLimits, limitsBodyOfGrpc } from '../change-limits/change-limits.grpc.controller';
 
 interface CreateKeyMessage {
   name?: string;
@@ -16,6 +17,7 @@ interface CreateKeyMessage {
   description?: string;
   expires_at?: string;
   idempotency_key?: string;
+  limits?: GrpcLimits;
 }
 
 @Controller()
@@ -35,6 +37,7 @@ export class CreateKeyGrpcController {
       batch_inference_enabled: message.batch_inference_enabled,
       description: message.description,
       expires_at: message.expires_at,
+      limits: message.limits ? limitsBodyOfGrpc(message.limits) : undefined,
     });
     const { key, secret } = await this.commands.execute(
       new CreateKeyCommand(actor, request, message.idempotency_key ?? null, this.grpc.context(metadata, call)),

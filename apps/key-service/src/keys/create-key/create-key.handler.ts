@@ -3,6 +3,7 @@ import { CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { CLOCK, Clock } from '../../common/clock';
 import { eventMetadata } from '../../common/request-context';
 import { normalizeExpiry } from '../domain/key-input.rules';
+import { limitsOfRequest } from '../change-limits/key-limits.request.dto';
 import { IdempotencyService } from '../shared/idempotency.service';
 import { KeyCommandExecutor, KeyResult } from '../shared/key-command.executor';
 import { SECRET_GENERATOR, SecretGenerator, uuidFromHash } from '../shared/secret-generator';
@@ -36,6 +37,7 @@ export class CreateKeyHandler implements ICommandHandler<CreateKeyCommand> {
           expiresAt: request.expires_at ? normalizeExpiry(request.expires_at) : null,
           secret: secret.digest,
           now: this.clock.now().toISOString(),
+          ...(request.limits !== undefined ? { limits: limitsOfRequest(request.limits) } : {}),
         },
         eventMetadata(actor, context),
       );

@@ -1,5 +1,7 @@
 import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
-import { IsBoolean, IsUUID } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsBoolean, IsObject, IsUUID, ValidateNested } from 'class-validator';
+import { KeyLimitsRequest } from '../change-limits/key-limits.request.dto';
 import { KEY_NAME_PATTERN, MODEL_ID_MAX_LENGTH } from '../domain/key-input.rules';
 import { DescriptionField, ExpiresAtField, IsModelScope, NameField, Nullable, Optional } from '../shared/key-request.validators';
 
@@ -41,4 +43,11 @@ export class CreateKeyRequest {
 
   @ExpiresAtField('A date (00:00 UTC of that day) or a timestamp; must be in the future.')
   expires_at?: string | null;
+
+  @ApiPropertyOptional({ type: KeyLimitsRequest, description: 'Rate limits and quota; absent: none. May change later (PUT .../limits).' })
+  @Optional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => KeyLimitsRequest)
+  limits?: KeyLimitsRequest;
 }

@@ -1,5 +1,6 @@
 import { Principal } from '../../auth/principal';
 import { ModelScope } from './model-access-key.events';
+import { KeyLimits } from './key-limits';
 
 /** A freshly generated secret as the domain sees it: never the plaintext. */
 export interface SecretDigest {
@@ -21,6 +22,8 @@ export interface CreateModelAccessKey {
   readonly now: string;
   /** The caller reserved the name in the registry first (the Gcore-style API). */
   readonly uniqueName?: boolean;
+  /** Absent: no limits. */
+  readonly limits?: KeyLimits;
 }
 
 export interface ImportLegacyModelAccessKey {
@@ -114,6 +117,35 @@ export interface RevokePreviousSecret {
   readonly now: string;
 }
 
+/** PUT .../limits: the whole new set of limits (NO_LIMITS lifts them all). */
+export interface ChangeModelAccessKeyLimits {
+  readonly type: 'ChangeModelAccessKeyLimits';
+  readonly keyUuid: string;
+  readonly actor: Principal;
+  readonly limits: KeyLimits;
+  readonly now: string;
+}
+
+/**
+ * Issued by the service when a usage report brings the key's period usage to its quota (no actor):
+ * `requests` and `tokens` are the period's usage from `periodStart` on.
+ */
+export interface RecordQuotaExhausted {
+  readonly type: 'RecordQuotaExhausted';
+  readonly keyUuid: string;
+  readonly periodStart: string;
+  readonly requests: number;
+  readonly tokens: number;
+  readonly now: string;
+}
+
+/** Issued by the quota scheduler: ends an exhausted quota whose period has reset. */
+export interface ResetQuota {
+  readonly type: 'ResetQuota';
+  readonly keyUuid: string;
+  readonly now: string;
+}
+
 export type ModelAccessKeyCommand =
   | CreateModelAccessKey
   | ImportLegacyModelAccessKey
@@ -124,4 +156,7 @@ export type ModelAccessKeyCommand =
   | DetachDeployment
   | UpdateModelAccessKey
   | ExpireModelAccessKey
-  | RevokePreviousSecret;
+  | RevokePreviousSecret
+  | ChangeModelAccessKeyLimits
+  | RecordQuotaExhausted
+  | ResetQuota;

@@ -2,13 +2,17 @@ import { DomainError } from '../../common/domain-error';
 import { Principal } from '../../auth/principal';
 import { canCreate, canManage, canSee } from './key-access.policy';
 import { MAX_DEPLOYMENTS_PER_KEY, MAX_GRACE_PERIOD_SECONDS, comparableName, normalizeModels, normalizeName, normalizeNewName, sameScope } from './key-input.rules';
+import { hasLimits, normalizeLimits, periodEnd, periodStart, sameLimits } from './key-limits';
 import {
   AttachDeployment,
+  ChangeModelAccessKeyLimits,
   CreateModelAccessKey,
   DeleteModelAccessKey,
   DetachDeployment,
   ExpireModelAccessKey,
   ImportLegacyModelAccessKey,
+  RecordQuotaExhausted,
+  ResetQuota,
   ModelAccessKeyCommand,
   RegenerateModelAccessKey,
   RenameModelAccessKey,
@@ -50,6 +54,12 @@ export function decide(command: ModelAccessKeyCommand, state: ModelAccessKeyStat
       return expire(command, state);
     case 'RevokePreviousSecret':
       return revokePrevious(command, state);
+    case 'ChangeModelAccessKeyLimits':
+      return changeLimits(command, state);
+    case 'RecordQuotaExhausted':
+      return exhaustQuota(command, state);
+    case 'ResetQuota':
+      return resetQuota(command, state);
     default: {
       const unknownCommand: never = command;
       throw new Error(`Unknown command ${(unknownCommand as { type: string }).type}`);
@@ -69,6 +79,7 @@ function create(command: CreateModelAccessKey, state: ModelAccessKeyState): Mode
   if (command.expiresAt !== null && Date.parse(command.expiresAt) <= Date.parse(command.now)) {
     throw new DomainError('EXPIRY_NOT_IN_FUTURE', 'expires_at must be in the future', { field: 'expires_at' });
   }
+  const limits = command.limits === undefined ? null : normalizeLimits(command.limits);
   return [
     {
       type: 'ModelAccessKeyCreated',
@@ -86,6 +97,7 @@ function create(command: CreateModelAccessKey, state: ModelAccessKeyState): Mode
         secretPrefix: command.secret.prefix,
         createdAt: command.now,
         ...(command.uniqueName ? { uniqueName: true } : {}),
+        ...(limits !== null && hasLimits(limits) ? { limits } : {}),
       },
     },
   ];
@@ -286,6 +298,63 @@ function expire(command: ExpireModelAccessKey, state: ModelAccessKeyState): Mode
       },
     },
   ];
+}
+
+/**
+ * Limits may change, unlike scope, and on legacy keys too; the new set replaces the old one whole.
+ * The same limits again give no event. On an expired key: KEY_EXPIRED (no call could use them).
+ */
+function changeLimits(command: ChangeModelAccessKeyLimits, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  const key = manageable(state, command.actor, command.keyUuid);
+  const limits = normalizeLimits(command.limits);
+  if (sameLimits(limits, key.limits)) return [];
+  refuseIfExpired(key, command.now, 'given new limits: no call could use them');
+  return [
+    {
+      type: 'ModelAccessKeyLimitsChanged',
+      data: { keyUuid: key.keyUuid, teamId: key.teamId, limits, previousLimits: key.limits, changedAt: command.now },
+    },
+  ];
+}
+
+/**
+ * Idempotent: no event for a key that is gone, has no quota, is already exhausted in this period, or
+ * whose usage is under its quota, or for usage of a period that is not the current one.
+ */
+function exhaustQuota(command: RecordQuotaExhausted, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  if (state.status !== 'active') return [];
+  const key = state.key;
+  const quota = key.limits.quota;
+  if (quota === null) return [];
+  const nowMs = Date.parse(command.now);
+  const start = new Date(periodStart(quota.period, nowMs)).toISOString();
+  if (command.periodStart !== start || key.quotaExhausted?.periodStart === start) return [];
+  const reached = (quota.requests !== null && command.requests >= quota.requests) || (quota.tokens !== null && command.tokens >= quota.tokens);
+  if (!reached) return [];
+  const end = periodEnd(quota.period, nowMs);
+  return [
+    {
+      type: 'ModelAccessKeyQuotaExhausted',
+      data: {
+        keyUuid: key.keyUuid,
+        teamId: key.teamId,
+        periodStart: start,
+        resetsAt: end === null ? null : new Date(end).toISOString(),
+        requests: command.requests,
+        tokens: command.tokens,
+        exhaustedAt: command.now,
+      },
+    },
+  ];
+}
+
+/** Idempotent: an event only for an exhausted quota whose reset time has come. */
+function resetQuota(command: ResetQuota, state: ModelAccessKeyState): ModelAccessKeyEvent[] {
+  if (state.status !== 'active') return [];
+  const key = state.key;
+  const exhausted = key.quotaExhausted;
+  if (!exhausted || exhausted.resetsAt === null || Date.parse(exhausted.resetsAt) > Date.parse(command.now)) return [];
+  return [{ type: 'ModelAccessKeyQuotaReset', data: { keyUuid: key.keyUuid, teamId: key.teamId, periodStart: exhausted.resetsAt, resetAt: command.now } }];
 }
 
 /** A key the actor may not see does not exist for them: same answer as an unknown or deleted key. */

@@ -1,3 +1,5 @@
+import type { KeyLimits } from './key-limits';
+
 /**
  * Stored event types of the model-access-key stream. A type name is stored with every event and is
  * never renamed; a changed shape becomes a new type, with the old one kept and upcast on read.
@@ -25,6 +27,8 @@ export interface ModelAccessKeyCreated {
      * reservation in the name registry. Absent in events written before names could be unique: false.
      */
     readonly uniqueName?: boolean;
+    /** The key's rate limits and quota (issue 19); absent: none (and in events written before limits existed). */
+    readonly limits?: KeyLimits;
   };
 }
 
@@ -137,6 +141,43 @@ export interface ModelAccessKeyExpired {
   };
 }
 
+/** New limits, replacing the old ones whole (a limit left out is lifted); legacy keys too. */
+export interface ModelAccessKeyLimitsChanged {
+  readonly type: 'ModelAccessKeyLimitsChanged';
+  readonly data: {
+    readonly keyUuid: string;
+    readonly teamId: string;
+    readonly limits: KeyLimits;
+    readonly previousLimits: KeyLimits;
+    readonly changedAt: string;
+  };
+}
+
+/**
+ * The key's usage in its quota period reached the quota (the usage store's count, from the gateways'
+ * reports): verification answers USAGE_EXCEEDED until `resetsAt` (null: period none, until the
+ * limits change). Appended once per period by the service when it takes a usage report.
+ */
+export interface ModelAccessKeyQuotaExhausted {
+  readonly type: 'ModelAccessKeyQuotaExhausted';
+  readonly data: {
+    readonly keyUuid: string;
+    readonly teamId: string;
+    readonly periodStart: string;
+    readonly resetsAt: string | null;
+    /** The usage counted when it was reached: requests, and input plus output tokens. */
+    readonly requests: number;
+    readonly tokens: number;
+    readonly exhaustedAt: string;
+  };
+}
+
+/** The quota period ended: the key may be used again. Appended by the quota scheduler at the reset. */
+export interface ModelAccessKeyQuotaReset {
+  readonly type: 'ModelAccessKeyQuotaReset';
+  readonly data: { readonly keyUuid: string; readonly teamId: string; readonly periodStart: string; readonly resetAt: string };
+}
+
 export type ModelAccessKeyEvent =
   | ModelAccessKeyCreated
   | LegacyModelAccessKeyImported
@@ -148,7 +189,10 @@ export type ModelAccessKeyEvent =
   | ModelAccessKeyDescriptionChanged
   | ModelAccessKeyExpiryChanged
   | ModelAccessKeyExpired
-  | ModelAccessKeyPreviousSecretRevoked;
+  | ModelAccessKeyPreviousSecretRevoked
+  | ModelAccessKeyLimitsChanged
+  | ModelAccessKeyQuotaExhausted
+  | ModelAccessKeyQuotaReset;
 
 export const MODEL_ACCESS_KEY_EVENT_TYPES: ReadonlySet<string> = new Set<ModelAccessKeyEvent['type']>([
   'ModelAccessKeyCreated',
@@ -162,6 +206,9 @@ export const MODEL_ACCESS_KEY_EVENT_TYPES: ReadonlySet<string> = new Set<ModelAc
   'ModelAccessKeyExpiryChanged',
   'ModelAccessKeyExpired',
   'ModelAccessKeyPreviousSecretRevoked',
+  'ModelAccessKeyLimitsChanged',
+  'ModelAccessKeyQuotaExhausted',
+  'ModelAccessKeyQuotaReset',
 ]);
 
 export const KEY_STREAM_PREFIX = 'model_access_key-';

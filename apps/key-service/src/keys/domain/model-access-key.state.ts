@@ -1,4 +1,5 @@
 import { ModelAccessKeyEvent, ModelScope } from './model-access-key.events';
+import { KeyLimits, NO_LIMITS } from './key-limits';
 
 /** The secret a regenerate with an overlap replaced: it authenticates until `endsAt` (ISO-8601). */
 export interface PreviousSecret {
@@ -33,6 +34,10 @@ export interface ModelAccessKey {
    * (decider, audit); the key_views row does not hold it (see key-previous-secrets.projection.ts).
    */
   readonly previousSecret: PreviousSecret | null;
+  /** Rate limits and quota (issue 19); NO_LIMITS when none were set. */
+  readonly limits: KeyLimits;
+  /** The quota was reached in the period that began at `periodStart`; until `resetsAt` (null: no reset). */
+  readonly quotaExhausted?: { readonly periodStart: string; readonly resetsAt: string | null } | null;
 }
 
 export type ModelAccessKeyState =
@@ -68,6 +73,7 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
           deletedAt: null,
           expiredAt: null,
           previousSecret: null,
+          limits: d.limits ?? NO_LIMITS,
         },
       };
     }
@@ -95,6 +101,7 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
           deletedAt: null,
           expiredAt: null,
           previousSecret: null,
+          limits: NO_LIMITS,
         },
       };
     }
@@ -131,6 +138,13 @@ export function evolve(state: ModelAccessKeyState, event: ModelAccessKeyEvent): 
       return update(state, (key) => ({ ...key, expiresAt: event.data.expiresAt, updatedAt: event.data.changedAt }));
     case 'ModelAccessKeyExpired':
       return update(state, (key) => ({ ...key, expiredAt: event.data.expiredAt }));
+    case 'ModelAccessKeyLimitsChanged':
+      // New limits are judged afresh: the next usage report exhausts the new quota if it is reached too.
+      return update(state, (key) => ({ ...key, limits: event.data.limits, updatedAt: event.data.changedAt, quotaExhausted: null }));
+    case 'ModelAccessKeyQuotaExhausted':
+      return update(state, (key) => ({ ...key, quotaExhausted: { periodStart: event.data.periodStart, resetsAt: event.data.resetsAt } }));
+    case 'ModelAccessKeyQuotaReset':
+      return update(state, (key) => ({ ...key, quotaExhausted: null }));
     case 'ModelAccessKeyDeleted':
       if (state.status !== 'active') return state;
       return {

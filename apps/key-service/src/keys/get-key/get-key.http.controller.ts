@@ -1,4 +1,7 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Inject } from '@nestjs/common';
+import { CLOCK, Clock } from '../../common/clock';
+import { keyUsageView } from '../../usage/key-usage.view';
+import { UsageStore } from '../../usage/usage.store';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOkResponse, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../../auth/auth.guard';
@@ -11,13 +14,18 @@ import { GetKeyQuery } from './get-key.query';
 @ModelKeyRoutes()
 @Controller(KEYS_PATH)
 export class GetKeyHttpController {
-  constructor(private readonly queries: QueryBus) {}
+  constructor(
+    private readonly queries: QueryBus,
+    private readonly usage: UsageStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
 
   @Get(':uuid')
   @ApiOperation({ summary: 'One key the caller may see' })
   @ApiOkResponse({ type: ApiKeyInfoEnvelope })
   @ApiResponse({ status: 404, type: ErrorResponse, description: 'Unknown, deleted, or not visible to the caller' })
   async get(@CurrentPrincipal() actor: Principal, @KeyUuidParam() uuid: string): Promise<ApiKeyInfoEnvelope> {
-    return { api_key_info: toApiKeyInfo(await this.queries.execute(new GetKeyQuery(actor, uuid))) };
+    const key = await this.queries.execute(new GetKeyQuery(actor, uuid));
+    return { api_key_info: toApiKeyInfo(key, undefined, keyUsageView(this.usage, key, this.clock.now().getTime())) };
   }
 }

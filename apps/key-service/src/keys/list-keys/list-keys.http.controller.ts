@@ -5,6 +5,9 @@ import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../../auth/auth.guard';
 import { Principal } from '../../auth/principal';
 import { APP_CONFIG, AppConfig } from '../../config/app.config';
+import { CLOCK, Clock } from '../../common/clock';
+import { keyUsageView } from '../../usage/key-usage.view';
+import { UsageStore } from '../../usage/usage.store';
 import { ApiKeyInfoPage, toApiKeyInfo } from '../shared/api-key-info.response';
 import { KEYS_PATH, ModelKeyRoutes } from '../shared/key-routes';
 import { linkBase, pageLinks } from '../shared/page-links';
@@ -17,6 +20,8 @@ export class ListKeysHttpController {
   constructor(
     private readonly queries: QueryBus,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly usage: UsageStore,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   @Get()
@@ -27,7 +32,7 @@ export class ListKeysHttpController {
     const perPage = query.per_page ?? DEFAULT_PER_PAGE;
     const { keys, total } = await this.queries.execute(new ListKeysQuery(actor, query.view, page, perPage));
     return {
-      api_key_infos: keys.map((key) => toApiKeyInfo(key)),
+      api_key_infos: keys.map((key) => toApiKeyInfo(key, undefined, keyUsageView(this.usage, key, this.clock.now().getTime()))),
       ...pageLinks(linkBase(this.config, request), KEYS_PATH, page, perPage, total, query.view ? { view: query.view } : {}),
     };
   }

@@ -1,5 +1,21 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ModelAccessKey } from '../domain/model-access-key.state';
+import { QUOTA_PERIODS, QuotaPeriod, limitsToWire } from '../domain/key-limits';
+import { KeyPeriodUsage, KeyUsageView } from '../../usage/key-usage.view';
+
+export class KeyQuotaInfo {
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Requests per period; null: not limited' }) requests!: number | null;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Input plus output tokens per period; null: not limited' }) tokens!: number | null;
+  @ApiProperty({ enum: QUOTA_PERIODS, description: 'day: resets at 00:00 UTC; month: at 00:00 UTC on the 1st; none: never' }) period!: QuotaPeriod;
+}
+
+/** A key's limits (issue 19): null fields are not limited. */
+export class KeyLimitsInfo {
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Requests per sliding minute, counted at the gateways' }) requests_per_minute!: number | null;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Input plus output tokens per sliding minute, from the usage the upstream reports' })
+  tokens_per_minute!: number | null;
+  @ApiProperty({ type: KeyQuotaInfo, nullable: true }) quota!: KeyQuotaInfo | null;
+}
 
 /** DigitalOcean's api_key_info, with this service's fields alongside. */
 export class ApiKeyInfo {
@@ -19,6 +35,16 @@ export class ApiKeyInfo {
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) expires_at!: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'The first characters of the secret, for recognising it' })
   secret_prefix!: string | null;
+  @ApiProperty({ type: KeyLimitsInfo, description: 'Rate limits and quota; each null when not limited' }) limits!: KeyLimitsInfo;
+  @ApiPropertyOptional({
+    format: 'date-time',
+    nullable: true,
+    type: String,
+    description: 'On reads (one key, the lists): the last minute the key made a request, as the gateways reported (minute precision); null: never',
+  })
+  last_used_at?: string | null;
+  @ApiPropertyOptional({ type: KeyPeriodUsage, description: "On reads (one key, the lists): the current period's usage as the gateways reported it" })
+  usage?: KeyPeriodUsage;
 }
 
 export class ApiKeyInfoEnvelope {
@@ -54,7 +80,8 @@ export class ErrorResponse {
   details?: Record<string, unknown>;
 }
 
-export function toApiKeyInfo(key: ModelAccessKey, secret?: string): ApiKeyInfo {
+/** `usage`: on reads, what the usage store knows of the key (last_used_at and the period's usage). */
+export function toApiKeyInfo(key: ModelAccessKey, secret?: string, usage?: KeyUsageView): ApiKeyInfo {
   return {
     uuid: key.keyUuid,
     name: key.name,
@@ -71,5 +98,7 @@ export function toApiKeyInfo(key: ModelAccessKey, secret?: string): ApiKeyInfo {
     deployment_names: [...key.deploymentNames],
     expires_at: key.expiresAt,
     secret_prefix: key.secretPrefix,
+    limits: limitsToWire(key.limits),
+    ...(usage ? { last_used_at: usage.last_used_at, usage: usage.usage } : {}),
   };
 }

@@ -1,0 +1,52 @@
+import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
+import { CLOCK, Clock } from '../common/clock';
+import { DomainError } from '../common/domain-error';
+import { AuthenticatedRoutes } from '../http/authenticated-routes';
+import { UsageReportRequest, UsageReportResponse } from './usage-report.request.dto';
+import { USAGE_DENIAL_CODES, UsageRecord, UsageStore } from './usage.store';
+import { QuotaService } from './quota.service';
+import { RequestContext } from '../common/request-context';
+import { HttpRequestContext } from '../http/request-context.decorator';
+
+/**
+ * POST /v1/usage: the gateways' usage reports (role gateway). The store is called directly, without a
+ * command bus: a report is counters, not a decision; a quota it shows spent is (QuotaService).
+ */
+@AuthenticatedRoutes('usage', ['gateway'], 'Not a gateway token')
+@Controller('v1/usage')
+export class UsageHttpController {
+  constructor(
+    private readonly store: UsageStore,
+    private readonly quotas: QuotaService,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'A gateway reports usage: per key, minute and model, requests, input and output tokens and denials by code. A batch is counted once per gateway_id and sequence',
+  })
+  @ApiOkResponse({ type: UsageReportResponse })
+  async report(@Body() body: UsageReportRequest, @HttpRequestContext() context: RequestContext): Promise<UsageReportResponse> {
+    const records = body.records.map((record, index): UsageRecord => {
+      const minute = Date.parse(record.minute);
+      if (Number.isNaN(minute)) throw new DomainError('VALIDATION_FAILED', `records.${index}.minute is not a date`, { field: `records.${index}.minute` });
+      const denials: Partial<Record<(typeof USAGE_DENIAL_CODES)[number], number>> = {};
+      for (const code of USAGE_DENIAL_CODES) if (record.denials?.[code]) denials[code] = record.denials[code];
+      return {
+        keyUuid: record.key_uuid.toLowerCase(),
+        minute: new Date(minute).toISOString(),
+        model: record.model ?? '',
+        requests: record.requests ?? 0,
+        inputTokens: record.input_tokens ?? 0,
+        outputTokens: record.output_tokens ?? 0,
+        denials,
+      };
+    });
+    const counted = this.store.ingest({ gatewayId: body.gateway_id, sequence: body.sequence, records }, this.clock.now().toISOString());
+    // Answered once the spent quotas are recorded: their feed records are then on their way.
+    if (counted) await this.quotas.check(records.map((r) => r.keyUuid), context.requestId);
+    return { counted, records: records.length };
+  }
+}

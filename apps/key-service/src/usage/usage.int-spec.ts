@@ -1,0 +1,92 @@
+import { KEYS, TestApp, startTestApp } from '../../../../test/support/test-app';
+
+describe('usage reports (POST /v1/usage) and what api_key_info shows of them', () => {
+  let t: TestApp;
+  let now = new Date('2026-11-22T10:07:30.000Z');
+  const clock = { now: () => now };
+  let owner: string;
+  let gateway: string;
+  beforeEach(async () => {
+    now = new Date('2026-11-22T10:07:30.000Z');
+    t = await startTestApp({ clock });
+    owner = t.token('team-1', '100', 'owner');
+    gateway = t.token('platform', 'gw-1', 'gateway');
+  });
+  afterEach(() => t.close());
+
+  const create = async (limits?: object) => {
+    const res = await t.call('POST', KEYS, { token: owner, body: { name: 'k', ...(limits ? { limits } : {}) } });
+    expect(res.status).toBe(200);
+    return res.body.api_key_info as { uuid: string };
+  };
+  const report = (body: unknown, token: string | null = gateway) => t.call('POST', '/v1/usage', { token, body });
+  const info = async (uuid: string) => (await t.call('GET', `${KEYS}/${uuid}`, { token: owner })).body.api_key_info;
+
+  it('a key never used shows last_used_at null and zero usage for the month', async () => {
+    const key = await create();
+    expect(await info(key.uuid)).toMatchObject({
+      last_used_at: null,
+      usage: { period: 'month', since: '2026-11-01T00:00:00.000Z', requests: 0, input_tokens: 0, output_tokens: 0, tokens: 0 },
+    });
+  });
+
+  it('reports add up per key; last_used_at is the last minute with a request; the period follows the quota', async () => {
+    const key = await create({ quota: { tokens: 1000, period: 'day' } });
+    const record = (minute: string, requests: number, input: number, output: number, model = 'llama3') => ({
+      key_uuid: key.uuid,
+      minute,
+      model,
+      requests,
+      input_tokens: input,
+      output_tokens: output,
+    });
+    expect((await report({ gateway_id: 'gw-a:1', sequence: 1, records: [record('2026-11-22T10:05:00Z', 3, 30, 12), record('2026-11-21T23:59:00Z', 5, 50, 20)] })).body).toEqual({
+      counted: true,
+      records: 2,
+    });
+    expect((await report({ gateway_id: 'gw-b:1', sequence: 1, records: [record('2026-11-22T10:06:00Z', 2, 20, 8, 'mistral'), { key_uuid: key.uuid, minute: '2026-11-22T10:07:00Z', denials: { RATE_LIMITED: 4 } }] })).status).toBe(200);
+    const shown = await info(key.uuid);
+    expect(shown.last_used_at).toBe('2026-11-22T10:06:00.000Z');
+    expect(shown.usage).toEqual({ period: 'day', since: '2026-11-22T00:00:00.000Z', requests: 5, input_tokens: 50, output_tokens: 20, tokens: 70 });
+    const listed = (await t.call('GET', KEYS, { token: owner })).body.api_key_infos[0];
+    expect(listed).toMatchObject({ uuid: key.uuid, last_used_at: '2026-11-22T10:06:00.000Z', usage: { requests: 5 } });
+  });
+
+  it('a retried batch (same gateway_id and sequence) is counted once', async () => {
+    const key = await create();
+    const batch = { gateway_id: 'gw-a:1', sequence: 7, records: [{ key_uuid: key.uuid, minute: '2026-11-22T10:00:00Z', requests: 10, input_tokens: 100, output_tokens: 40 }] };
+    expect((await report(batch)).body).toEqual({ counted: true, records: 1 });
+    expect((await report(batch)).body).toEqual({ counted: false, records: 1 });
+    expect((await report({ ...batch, sequence: 8 })).body.counted).toBe(true);
+    expect((await info(key.uuid)).usage).toMatchObject({ requests: 20, tokens: 280 });
+  });
+
+  it.each([
+    [{ sequence: 1, records: [] }, 'gateway_id'],
+    [{ gateway_id: 'has space', sequence: 1, records: [] }, 'gateway_id'],
+    [{ gateway_id: 'g', sequence: -1, records: [] }, 'sequence'],
+    [{ gateway_id: 'g', sequence: 1 }, 'records'],
+    [{ gateway_id: 'g', sequence: 1, records: [{ key_uuid: 'nope', minute: '2026-11-22T10:00:00Z' }] }, 'records.0.key_uuid'],
+    [{ gateway_id: 'g', sequence: 1, records: [{ key_uuid: '11efb7d6-cdb5-6388-bf8f-4e013e2ddde4', minute: '2026-11-22T10:00:30Z' }] }, 'records.0.minute'],
+    [{ gateway_id: 'g', sequence: 1, records: [{ key_uuid: '11efb7d6-cdb5-6388-bf8f-4e013e2ddde4', minute: '2026-11-22T10:00:00Z', requests: 1.5 }] }, 'records.0.requests'],
+    [{ gateway_id: 'g', sequence: 1, records: [{ key_uuid: '11efb7d6-cdb5-6388-bf8f-4e013e2ddde4', minute: '2026-11-22T10:00:00Z', denials: { NOT_A_CODE: 1 } }] }, 'records.0.denials.NOT_A_CODE'],
+  ])('answers 400 naming the field for %j', async (body, field) => {
+    const res = await report(body);
+    expect(res.status).toBe(400);
+    expect(res.body.details).toEqual({ field });
+  });
+
+  it('refuses a batch of more than 100 records with 400 naming records', async () => {
+    const records = Array.from({ length: 101 }, () => ({ key_uuid: '11efb7d6-cdb5-6388-bf8f-4e013e2ddde4', minute: '2026-11-22T10:00:00Z', requests: 1 }));
+    const res = await report({ gateway_id: 'g', sequence: 1, records });
+    expect(res.status).toBe(400);
+    expect(res.body.details).toEqual({ field: 'records' });
+  });
+
+  it('only gateways report: no token 401, a bad token 401, an owner 403', async () => {
+    const body = { gateway_id: 'g', sequence: 1, records: [] };
+    expect((await report(body, null)).status).toBe(401);
+    expect((await report(body, 'bad.token')).status).toBe(401);
+    expect((await report(body, owner)).status).toBe(403);
+  });
+});

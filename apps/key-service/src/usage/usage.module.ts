@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { KeysModule } from '../keys/keys.module';
+import { QuotaResetScheduler } from './quota-reset.scheduler';
+import { QuotaService } from './quota.service';
+import { UsageHttpController } from './usage.http.controller';
+import { UsageReadHttpController } from './usage-read.http.controller';
+import { UsageStoreModule } from './usage-store.module';
+
+/** Usage reports from the gateways, the usage store, and the quotas judged from it (issue 19). */
+@Module({
+  imports: [KeysModule, UsageStoreModule],
+  controllers: [UsageHttpController, UsageReadHttpController],
+  providers: [QuotaService, QuotaResetScheduler],
+  exports: [QuotaService],
+})
+export class UsageModule {}
