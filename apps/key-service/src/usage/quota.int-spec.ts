@@ -76,6 +76,21 @@ describe('quotas: usage reports spend them, verification denies with USAGE_EXCEE
     expect((await t.call('GET', `${KEYS}/${key.uuid}`, { token: owner })).body.api_key_info.usage).toMatchObject({ period: 'day', since: '2026-11-23T00:00:00.000Z', requests: 0 });
   });
 
+  it("during a regenerate's overlap both secrets carry the key's limits, a spent quota denies both, and its feed record names both", async () => {
+    const key = await create({ requests: 2, period: 'day' });
+    const regenerated = await t.call('PUT', `${KEYS}/${key.uuid}/regenerate`, { token: owner, body: { grace_period_seconds: 600 } });
+    expect(regenerated.status).toBe(200);
+    const fresh = regenerated.body.api_key_info.secret_key as string;
+    const limits = { requests_per_minute: null, tokens_per_minute: null, quota: { requests: 2, tokens: null, period: 'day' } };
+    expect(await verify(key.secret_key)).toMatchObject({ code: 'VALID', limits, secret_ends_at: '2026-11-23T00:08:30.000Z' });
+    expect(await verify(fresh)).toMatchObject({ code: 'VALID', limits });
+    await report(key.uuid, 2);
+    expect(await verify(key.secret_key)).toMatchObject({ code: 'USAGE_EXCEEDED', resets_at: '2026-11-23T00:00:00.000Z' });
+    expect(await verify(fresh)).toMatchObject({ code: 'USAGE_EXCEEDED', resets_at: '2026-11-23T00:00:00.000Z' });
+    const feed = (await t.call('GET', '/v1/revocations?after=0', { token: gateway })).body.revocations;
+    expect(feed).toEqual([expect.objectContaining({ reason: 'quota_exhausted', secret_hashes: [sha256(fresh), sha256(key.secret_key)] })]);
+  });
+
   it('lifting the limits admits the key at once', async () => {
     const key = await create({ requests: 1, period: 'none' });
     await report(key.uuid, 1);

@@ -48,8 +48,8 @@ describe('regenerate with an overlap, on the SQLite store', () => {
     const fresh = res.body.api_key_info.secret_key as string;
     const endsAt = at(30).toISOString();
 
-    expect(await verify(key.secret_key)).toEqual({ valid: true, code: 'VALID', key_uuid: key.uuid, team_id: 'team-1', expires_at: null, secret_ends_at: endsAt });
-    expect(await verify(fresh)).toEqual({ valid: true, code: 'VALID', key_uuid: key.uuid, team_id: 'team-1', expires_at: null });
+    expect(await verify(key.secret_key)).toEqual({ valid: true, code: 'VALID', key_uuid: key.uuid, team_id: 'team-1', expires_at: null, limits: null, secret_ends_at: endsAt });
+    expect(await verify(fresh)).toEqual({ valid: true, code: 'VALID', key_uuid: key.uuid, team_id: 'team-1', expires_at: null, limits: null });
     expect(await feed()).toEqual([]);
 
     const scheduler = t.app.get(ExpiryScheduler);
