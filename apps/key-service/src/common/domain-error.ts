@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'AGENT_NOT_LINKED'
   | 'PROVIDER_KEY_REJECTED'
   | 'PROVIDER_UNREACHABLE'
+  | 'USAGE_MINUTE_IN_FUTURE'
   | 'STORE_UNAVAILABLE';
 
 export class DomainError extends Error {

@@ -37,6 +37,7 @@ export function statusOf(code: ErrorCode): number {
     case 'NAME_CONTAINS_KEY':
     case 'NAME_NOT_ADDRESSABLE':
     case 'PROVIDER_KEY_REJECTED':
+    case 'USAGE_MINUTE_IN_FUTURE':
       return 422;
     case 'PROVIDER_UNREACHABLE':
       return 502;

@@ -1,5 +1,6 @@
 import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiResponse } from '@nestjs/swagger';
+import { ErrorResponse } from '../keys/shared/api-key-info.response';
 import { CLOCK, Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
 import { AuthenticatedRoutes } from '../http/authenticated-routes';
@@ -8,6 +9,9 @@ import { USAGE_DENIAL_CODES, UsageRecord, UsageStore } from './usage.store';
 import { QuotaService } from './quota.service';
 import { RequestContext } from '../common/request-context';
 import { HttpRequestContext } from '../http/request-context.decorator';
+
+/** How far (ms) a record's minute may start after the service's clock: a gateway's clock may run a little ahead. */
+export const MAX_GATEWAY_CLOCK_AHEAD_MS = 120_000;
 
 /**
  * POST /v1/usage: the gateways' usage reports (role gateway). The store is called directly, without a
@@ -28,10 +32,20 @@ export class UsageHttpController {
     summary: 'A gateway reports usage: per key, minute and model, requests, input and output tokens and denials by code. A batch is counted once per gateway_id and sequence',
   })
   @ApiOkResponse({ type: UsageReportResponse })
+  @ApiResponse({ status: 422, type: ErrorResponse, description: "A record's minute is more than 120 s ahead of the service's clock; nothing of the batch is counted" })
   async report(@Body() body: UsageReportRequest, @HttpRequestContext() context: RequestContext): Promise<UsageReportResponse> {
+    const latest = this.clock.now().getTime() + MAX_GATEWAY_CLOCK_AHEAD_MS;
     const records = body.records.map((record, index): UsageRecord => {
       const minute = Date.parse(record.minute);
       if (Number.isNaN(minute)) throw new DomainError('VALIDATION_FAILED', `records.${index}.minute is not a date`, { field: `records.${index}.minute` });
+      // A minute ahead of the service's clock would count against every quota period up to it: refused, batch and all.
+      if (minute > latest) {
+        throw new DomainError(
+          'USAGE_MINUTE_IN_FUTURE',
+          `records.${index}.minute ${record.minute} is ahead of the service's clock by more than ${MAX_GATEWAY_CLOCK_AHEAD_MS / 1000} s: check the gateway's clock`,
+          { field: `records.${index}.minute` },
+        );
+      }
       const denials: Partial<Record<(typeof USAGE_DENIAL_CODES)[number], number>> = {};
       for (const code of USAGE_DENIAL_CODES) if (record.denials?.[code]) denials[code] = record.denials[code];
       return {

@@ -76,6 +76,21 @@ describe('usage reports (POST /v1/usage) and what api_key_info shows of them', (
     expect(res.body.details).toEqual({ field });
   });
 
+  it("refuses a record whose minute is more than 120 s ahead of the service's clock (422 naming it), and counts nothing of its batch", async () => {
+    const key = await create({ quota: { requests: 10, period: 'day' } });
+    const record = (minute: string) => ({ key_uuid: key.uuid, minute, requests: 10, input_tokens: 0, output_tokens: 0 });
+    const ahead = await report({ gateway_id: 'gw-a', sequence: 1, records: [record('2026-11-22T10:07:00Z'), record('2030-06-01T00:00:00Z')] });
+    expect(ahead.status).toBe(422);
+    expect(ahead.body).toMatchObject({ code: 'USAGE_MINUTE_IN_FUTURE', details: { field: 'records.1.minute' } });
+    expect(ahead.body.message).toMatch(/^records\.1\.minute 2030-06-01T00:00:00Z is ahead of the service's clock by more than 120 s/);
+    // Within the allowance: the next minute from a gateway whose clock runs 30 s ahead.
+    expect((await report({ gateway_id: 'gw-a', sequence: 2, records: [{ ...record('2026-11-22T10:08:00Z'), requests: 1 }] })).status).toBe(200);
+    expect(await info(key.uuid)).toMatchObject({ last_used_at: '2026-11-22T10:08:00.000Z', usage: { requests: 1 } });
+    // The refused batch's sequence was not taken: sent again with a correct clock, it counts.
+    expect((await report({ gateway_id: 'gw-a', sequence: 1, records: [{ ...record('2026-11-22T10:07:00Z'), requests: 2 }] })).body).toMatchObject({ counted: true });
+    expect((await info(key.uuid)).usage).toMatchObject({ requests: 3 });
+  });
+
   it('refuses a batch of more than 100 records with 400 naming records', async () => {
     const records = Array.from({ length: 101 }, () => ({ key_uuid: '11efb7d6-cdb5-6388-bf8f-4e013e2ddde4', minute: '2026-11-22T10:00:00Z', requests: 1 }));
     const res = await report({ gateway_id: 'g', sequence: 1, records });
