@@ -130,7 +130,12 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   if (config.metricsPort === null) registerMetricsRoute(fastify, metrics);
   registerVerifyRoute(fastify, app.get(VerificationLookup), app.get(CallerAuthentication), metrics);
   // The web console at /console; its development sign-in only outside production.
-  registerConsoleRoutes(fastify, app.get(TokenService), { dir: options.consoleDir ?? defaultConsoleDir(), devSignIn: config.nodeEnv !== 'production' });
+  registerConsoleRoutes(fastify, app.get(TokenService), {
+    dir: options.consoleDir ?? defaultConsoleDir(),
+    devSignIn: config.nodeEnv !== 'production',
+    identityProvider: config.identityProvider,
+    oidc: config.consoleOidc,
+  });
   app.useGlobalPipes(createValidationPipe());
   const storage = app.get(StorageHealth);
   app.useGlobalFilters(new AppExceptionFilter((reason) => storage.fault('writes', reason)));
