@@ -33,6 +33,7 @@ const provider = new Provider(issuer, {
       redirect_uris: [OIDC_REDIRECT_URI],
       grant_types: ['authorization_code'],
       response_types: ['code'],
+      id_token_signed_response_alg: 'ES256',
     },
   ],
   jwks: { keys: [{ ...signingKey, kid: 'test-es256', alg: 'ES256', use: 'sig' }] },
