@@ -7,6 +7,7 @@
  * callback only, and removed as soon as the callback is read, whether it signs in or fails.
  */
 import * as oauth from 'oauth4webapi';
+import { bearerOf } from './session';
 
 /** GET /v1/console/config's oidc: AUTH_ISSUER, CONSOLE_OIDC_CLIENT_ID, CONSOLE_OIDC_SCOPES. */
 export interface OidcSettings {
@@ -61,18 +62,6 @@ export async function startSignIn(settings: OidcSettings): Promise<void> {
 export function isCallback(): boolean {
   const query = new URLSearchParams(window.location.search);
   return sessionStorage.getItem(PENDING_KEY) !== null && (query.has('code') || query.has('error'));
-}
-
-/**
- * The token to use with the service, from the provider's answer: the access token when it is a JWT
- * (the provider issued it for the service's audience), else the ID token (whose aud is the client id,
- * which AUTH_AUDIENCE must then hold). Null when neither is there.
- */
-export function bearerOf(answer: { access_token?: string; id_token?: string }): string | null {
-  const jwt = (value: string | undefined) => typeof value === 'string' && /^[\w-]+\.[\w-]+\.[\w-]+$/.test(value);
-  if (jwt(answer.access_token)) return answer.access_token!;
-  if (jwt(answer.id_token)) return answer.id_token!;
-  return null;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { claimAt, roleOf, sessionOf } from './session';
+import { bearerOf, claimAt, roleOf, sessionOf } from './session';
 
 const token = (payload: unknown) => ['{"alg":"HS256"}', JSON.stringify(payload)].map((p) => Buffer.from(p).toString('base64url')).join('.') + '.sig';
 
@@ -52,5 +52,13 @@ describe("the console's session", () => {
       const own = token({ team_id: 'team-1', sub: 'u', role: 'owner' });
       expect(sessionOf(own, claims)).toMatchObject({ teamId: 'team-1', userId: 'u', role: 'owner' });
     });
+  });
+
+  it("keeps the provider's access token when it is a JWT, else the ID token", () => {
+    const jwt = token({ sub: 'a' });
+    const id = token({ sub: 'i' });
+    expect(bearerOf({ access_token: jwt, id_token: id })).toBe(jwt);
+    expect(bearerOf({ access_token: 'opaque-2YotnFZFEjr1zCsicMWpAA', id_token: id })).toBe(id);
+    expect(bearerOf({ access_token: 'opaque' })).toBeNull();
   });
 });

@@ -77,6 +77,18 @@ export function sessionOf(token: string, provider: ProviderClaims | null = null)
   return own(claimAt(payload, provider.team), claimAt(payload, provider.user), roleOf(claimAt(payload, provider.role), provider.role_map));
 }
 
+/**
+ * The token to use with the service, from the provider's answer: the access token when it is a JWT
+ * (the provider issued it for the service's audience), else the ID token (whose aud is the client id,
+ * which AUTH_AUDIENCE must then hold). Null when neither is there.
+ */
+export function bearerOf(answer: { access_token?: string; id_token?: string }): string | null {
+  const jwt = (value: string | undefined) => typeof value === 'string' && /^[\w-]+\.[\w-]+\.[\w-]+$/.test(value);
+  if (jwt(answer.access_token)) return answer.access_token!;
+  if (jwt(answer.id_token)) return answer.id_token!;
+  return null;
+}
+
 export function storedSession(): Session | null {
   const token = sessionStorage.getItem(STORAGE_KEY);
   if (token === null) return null;
