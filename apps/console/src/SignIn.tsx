@@ -2,7 +2,7 @@ import { FormEvent, useEffect, useRef, useState } from 'react';
 import { Button, FieldError, Form, Input, Label, Radio, RadioGroup, Text, TextArea, TextField } from 'react-aria-components';
 import { ApiError, request } from './api';
 import { ErrorNotice } from './ErrorNotice';
-import { OidcSettings, completeSignIn, isCallback, startSignIn } from './oidc';
+import { OidcSettings, abandonCallback, completeSignIn, isCallback, startSignIn } from './oidc';
 import { ProviderClaims, Session, sessionOf } from './session';
 
 interface ConsoleConfig {
@@ -37,8 +37,11 @@ export function SignIn({ onSignedIn }: { onSignedIn: SignedIn }) {
   // Read before the first render's effects: completeSignIn cleans the address.
   const [returning] = useState(isCallback);
   useEffect(() => {
-    request<ConsoleConfig>(null, 'GET', '/v1/console/config').then(setConfig, setConfigError);
-  }, []);
+    request<ConsoleConfig>(null, 'GET', '/v1/console/config').then((answer) => {
+      if (returning && answer.oidc === null) abandonCallback();
+      setConfig(answer);
+    }, setConfigError);
+  }, [returning]);
 
   return (
     <div className="sign-in">

@@ -64,6 +64,12 @@ export function isCallback(): boolean {
   return sessionStorage.getItem(PENDING_KEY) !== null && (query.has('code') || query.has('error'));
 }
 
+/** Forgets a round trip the console can no longer finish (the service no longer offers the provider). */
+export function abandonCallback(): void {
+  sessionStorage.removeItem(PENDING_KEY);
+  window.history.replaceState(null, '', `${window.location.pathname}${window.location.hash}`);
+}
+
 /**
  * Reads the callback: checks state (and iss), exchanges the code with the verifier, and returns the
  * bearer token. The pending round trip is removed and the address cleaned (no code in history) first.
