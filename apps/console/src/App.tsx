@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { Button } from 'react-aria-components';
 import { ApiError, SESSION_ENDED } from './api';
 import { AuditPage } from './audit/AuditPage';
@@ -6,7 +6,7 @@ import { ErrorNotice } from './ErrorNotice';
 import { GcoreKeysPage } from './gcore/GcoreKeysPage';
 import { ProviderKeysPage } from './providers/ProviderKeysPage';
 import { ModelKeysPage } from './keys/ModelKeysPage';
-import { Session, storeSession, storedSession } from './session';
+import { ProviderClaims, Session, storeSession, storedSession } from './session';
 import { SignIn } from './SignIn';
 
 const SCREENS = ['keys', 'inference-api-keys', 'provider-keys', 'audit'] as const;
@@ -42,11 +42,11 @@ export function App() {
       window.removeEventListener(SESSION_ENDED, onEnded);
     };
   }, []);
-  const signIn = (next: Session | null) => {
-    storeSession(next);
+  const signIn = useCallback((next: Session | null, claims: ProviderClaims | null = null) => {
+    storeSession(next, claims);
     setSession(next);
     setEnded(null);
-  };
+  }, []);
   if (session === null) {
     return (
       <main className="page narrow">

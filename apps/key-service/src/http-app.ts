@@ -135,6 +135,8 @@ export async function createApp(config: AppConfig, options: AppOptions = {}): Pr
   registerConsoleRoutes(fastify, app.get(TokenService), {
     dir: options.consoleDir ?? defaultConsoleDir(),
     devSignIn: config.nodeEnv !== 'production' && config.jwtSecretIsDefault,
+    identityProvider: config.identityProvider,
+    oidc: config.consoleOidc,
   });
   app.useGlobalPipes(createValidationPipe());
   const storage = app.get(StorageHealth);

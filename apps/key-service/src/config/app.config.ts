@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { EVENT_STORE_KINDS, EventStoreSettings } from '@lib/event-store';
 import { ConfigError } from './config-error';
-import { IdentityProviderConfig, identityProviderOf } from './identity.config';
+import { ConsoleOidcConfig, IdentityProviderConfig, consoleOidcOf, identityProviderOf } from './identity.config';
 import { KafkaSecurity, kafkaSecurityOf } from './kafka-security.config';
 import { secretOf } from './secrets.config';
 
@@ -37,6 +37,8 @@ export interface AppConfig {
   readonly jwtSecretIsDefault: boolean;
   /** AUTH_JWKS_URL and friends: tokens from an OpenID Connect provider. null: only the service's own tokens. */
   readonly identityProvider: IdentityProviderConfig | null;
+  /** CONSOLE_OIDC_CLIENT_ID, CONSOLE_OIDC_SCOPES: the console signs in through that provider. null: it does not. */
+  readonly consoleOidc: ConsoleOidcConfig | null;
   /**
    * AUTH_MAX_TOKEN_TTL_S, in seconds: the longest lifetime a bearer token may have (exp - iat, or exp - now
    * when iat is absent). A token without exp, or living longer, is refused.
@@ -176,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, logTerminal: bo
   if (metricsPort !== null && metricsPort !== 0 && (metricsPort === port || metricsPort === grpcPort)) {
     throw new ConfigError('METRICS_PORT', `must differ from PORT (${port}) and GRPC_PORT (${grpcPort})`);
   }
+  const identityProvider = identityProviderOf(env, nodeEnv === 'production');
   const dataDir = env.DATA_DIR ?? './data';
   if (dataDir.trim() === '') throw new ConfigError('DATA_DIR', 'must not be empty');
   return {
@@ -189,7 +192,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, logTerminal: bo
     jwtSecret: jwt ?? DEVELOPMENT_JWT_SECRET,
     jwtPreviousSecrets: previous.filter((p) => p !== jwt),
     jwtSecretIsDefault: jwt === undefined,
-    identityProvider: identityProviderOf(env, nodeEnv === 'production'),
+    identityProvider,
+    consoleOidc: consoleOidcOf(env, identityProvider, nodeEnv === 'production'),
     maxTokenTtlSeconds: integerOf(env, 'AUTH_MAX_TOKEN_TTL_S', DEFAULT_MAX_TOKEN_TTL_S, 60, 10 * DEFAULT_MAX_TOKEN_TTL_S),
     publicBaseUrl: publicBaseUrlOf(env),
     keyEncryptionKey: kek ?? null,

@@ -94,6 +94,40 @@ describe('AUTH_JWKS_URL and the claim mapping', () => {
   });
 });
 
+describe("the console's sign-in through the provider (CONSOLE_OIDC_CLIENT_ID)", () => {
+  const provider = { AUTH_JWKS_URL: 'https://idp.example.com/jwks', AUTH_ISSUER: 'https://idp.example.com/realms/acme', AUTH_AUDIENCE: 'model-keys' };
+  const production = { NODE_ENV: 'production', AUTH_JWT_SECRET: 'x'.repeat(32), KEY_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') };
+
+  it('is off without a client id; with one, the issuer is AUTH_ISSUER and the scopes default to openid profile', () => {
+    expect(loadConfig({ ...base, ...provider }).consoleOidc).toBeNull();
+    expect(loadConfig({ ...base, ...provider, CONSOLE_OIDC_CLIENT_ID: 'model-keys-console' }).consoleOidc).toEqual({
+      issuer: 'https://idp.example.com/realms/acme',
+      clientId: 'model-keys-console',
+      scopes: ['openid', 'profile'],
+    });
+    expect(loadConfig({ ...base, ...provider, CONSOLE_OIDC_CLIENT_ID: 'c', CONSOLE_OIDC_SCOPES: ' openid  email openid groups ' }).consoleOidc?.scopes).toEqual(['openid', 'email', 'groups']);
+  });
+
+  it('takes an http issuer outside production only', () => {
+    const local = { AUTH_JWKS_URL: 'http://127.0.0.1:9000/jwks', AUTH_ISSUER: 'http://127.0.0.1:9000', AUTH_AUDIENCE: 'a', CONSOLE_OIDC_CLIENT_ID: 'c' };
+    expect(loadConfig({ ...base, ...local, NODE_ENV: 'test' }).consoleOidc?.issuer).toBe('http://127.0.0.1:9000');
+    expect(refusal({ ...provider, ...production, AUTH_ISSUER: 'http://idp.example.com', CONSOLE_OIDC_CLIENT_ID: 'c' })).toBe(
+      'AUTH_ISSUER: must be an https URL without query or fragment when CONSOLE_OIDC_CLIENT_ID is set: the console discovers the provider from it (got "http://idp.example.com")',
+    );
+  });
+
+  it.each([
+    [{ CONSOLE_OIDC_CLIENT_ID: 'c', AUTH_JWKS_URL: '', AUTH_ISSUER: '', AUTH_AUDIENCE: '' }, "CONSOLE_OIDC_CLIENT_ID: is set but AUTH_JWKS_URL is not: the service could not check the provider's tokens the console signs in with"],
+    [{ CONSOLE_OIDC_SCOPES: 'openid' }, 'CONSOLE_OIDC_SCOPES: is set but CONSOLE_OIDC_CLIENT_ID is not'],
+    [{ CONSOLE_OIDC_CLIENT_ID: 'the console' }, 'CONSOLE_OIDC_CLIENT_ID: must be 1 to 256 printable characters without spaces (got "the console")'],
+    [{ CONSOLE_OIDC_CLIENT_ID: 'c', CONSOLE_OIDC_SCOPES: 'profile email' }, 'CONSOLE_OIDC_SCOPES: must include openid (got "profile email")'],
+    [{ CONSOLE_OIDC_CLIENT_ID: 'c', CONSOLE_OIDC_SCOPES: 'openid "x"' }, 'CONSOLE_OIDC_SCOPES: must be scope names separated by spaces (got ""x"")'],
+    [{ CONSOLE_OIDC_CLIENT_ID: 'c', AUTH_ISSUER: 'acme' }, 'AUTH_ISSUER: must be an http or https URL without query or fragment when CONSOLE_OIDC_CLIENT_ID is set: the console discovers the provider from it (got "acme")'],
+  ])('refuses %j: %s', (env, message) => {
+    expect(refusal({ ...provider, ...env })).toBe(message);
+  });
+});
+
 describe('Kafka TLS and SASL settings', () => {
   const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
   const security = (env: NodeJS.ProcessEnv) => {

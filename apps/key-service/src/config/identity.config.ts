@@ -104,3 +104,55 @@ function durationOf(env: NodeJS.ProcessEnv, name: string, fallback: number, min:
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new ConfigError(name, `must be an integer from ${min} to ${max} (got "${raw}")`);
   return Number(raw);
 }
+
+/** The console's sign-in through the OpenID Connect provider (authorization code with PKCE, a public client). */
+export interface ConsoleOidcConfig {
+  /** AUTH_ISSUER, as an URL: discovery is `<issuer>/.well-known/openid-configuration`. */
+  readonly issuer: string;
+  /** CONSOLE_OIDC_CLIENT_ID: the console's client at the provider, public (no secret), PKCE required. */
+  readonly clientId: string;
+  /** CONSOLE_OIDC_SCOPES (default `openid profile`): the scopes the console asks for; `openid` among them. */
+  readonly scopes: readonly string[];
+}
+
+/** RFC 6749's scope-token: printable ASCII but space, double quote and backslash. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/**
+ * CONSOLE_OIDC_CLIENT_ID and CONSOLE_OIDC_SCOPES; null when the client id is unset (the console then
+ * offers no provider sign-in). Errors (ConfigError naming the variable): either set without
+ * AUTH_JWKS_URL (the service could not check the tokens the console would get), AUTH_ISSUER not an http(s)
+ * URL (https with NODE_ENV=production) without query or fragment, a client id with spaces or controls,
+ * scopes without `openid` or with a character RFC 6749 does not allow.
+ */
+export function consoleOidcOf(env: NodeJS.ProcessEnv, provider: IdentityProviderConfig | null, production: boolean): ConsoleOidcConfig | null {
+  const clientId = env.CONSOLE_OIDC_CLIENT_ID?.trim();
+  const rawScopes = env.CONSOLE_OIDC_SCOPES?.trim();
+  if (!clientId) {
+    if (rawScopes) throw new ConfigError('CONSOLE_OIDC_SCOPES', 'is set but CONSOLE_OIDC_CLIENT_ID is not');
+    return null;
+  }
+  if (provider === null) {
+    throw new ConfigError('CONSOLE_OIDC_CLIENT_ID', 'is set but AUTH_JWKS_URL is not: the service could not check the provider\'s tokens the console signs in with');
+  }
+  if (!/^[\x21-\x7e]{1,256}$/.test(clientId)) throw new ConfigError('CONSOLE_OIDC_CLIENT_ID', `must be 1 to 256 printable characters without spaces (got "${clientId}")`);
+  let issuer: URL | null = null;
+  try {
+    issuer = new URL(provider.issuer);
+  } catch {
+    // reported below
+  }
+  const secure = issuer?.protocol === 'https:' || (issuer?.protocol === 'http:' && !production);
+  if (issuer === null || !secure || issuer.search !== '' || issuer.hash !== '' || issuer.username !== '' || issuer.password !== '') {
+    throw new ConfigError(
+      'AUTH_ISSUER',
+      `must be an ${production ? 'https' : 'http or https'} URL without query or fragment when CONSOLE_OIDC_CLIENT_ID is set: the console discovers the provider from it (got "${provider.issuer}")`,
+    );
+  }
+  const scopes = (rawScopes || 'openid profile').split(/\s+/);
+  for (const scope of scopes) {
+    if (!SCOPE_TOKEN.test(scope)) throw new ConfigError('CONSOLE_OIDC_SCOPES', `must be scope names separated by spaces (got "${scope}")`);
+  }
+  if (!scopes.includes('openid')) throw new ConfigError('CONSOLE_OIDC_SCOPES', `must include openid (got "${rawScopes}")`);
+  return { issuer: provider.issuer, clientId, scopes: [...new Set(scopes)] };
+}

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { KEYS, TestApp, startTestApp } from '../../../../test/support/test-app';
-import { CONSOLE_CSP } from './console.routes';
+import { CONSOLE_CSP, consoleCsp } from './console.routes';
 
 /** A stand-in for the built console: what vite writes into dist/console. */
 function fakeConsole(): string {
@@ -74,7 +74,7 @@ describe('the console, served by the service', () => {
   describe('development sign-in', () => {
     it('outside production, signs a token for the chosen team, user and role that the API accepts', async () => {
       t = await startTestApp({ consoleDir: fakeConsole(), env: { NODE_ENV: 'development' } });
-      expect((await t.call('GET', '/v1/console/config')).body).toEqual({ dev_sign_in: true, roles: ['owner', 'member', 'auditor'] });
+      expect((await t.call('GET', '/v1/console/config')).body).toEqual({ dev_sign_in: true, roles: ['owner', 'member', 'auditor'], provider_claims: null, oidc: null });
       const signed = await t.call('POST', '/v1/console/dev-token', { body: { team_id: 'team-7', user_id: 'alice', role: 'member' } });
       expect(signed.status).toBe(200);
       expect(signed.headers['cache-control']).toBe('no-store');
@@ -105,7 +105,7 @@ describe('the console, served by the service', () => {
         consoleDir: fakeConsole(),
         env: { NODE_ENV: 'production', AUTH_JWT_SECRET: randomBytes(32).toString('hex'), KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
       });
-      expect((await t.call('GET', '/v1/console/config')).body).toEqual({ dev_sign_in: false, roles: ['owner', 'member', 'auditor'] });
+      expect((await t.call('GET', '/v1/console/config')).body).toEqual({ dev_sign_in: false, roles: ['owner', 'member', 'auditor'], provider_claims: null, oidc: null });
       const answer = await t.call('POST', '/v1/console/dev-token', { body: { team_id: 'team-1', user_id: 'u1', role: 'owner' } });
       expect(answer.status).toBe(404);
       expect(answer.body.token).toBeUndefined();
@@ -116,6 +116,39 @@ describe('the console, served by the service', () => {
       t = await startTestApp({ consoleDir: fakeConsole(), env: { NODE_ENV: 'development', AUTH_JWT_SECRET: randomBytes(32).toString('hex') } });
       expect((await t.call('GET', '/v1/console/config')).body.dev_sign_in).toBe(false);
       expect((await t.call('POST', '/v1/console/dev-token', { body: { team_id: 'team-1', user_id: 'u1', role: 'owner' } })).status).toBe(404);
+    });
+  });
+
+  describe('sign-in through an OpenID Connect provider', () => {
+    const provider = {
+      AUTH_JWKS_URL: 'https://idp.example.com/realms/acme/certs',
+      AUTH_ISSUER: 'https://idp.example.com/realms/acme',
+      AUTH_AUDIENCE: 'model-keys',
+      AUTH_TEAM_CLAIM: 'org.id',
+      AUTH_ROLE_CLAIM: 'groups',
+      AUTH_ROLE_MAP: 'key-admins:owner,devs:member',
+    };
+
+    it('tells the console the issuer, client id, scopes and where the claims are, and lets it fetch from the issuer\'s origin only', async () => {
+      t = await startTestApp({ consoleDir: fakeConsole(), env: { ...provider, CONSOLE_OIDC_CLIENT_ID: 'model-keys-console' } });
+      expect((await t.call('GET', '/v1/console/config')).body).toEqual({
+        dev_sign_in: true,
+        roles: ['owner', 'member', 'auditor'],
+        provider_claims: { team: 'org.id', user: 'sub', role: 'groups', role_map: { 'key-admins': 'owner', devs: 'member' } },
+        oidc: { issuer: 'https://idp.example.com/realms/acme', client_id: 'model-keys-console', scopes: 'openid profile' },
+      });
+      const csp = String((await t.app.inject({ method: 'GET', url: '/console/' })).headers['content-security-policy']);
+      expect(csp).toBe(consoleCsp(['https://idp.example.com']));
+      expect(csp).toContain("connect-src 'self' https://idp.example.com;");
+      expect(csp).toContain("script-src 'self';");
+    });
+
+    it('without CONSOLE_OIDC_CLIENT_ID, offers no provider sign-in and keeps connect-src to this origin, but still says how to read a pasted provider token', async () => {
+      t = await startTestApp({ consoleDir: fakeConsole(), env: provider });
+      const config = (await t.call('GET', '/v1/console/config')).body;
+      expect(config.oidc).toBeNull();
+      expect(config.provider_claims).toMatchObject({ team: 'org.id', role: 'groups' });
+      expect((await t.app.inject({ method: 'GET', url: '/console/' })).headers['content-security-policy']).toBe(CONSOLE_CSP);
     });
   });
 });

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { TokenService } from '../auth/token.service';
 import { Principal, principalProblem } from '../auth/principal';
 import { DomainError } from '../common/domain-error';
+import { ConsoleOidcConfig, IdentityProviderConfig } from '../config/identity.config';
 import { errorBody, toErrorAnswer } from '../http/app-exception.filter';
 
 export const CONSOLE_PATH = '/console';
@@ -24,21 +25,27 @@ export const REACT_ARIA_STYLE_HASHES = [
 /**
  * The console's pages allow nothing but this origin: no inline script, no inline style but the two
  * hashed above (React sets style properties through the CSSOM, which style-src does not govern), no
- * other origin, no framing, no plugins.
+ * other origin, no framing, no plugins. connectOrigins: origins the console may also fetch from, the
+ * OpenID Connect provider's (discovery and the token endpoint) when the console signs in through it.
  */
-export const CONSOLE_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  `style-src 'self' ${REACT_ARIA_STYLE_HASHES.join(' ')}`,
-  "img-src 'self'",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "manifest-src 'self'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-  "object-src 'none'",
-].join('; ');
+export function consoleCsp(connectOrigins: readonly string[] = []): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    `style-src 'self' ${REACT_ARIA_STYLE_HASHES.join(' ')}`,
+    "img-src 'self'",
+    "font-src 'self'",
+    ['connect-src', "'self'", ...connectOrigins].join(' '),
+    "manifest-src 'self'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "object-src 'none'",
+  ].join('; ');
+}
+
+/** The policy without a provider: this origin only. */
+export const CONSOLE_CSP = consoleCsp();
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -81,9 +88,9 @@ function readFiles(dir: string): Map<string, { body: Buffer; type: string; immut
   return files;
 }
 
-function securityHeaders(reply: FastifyReply): FastifyReply {
+function securityHeaders(reply: FastifyReply, csp: string): FastifyReply {
   return reply
-    .header('content-security-policy', CONSOLE_CSP)
+    .header('content-security-policy', csp)
     .header('x-content-type-options', 'nosniff')
     .header('referrer-policy', 'no-referrer')
     .header('x-frame-options', 'DENY')
@@ -94,6 +101,34 @@ export interface ConsoleOptions {
   readonly dir: string;
   /** NODE_ENV is development or test: the sign-in form that picks a team, user and role is on. */
   readonly devSignIn: boolean;
+  /** AUTH_JWKS_URL and friends: the console reads a provider token's team, user and role as the service does. */
+  readonly identityProvider: IdentityProviderConfig | null;
+  /** CONSOLE_OIDC_CLIENT_ID: the console signs in through the provider (and may fetch from its origin). */
+  readonly oidc: ConsoleOidcConfig | null;
+}
+
+/** What GET /v1/console/config answers: which sign-ins the console offers, and how to read a provider's token. */
+export interface ConsoleConfigAnswer {
+  readonly dev_sign_in: boolean;
+  readonly roles: readonly string[];
+  /** Where a provider token's team, user and role are (AUTH_*_CLAIM, AUTH_ROLE_MAP); null without AUTH_JWKS_URL. */
+  readonly provider_claims: { team: string; user: string; role: string; role_map: Record<string, string> } | null;
+  /** The authorization-code sign-in with PKCE; null without CONSOLE_OIDC_CLIENT_ID. */
+  readonly oidc: { issuer: string; client_id: string; scopes: string } | null;
+}
+
+export function consoleConfigAnswer(options: Pick<ConsoleOptions, 'devSignIn' | 'identityProvider' | 'oidc'>): ConsoleConfigAnswer {
+  const provider = options.identityProvider;
+  return {
+    dev_sign_in: options.devSignIn,
+    roles: CONSOLE_ROLES,
+    // The role map is no secret from the console's user: it says what the groups in their own token mean.
+    provider_claims:
+      provider === null
+        ? null
+        : { team: provider.teamClaim, user: provider.userClaim, role: provider.roleClaim, role_map: Object.fromEntries(provider.roleMap) },
+    oidc: options.oidc === null ? null : { issuer: options.oidc.issuer, client_id: options.oidc.clientId, scopes: options.oidc.scopes.join(' ') },
+  };
 }
 
 /**
@@ -104,14 +139,16 @@ export interface ConsoleOptions {
 export function registerConsoleRoutes(fastify: FastifyInstance, tokens: TokenService, options: ConsoleOptions): void {
   const files = readFiles(options.dir);
   const index = files.get('index.html');
+  const csp = consoleCsp(options.oidc === null ? [] : [new URL(options.oidc.issuer).origin]);
+  const config = consoleConfigAnswer(options);
 
   const serve = (reply: FastifyReply, name: string) => {
     const file = name === '' ? index : files.get(name);
     if (file === undefined) {
       const message = index === undefined ? 'the console is not built: run npm run build' : 'no such file in the console';
-      return securityHeaders(reply).status(404).send(errorBody({ status: 404, code: 'NOT_FOUND', message }, String(reply.request.id)));
+      return securityHeaders(reply, csp).status(404).send(errorBody({ status: 404, code: 'NOT_FOUND', message }, String(reply.request.id)));
     }
-    return securityHeaders(reply)
+    return securityHeaders(reply, csp)
       .header('content-type', file.type)
       .header('cache-control', file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
       .send(file.body);
@@ -122,7 +159,7 @@ export function registerConsoleRoutes(fastify: FastifyInstance, tokens: TokenSer
   fastify.get(`${CONSOLE_PATH}/*`, (request, reply) => serve(reply, (request.params as { '*': string })['*']));
 
   fastify.get(CONSOLE_CONFIG_PATH, (_request, reply) =>
-    reply.header('cache-control', 'no-store').send({ dev_sign_in: options.devSignIn, roles: CONSOLE_ROLES }),
+    reply.header('cache-control', 'no-store').send(config),
   );
 
   if (!options.devSignIn) return;
