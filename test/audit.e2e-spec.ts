@@ -1,8 +1,9 @@
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { query, usesPostgres } from './support/postgres';
-import { ServiceProcess, api, startService } from './support/service-process';
+import { KEYCTL, ServiceProcess, api, startService } from './support/service-process';
 
 const KEYS = '/v2/gen-ai/models/api_keys';
 
@@ -24,6 +25,16 @@ describe('keyctl audit verify (tamper evidence) on the started service’s store
     const lines = exported.stdout.trim().split('\n').map((line) => JSON.parse(line));
     expect(lines.map((e) => e.type)).toEqual(['ModelAccessKeyCreated', 'ModelAccessKeyRenamed', 'ModelAccessKeyCreated', 'ModelAccessKeyRenamed', 'ModelAccessKeyCreated', 'ModelAccessKeyRenamed']);
     expect(exported.stderr).toContain('6 events of team team-1 exported');
+    // Another DATA_DIR than the service's: no store there, said so, and none made.
+    if (!usesPostgres(service.env)) {
+      const elsewhere = path.join(service.dataDir, 'not-the-data-dir');
+      for (const command of [['audit', 'export', '--team', 'team-1'], ['audit', 'verify']]) {
+        const missing = spawnSync(process.execPath, [KEYCTL, ...command], { env: { ...service.env, DATA_DIR: elsewhere }, encoding: 'utf8' });
+        expect(missing.status).toBe(1);
+        expect(missing.stderr).toContain(`keyctl: no event store at ${path.join(elsewhere, 'events.db')} (DATA_DIR=${elsewhere}): set DATA_DIR to the service's`);
+        expect(fs.existsSync(elsewhere)).toBe(false);
+      }
+    }
     const future = service.keyctl('audit', 'export', '--team', 'team-1', '--from', '2999-01-01T00:00:00Z');
     expect(future.stdout).toBe('');
     expect(service.keyctl('audit', 'export', '--team', 'team-1', '--from', 'soon').stderr).toContain('--from must be a date (YYYY-MM-DD, 00:00 UTC) or a date-time with an offset');

@@ -498,6 +498,13 @@ describe('the console in a browser', () => {
     expect(signed.status).toBe(0);
     const expiresAt = Date.now() + 4000;
     const { page, context, problems } = await open(DESKTOP);
+    // Machine tokens are refused: the console is for people.
+    for (const role of ['gateway', 'service']) {
+      await page.getByLabel('Bearer token').fill(service.token('team-6', `machine-${role}`, role as 'gateway'));
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByText(`This is a ${role} token, for machines`).waitFor();
+      expect(await page.getByRole('heading', { name: 'Manage Model Access Keys' }).count()).toBe(0);
+    }
     await page.getByLabel('Bearer token').fill(signed.stdout.trim());
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Manage Model Access Keys' }).waitFor();

@@ -15,14 +15,17 @@ interface ConsoleConfig {
 type SignedIn = (session: Session, claims: ProviderClaims | null) => void;
 
 /**
- * The service is the judge of a token: one read that any role but a gateway may make (a 403 there
- * still means the token is good). Resolves when the token may be kept.
+ * The service is the judge of a token: one read that an owner, member or auditor may make (a 403 there
+ * still means the token is good). Machine roles (gateway, service) are refused here. Resolves when the token may be kept.
  */
 async function accepted(session: Session): Promise<void> {
+  if (session.role === 'gateway' || session.role === 'service') {
+    throw new Error(`This is a ${session.role} token, for machines: the console signs in people, with an owner, member or auditor token.`);
+  }
   try {
     await request(session.token, 'GET', '/v2/gen-ai/models/api_keys?per_page=1');
   } catch (failure) {
-    if (failure instanceof ApiError && failure.status === 403 && session.role !== 'gateway') return;
+    if (failure instanceof ApiError && failure.status === 403) return;
     throw failure;
   }
 }

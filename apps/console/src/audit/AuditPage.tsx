@@ -11,7 +11,12 @@ const actorOf = (event: AuditEvent) => {
   const actor = event.metadata?.actor;
   return actor?.userId ? `${actor.userId}${actor.role ? ` (${actor.role})` : ''}` : '—';
 };
-const keyUuidOf = (event: AuditEvent) => (typeof event.data?.keyUuid === 'string' ? event.data.keyUuid : null);
+/**
+ * The model access key an event belongs to, whose timeline the audit routes serve; null for other
+ * streams (provider keys, names), which have no timeline route.
+ */
+const keyUuidOf = (event: AuditEvent) =>
+  event.stream_id.startsWith('model_access_key-') && typeof event.data?.keyUuid === 'string' ? event.data.keyUuid : null;
 
 /** Audit, for owners and auditors: the team's event log, a key's timeline, and the key at a point in time. */
 export function AuditPage({ session }: { session: Session }) {

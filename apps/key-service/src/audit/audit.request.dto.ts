@@ -22,10 +22,10 @@ export class TeamEventsRequest {
   @Length(1, 200)
   type?: string;
 
-  @ApiPropertyOptional({ minLength: 1, maxLength: 200, description: 'The acting user id' })
+  @ApiPropertyOptional({ minLength: 1, maxLength: 256, description: 'The acting user id (a token sub: 1-256 characters)' })
   @IsOptional()
   @IsString()
-  @Length(1, 200)
+  @Length(1, 256)
   actor?: string;
 }
 

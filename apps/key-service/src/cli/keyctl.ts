@@ -157,13 +157,22 @@ function packageVersion(): string {
   return 'unknown';
 }
 
-/** The store the service is configured with; for SQLite, only one that exists (no empty file made). */
-async function openConfiguredStore(config: Config): Promise<EventStore> {
+/**
+ * For SQLite, that the store exists: a command that reads it, run with another DATA_DIR than the
+ * service's, would otherwise make an empty store (and a master key) there and report nothing.
+ * Throws UsageError naming the file and DATA_DIR.
+ */
+function requireExistingStore(config: Config): void {
   const { eventStore } = config;
   if (eventStore.kind === 'sqlite' && !fs.existsSync(eventStore.sqliteFile)) {
-    throw new UsageError(`no event store at ${eventStore.sqliteFile} (DATA_DIR=${config.dataDir})`);
+    throw new UsageError(`no event store at ${eventStore.sqliteFile} (DATA_DIR=${config.dataDir}): set DATA_DIR to the service's`);
   }
-  return openEventStore(eventStore);
+}
+
+/** The store the service is configured with; for SQLite, only one that exists (no empty file made). */
+async function openConfiguredStore(config: Config): Promise<EventStore> {
+  requireExistingStore(config);
+  return openEventStore(config.eventStore);
 }
 
 async function rebuildReadModels(config: Config, name: string | undefined): Promise<number> {
@@ -212,6 +221,7 @@ async function exportTeamEvents(config: Config, options: ExportOptions): Promise
   };
   const from = bound('from');
   const to = bound('to');
+  requireExistingStore(config);
   const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: keyctlLogger(config) });
   try {
     // The audit index is a view: bring it up to the log's head before reading it.
