@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { EventStoreUnavailableError, redactUrl } from '@lib/event-store';
-import { KeyUsageTotals, UsageBatch, UsageBucket, UsageGranularity, UsageRecord, UsageStore, toBuckets } from './usage.store';
+import { KeyUsageTotals, SPAN_MINUTES, UsageBatch, UsageBucket, UsageGranularity, UsageRecord, UsageStore, rolledUp, toBuckets } from './usage.store';
 
 // Byte order (COLLATE "C"), as SQLite compares: ISO minutes and uuids then sort as the instants and the hex do.
 const SCHEMA = `
@@ -20,6 +20,7 @@ const SCHEMA = `
     denials       JSONB  NOT NULL,
     PRIMARY KEY (key_uuid, minute, model)
   );
+  ALTER TABLE usage_minutes ADD COLUMN IF NOT EXISTS span INTEGER NOT NULL DEFAULT 1;
 `;
 /** Any constant will do: instances starting together create the tables one after the other. */
 const SCHEMA_LOCK = 727_274_006;
@@ -30,9 +31,10 @@ const SCHEMA_LOCK = 727_274_006;
  * denials' JSON objects are summed code by code.
  */
 const ADD_MINUTES = `
-  INSERT INTO usage_minutes AS u (key_uuid, minute, model, requests, input_tokens, output_tokens, denials)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::jsonb[])
+  INSERT INTO usage_minutes AS u (key_uuid, minute, model, requests, input_tokens, output_tokens, denials, span)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::jsonb[], $8::int[])
   ON CONFLICT (key_uuid, minute, model) DO UPDATE SET
+    span = GREATEST(u.span, excluded.span),
     requests = u.requests + excluded.requests,
     input_tokens = u.input_tokens + excluded.input_tokens,
     output_tokens = u.output_tokens + excluded.output_tokens,
@@ -102,6 +104,7 @@ export class PostgresUsageStore implements UsageStore {
           rows.map((r) => r.inputTokens),
           rows.map((r) => r.outputTokens),
           rows.map((r) => JSON.stringify(r.denials)),
+          rows.map(() => 1),
         ]);
       }
       return true;
@@ -141,6 +144,47 @@ export class PostgresUsageStore implements UsageStore {
       [keyUuid, since],
     );
     return { requests: Number(rows[0]?.requests ?? 0), inputTokens: Number(rows[0]?.input ?? 0), outputTokens: Number(rows[0]?.output ?? 0) };
+  }
+
+  async rollUp(granularity: 'hour' | 'day', before: string): Promise<number> {
+    const span = SPAN_MINUTES[granularity];
+    return this.inTransaction(async (client) => {
+      // Writes wait while the rows are rolled up (reads do not), and so does another instance's rollup:
+      // a row added between the read and the delete below would otherwise be lost.
+      await client.query('LOCK TABLE usage_minutes IN EXCLUSIVE MODE');
+      const { rows } = await client.query<{ key_uuid: string; minute: string; model: string; requests: string; input_tokens: string; output_tokens: string; denials: Record<string, number> }>(
+        'SELECT key_uuid, minute, model, requests, input_tokens, output_tokens, denials FROM usage_minutes WHERE minute < $1 AND span < $2',
+        [before, span],
+      );
+      if (rows.length === 0) return 0;
+      const groups = mergeRecords(
+        rolledUp(
+          rows.map((r) => ({
+            keyUuid: r.key_uuid,
+            minute: r.minute,
+            model: r.model,
+            requests: Number(r.requests),
+            inputTokens: Number(r.input_tokens),
+            outputTokens: Number(r.output_tokens),
+            denials: Object.fromEntries(Object.entries(r.denials).map(([code, n]) => [code, Number(n)])),
+          })),
+          granularity,
+        ),
+      );
+      await client.query('DELETE FROM usage_minutes WHERE minute < $1 AND span < $2', [before, span]);
+      // A bucket rolled up before may be there already (a late report came in since): added to it.
+      await client.query(ADD_MINUTES, [
+        groups.map((r) => r.keyUuid),
+        groups.map((r) => r.minute),
+        groups.map((r) => r.model),
+        groups.map((r) => r.requests),
+        groups.map((r) => r.inputTokens),
+        groups.map((r) => r.outputTokens),
+        groups.map((r) => JSON.stringify(r.denials)),
+        groups.map(() => span),
+      ]);
+      return rows.length - groups.length;
+    });
   }
 
   async keysUsedBetween(keyUuids: readonly string[], from: string, to: string): Promise<string[]> {

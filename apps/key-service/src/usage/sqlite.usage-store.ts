@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { KeyUsageTotals, UsageBatch, UsageBucket, UsageGranularity, UsageStore, toBuckets } from './usage.store';
+import { KeyUsageTotals, SPAN_MINUTES, UsageBatch, UsageBucket, UsageGranularity, UsageStore, rolledUp, toBuckets } from './usage.store';
 
 /**
  * Usage in the read-model database (read-models.db), each instance's own: the embedded default. It sits
@@ -18,6 +18,7 @@ export class SqliteUsageStore implements UsageStore {
   >;
   private readonly selectUsedKeys: Database.Statement<[string, string, string], { key_uuid: string }>;
   private readonly ingestAll: (batch: UsageBatch, receivedAt: string) => boolean;
+  private readonly rollUpAll: (granularity: 'hour' | 'day', before: string) => number;
 
   constructor(private readonly db: Database.Database) {
     db.exec(`
@@ -35,13 +36,18 @@ export class SqliteUsageStore implements UsageStore {
         input_tokens INTEGER NOT NULL,
         output_tokens INTEGER NOT NULL,
         denials TEXT NOT NULL,
+        span INTEGER NOT NULL DEFAULT 1,
         PRIMARY KEY (key_uuid, minute, model)
       );
     `);
+    // Files made before retention lack the span (minutes a row covers: 1, or 60 and 1440 once rolled up).
+    if (!(db.prepare('PRAGMA table_info(usage_minutes)').all() as Array<{ name: string }>).some((c) => c.name === 'span')) {
+      db.exec('ALTER TABLE usage_minutes ADD COLUMN span INTEGER NOT NULL DEFAULT 1');
+    }
     this.markBatch = db.prepare('INSERT OR IGNORE INTO usage_batches VALUES (?, ?, ?)');
     this.selectMinute = db.prepare('SELECT denials FROM usage_minutes WHERE key_uuid = ? AND minute = ? AND model = ?');
     this.addMinute = db.prepare(
-      `INSERT INTO usage_minutes VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO usage_minutes (key_uuid, minute, model, requests, input_tokens, output_tokens, denials) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(key_uuid, minute, model) DO UPDATE SET requests = requests + excluded.requests,
          input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
          denials = excluded.denials`,
@@ -67,6 +73,38 @@ export class SqliteUsageStore implements UsageStore {
       }
       return true;
     });
+    this.rollUpAll = db.transaction((granularity: 'hour' | 'day', before: string) => {
+      const span = SPAN_MINUTES[granularity];
+      const rows = db
+        .prepare<[string, number], { key_uuid: string; minute: string; model: string; requests: number; input_tokens: number; output_tokens: number; denials: string }>(
+          'SELECT key_uuid, minute, model, requests, input_tokens, output_tokens, denials FROM usage_minutes WHERE minute < ? AND span < ?',
+        )
+        .all(before, span);
+      if (rows.length === 0) return 0;
+      const groups = rolledUp(
+        rows.map((r) => ({ keyUuid: r.key_uuid, minute: r.minute, model: r.model, requests: r.requests, inputTokens: r.input_tokens, outputTokens: r.output_tokens, denials: JSON.parse(r.denials) as Record<string, number> })),
+        granularity,
+      );
+      db.prepare('DELETE FROM usage_minutes WHERE minute < ? AND span < ?').run(before, span);
+      // A bucket rolled up before may be there already (a late report came in since): added to it.
+      const insert = db.prepare<[string, string, string, number, number, number, string, number]>(
+        `INSERT INTO usage_minutes (key_uuid, minute, model, requests, input_tokens, output_tokens, denials, span) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(key_uuid, minute, model) DO UPDATE SET requests = requests + excluded.requests,
+           input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+           denials = excluded.denials, span = MAX(span, excluded.span)`,
+      );
+      for (const g of groups) {
+        const before = this.selectMinute.get(g.keyUuid, g.minute, g.model);
+        const denials: Record<string, number> = before ? (JSON.parse(before.denials) as Record<string, number>) : {};
+        for (const [code, count] of Object.entries(g.denials)) denials[code] = (denials[code] ?? 0) + count;
+        insert.run(g.keyUuid, g.minute, g.model, g.requests, g.inputTokens, g.outputTokens, JSON.stringify(denials), span);
+      }
+      return rows.length - groups.length;
+    });
+  }
+
+  async rollUp(granularity: 'hour' | 'day', before: string): Promise<number> {
+    return this.rollUpAll(granularity, before);
   }
 
   async ingest(batch: UsageBatch, receivedAt: string): Promise<boolean> {

@@ -7,6 +7,7 @@ import { KEYS, TestApp, startTestApp } from '../../../../test/support/test-app';
 import { keyStreamId } from '../keys/domain/model-access-key.events';
 import { ProjectionRunner } from '../read-side/projection-runner';
 import { PostgresUsageStore } from './postgres.usage-store';
+import { describeUsageRetention } from './usage-retention.contract';
 
 describe('the usage store in PostgreSQL: two instances on one log count the same usage', () => {
   let now = new Date('2026-11-22T10:07:30.000Z');
@@ -120,3 +121,5 @@ describe('the PostgreSQL usage store cannot connect', () => {
     await expect(failure).rejects.not.toThrow(/s3cret-pass/);
   });
 });
+
+describeUsageRetention('PostgreSQL', async () => ({ EVENT_STORE: 'postgres', DATABASE_URL: await freshDatabase(), KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') }));

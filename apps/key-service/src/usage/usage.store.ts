@@ -71,6 +71,12 @@ export interface UsageStore {
   lastUsedAt(keyUuid: string): Promise<string | null>;
   /** What the key used from `since` (an ISO minute) on. */
   totalsSince(keyUuid: string, since: string): Promise<KeyUsageTotals>;
+  /**
+   * Retention: rolls every row finer than `granularity` whose minute is before `before` (a bucket
+   * boundary, ISO) into one row per key, model and bucket, at the bucket's start, and removes the finer
+   * rows. Totals over whole buckets stay the same. Returns how many rows were removed net.
+   */
+  rollUp(granularity: 'hour' | 'day', before: string): Promise<number>;
   /** Which of these keys have usage from `from` (inclusive) to `to` (exclusive), sorted. */
   keysUsedBetween(keyUuids: readonly string[], from: string, to: string): Promise<string[]>;
   close(): Promise<void>;
@@ -98,6 +104,33 @@ export function toBuckets(rows: Iterable<UsageMinuteRow>, granularity: UsageGran
     bucket.outputTokens += row.outputTokens;
     for (const [code, count] of Object.entries(row.denials)) bucket.denials[code] = (bucket.denials[code] ?? 0) + count;
   }
-  const startOf = (id: string) => new Date(`${id}${'0000-01-01T00:00'.slice(id.length)}:00.000Z`).toISOString();
-  return [...buckets].map(([id, bucket]) => ({ start: startOf(id), ...bucket }));
+  return [...buckets].map(([id, bucket]) => ({ start: bucketStart(id, granularity), ...bucket }));
+}
+
+/** Minutes a row of each granularity covers (`span` column): 1 for a minute as reported. */
+export const SPAN_MINUTES: Readonly<Record<UsageGranularity, number>> = { minute: 1, hour: 60, day: 1440 };
+
+/** The start of the `granularity` bucket an ISO minute falls in. */
+export function bucketStart(minute: string, granularity: UsageGranularity): string {
+  const id = minute.slice(0, BUCKET_CHARS[granularity]);
+  return new Date(`${id}${'0000-01-01T00:00'.slice(id.length)}:00.000Z`).toISOString();
+}
+
+/** Sums rows into one row per key, model and bucket (for rollUp). */
+export function rolledUp<R extends UsageMinuteRow & { readonly keyUuid: string; readonly model: string }>(
+  rows: Iterable<R>,
+  granularity: UsageGranularity,
+): Array<{ keyUuid: string; minute: string; model: string; requests: number; inputTokens: number; outputTokens: number; denials: Record<string, number> }> {
+  const groups = new Map<string, { keyUuid: string; minute: string; model: string; requests: number; inputTokens: number; outputTokens: number; denials: Record<string, number> }>();
+  for (const row of rows) {
+    const minute = bucketStart(row.minute, granularity);
+    const id = JSON.stringify([row.keyUuid, minute, row.model]);
+    let group = groups.get(id);
+    if (!group) groups.set(id, (group = { keyUuid: row.keyUuid, minute, model: row.model, requests: 0, inputTokens: 0, outputTokens: 0, denials: {} }));
+    group.requests += row.requests;
+    group.inputTokens += row.inputTokens;
+    group.outputTokens += row.outputTokens;
+    for (const [code, count] of Object.entries(row.denials)) group.denials[code] = (group.denials[code] ?? 0) + count;
+  }
+  return [...groups.values()];
 }
