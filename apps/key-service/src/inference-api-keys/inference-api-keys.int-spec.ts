@@ -112,6 +112,15 @@ describe('Gcore-style inference API keys', () => {
     expect(lifted.body.limits).toEqual({ requests_per_minute: null, tokens_per_minute: null, quota: null });
   });
 
+  it('a create may carry our limits too; the answer and verification show them', async () => {
+    const created = await create({ name: 'metered', limits: { tokens_per_minute: 5000 } });
+    expect(created.status).toBe(201);
+    const limits = { requests_per_minute: null, tokens_per_minute: 5000, quota: null };
+    expect(created.body.limits).toEqual(limits);
+    expect((await verify(created.body.secret)).body).toMatchObject({ valid: true, limits });
+    expect((await create({ name: 'bad', limits: { quota: { period: 'day' } } })).status).toBe(400);
+  });
+
   it('PATCH refuses bad limits naming the field, and a member cannot reach a key another user made (404, as for every route)', async () => {
     await create({ name: 'k' });
     const bad = await t.call('PATCH', `${API('team-1')}/k`, { token: owner, body: { limits: { quota: { requests: 5, period: 'week' } } } });

@@ -15,6 +15,13 @@ export class CreateInferenceApiKeyRequest {
 
   @ExpiresAtField('A date (00:00 UTC of that day) or a timestamp; null: never')
   expires_at?: string | null;
+
+  @ApiPropertyOptional({ type: KeyLimitsRequest, description: 'Our extension: rate limits and quota; absent: none' })
+  @Optional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => KeyLimitsRequest)
+  limits?: KeyLimitsRequest;
 }
 
 export class UpdateInferenceApiKeyRequest {

@@ -60,6 +60,7 @@ export class InferenceApiKeys {
           secret: secret.digest,
           now,
           uniqueName: true,
+          ...(request.limits !== undefined ? { limits: limitsOfRequest(request.limits) } : {}),
         },
         metadata,
       );
