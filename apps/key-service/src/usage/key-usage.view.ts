@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { QUOTA_PERIODS, QuotaPeriod, periodStart } from '../keys/domain/key-limits';
 import { ModelAccessKey } from '../keys/domain/model-access-key.state';
-import { UsageStore } from './usage.store';
+import { UsageStore } from './usage-store.port';
 
 /** A key's usage in its current period, as api_key_info shows it on reads (GET one key, the lists). */
 export class KeyPeriodUsage {

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { EventStoreUnavailableError, redactUrl } from '@lib/event-store';
-import { KeyUsageTotals, SPAN_MINUTES, UsageBatch, UsageBucket, UsageGranularity, UsageRecord, UsageStore, rolledUp, toBuckets } from './usage.store';
+import { KeyUsageTotals, SPAN_MINUTES, UsageBatch, UsageBucket, UsageGranularity, UsageRecord, UsageStore, rolledUp, toBuckets } from './usage-store.port';
 
 // Byte order (COLLATE "C"), as SQLite compares: ISO minutes and uuids then sort as the instants and the hex do.
 const SCHEMA = `

@@ -5,7 +5,7 @@ import { eventMetadata } from '../common/request-context';
 import { KeyLimits, periodStart } from '../keys/domain/key-limits';
 import { KeyCommandExecutor } from '../keys/shared/key-command.executor';
 import { READ_MODEL_DB } from '../read-side/read-model.database';
-import { USAGE_STORE, UsageStore } from './usage.store';
+import { USAGE_STORE, UsageStore } from './usage-store.port';
 
 export const QUOTA_ACTOR = { userId: 'system:quota', role: 'system', teamId: '' } as const;
 

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { KeyUsageTotals, SPAN_MINUTES, UsageBatch, UsageBucket, UsageGranularity, UsageStore, rolledUp, toBuckets } from './usage.store';
+import { KeyUsageTotals, SPAN_MINUTES, UsageBatch, UsageBucket, UsageGranularity, UsageStore, rolledUp, toBuckets } from './usage-store.port';
 
 /**
  * Usage in the read-model database (read-models.db), each instance's own: the embedded default. It sits

@@ -13,7 +13,7 @@ import { KeyUuidParam } from '../keys/shared/key-request.validators';
 import { KeyViewsQuery } from '../keys/key-views.query';
 import { READ_MODEL_DB } from '../read-side/read-model.database';
 import { KeyUsageResponse, TeamUsageResponse, UsageQueryRequest } from './usage-query.request.dto';
-import { USAGE_STORE, UsageBucket, UsageGranularity, UsageStore } from './usage.store';
+import { USAGE_STORE, UsageBucket, UsageGranularity, UsageStore } from './usage-store.port';
 
 
 /**

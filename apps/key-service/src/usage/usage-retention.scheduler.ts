@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { CLOCK, Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
-import { USAGE_STORE, UsageStore } from './usage.store';
+import { USAGE_STORE, UsageStore } from './usage-store.port';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;

@@ -4,7 +4,7 @@ import { APP_CONFIG, AppConfig } from '../config/app.config';
 import { READ_MODEL_DB } from '../read-side/read-model.database';
 import { PostgresUsageStore } from './postgres.usage-store';
 import { SqliteUsageStore } from './sqlite.usage-store';
-import { USAGE_STORE, UsageStore } from './usage.store';
+import { USAGE_STORE, UsageStore } from './usage-store.port';
 
 /**
  * Usage beside the events in PostgreSQL (every instance of a fleet counts every report), else in

@@ -4,7 +4,7 @@ import { CLOCK, Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
 import { AuthenticatedRoutes } from '../http/authenticated-routes';
 import { UsageReportRequest, UsageReportResponse } from './usage-report.request.dto';
-import { USAGE_DENIAL_CODES, USAGE_STORE, UsageRecord, UsageStore } from './usage.store';
+import { USAGE_DENIAL_CODES, USAGE_STORE, UsageRecord, UsageStore } from './usage-store.port';
 import { QuotaService } from './quota.service';
 import { RequestContext } from '../common/request-context';
 import { HttpRequestContext } from '../http/request-context.decorator';

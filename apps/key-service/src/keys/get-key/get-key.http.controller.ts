@@ -1,7 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { CLOCK, Clock } from '../../common/clock';
 import { keyUsageView } from '../../usage/key-usage.view';
-import { USAGE_STORE, UsageStore } from '../../usage/usage.store';
+import { USAGE_STORE, UsageStore } from '../../usage/usage-store.port';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOkResponse, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../../auth/auth.guard';

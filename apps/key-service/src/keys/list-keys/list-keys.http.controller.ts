@@ -7,7 +7,7 @@ import { Principal } from '../../auth/principal';
 import { APP_CONFIG, AppConfig } from '../../config/app.config';
 import { CLOCK, Clock } from '../../common/clock';
 import { keyUsageView } from '../../usage/key-usage.view';
-import { USAGE_STORE, UsageStore } from '../../usage/usage.store';
+import { USAGE_STORE, UsageStore } from '../../usage/usage-store.port';
 import { ApiKeyInfoPage, toApiKeyInfo } from '../shared/api-key-info.response';
 import { KEYS_PATH, ModelKeyRoutes } from '../shared/key-routes';
 import { linkBase, pageLinks } from '../shared/page-links';
