@@ -8,6 +8,9 @@
  * 3. revocation propagation, from the regenerate or delete HTTP response to the gateway client
  *    denying the old secret, via the stream (SSE) and via Kafka (a real broker: the npm script
  *    starts one with scripts/kafka.sh unless KAFKA_BROKERS is set).
+ * 4. rate limits and quotas (bench/gateway-limits.ts): an in-process limit against none, the latency a
+ *    Redis-counted limit adds (Redis from scripts/redis.sh when installed), a quota's overshoot through
+ *    two gateways at full speed. BENCH_ONLY=limits runs only this section.
  * BENCH_SECONDS (default 10) sets each HTTP run; BENCH_REVOCATIONS (default 600) the propagation count.
  * BENCH_TLS=1 also measures 2. over HTTPS: a second service with TLS_CERT_FILE/TLS_KEY_FILE (a P-256
  * certificate that openssl makes in .bench-data), printed beside the plain figure. autocannon keeps
@@ -22,6 +25,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { Pool } from 'undici';
 import { GatewayClient, Revocation } from '@lib/gateway-client';
+import { LimitsContext, measureLimits } from './gateway-limits';
 import { ROOT, WORK, benchToken, percentile, startServiceProcess, stopProcess } from './support';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -29,6 +33,8 @@ const REVOCATIONS = Number(process.env.BENCH_REVOCATIONS ?? 600);
 const KEYS = '/v2/gen-ai/models/api_keys';
 const KAFKA_BROKERS = process.env.KAFKA_BROKERS;
 const WITH_TLS = process.env.BENCH_TLS === '1';
+/** BENCH_ONLY=limits: only section 4 (rate limits and quotas), on one service. */
+const LIMITS_ONLY = process.env.BENCH_ONLY === 'limits';
 
 /** A self-signed P-256 certificate for 127.0.0.1, made with openssl: nothing private is committed. */
 function makeCertificate(dir: string): { cert: string; key: string } {
@@ -85,7 +91,7 @@ async function main(): Promise<void> {
   const owner = benchToken('bench', 'u1', 'owner');
   const gatewayToken = benchToken('platform', 'gw', 'gateway');
   const pool = new Pool(origin, { connections: 16 });
-  const call = async (method: 'POST' | 'PUT' | 'DELETE', url: string, body?: object) => {
+  const call = async (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: object) => {
     const response = await pool.request({
       method,
       path: url,
@@ -96,17 +102,28 @@ async function main(): Promise<void> {
     if (response.statusCode !== 200) throw new Error(`${method} ${url}: ${response.statusCode} ${text}`);
     return JSON.parse(text);
   };
-  const createKeys = async (n: number) => {
+  const createKeys = async (n: number, limits?: object) => {
     const keys: Array<{ uuid: string; secret_key: string }> = [];
     for (let i = 0; i < n; i += 50) {
-      const batch = await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, j) => call('POST', KEYS, { name: `bench-${i + j}` })));
+      const batch = await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, j) => call('POST', KEYS, { name: `bench-${i + j}`, ...(limits ? { limits } : {}) })));
       keys.push(...batch.map((b) => b.api_key_info));
     }
     return keys;
   };
+  const limitsContext: LimitsContext = { origin, gatewayToken, createKeys, get: (url) => call('GET', url) };
+  if (LIMITS_ONLY) {
+    const lines = await measureLimits(limitsContext);
+    await pool.close();
+    await stopProcess(child);
+    console.log(`bench:gateway (BENCH_ONLY=limits)  ${new Date().toISOString()}  node ${process.version}`);
+    console.log('');
+    for (const line of lines) console.log(line);
+    fs.rmSync(WORK, { recursive: true, force: true });
+    return;
+  }
 
   // 1. Cached verification in the client library.
-  console.error('1/3 cached verification in the client library...');
+  console.error('1/4 cached verification in the client library...');
   const streamClient = new GatewayClient({ serviceUrl: origin, token: gatewayToken, feed: { kind: 'stream' }, maxFeedSilenceMs: 60_000 });
   await streamClient.start();
   await streamClient.waitUntilFresh();
@@ -125,7 +142,7 @@ async function main(): Promise<void> {
   if (cachedMissed > 0) throw new Error(`${cachedMissed} secrets were not answered from the cache`);
 
   // 2. HTTP verification against a bare hello route on the same stack.
-  console.error(`2/3 HTTP: hello route, then POST /v1/keys/verify, ${SECONDS} s each at 64 connections...`);
+  console.error(`2/4 HTTP: hello route, then POST /v1/keys/verify, ${SECONDS} s each at 64 connections...`);
   const hello = spawn(process.execPath, [path.join(ROOT, 'dist/bench/hello-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
   const helloPort = await new Promise<number>((resolve) => hello.stdout!.once('data', (d) => resolve(Number(String(d).split(' ')[1]))));
   await waitForHelloReady(`http://127.0.0.1:${helloPort}`);
@@ -147,7 +164,7 @@ async function main(): Promise<void> {
   await stopProcess(hello);
   let tlsResult: autocannon.Result | null = null;
   if (WITH_TLS) {
-    console.error(`2/3 (TLS) POST /v1/keys/verify over HTTPS, ${SECONDS} s at 64 connections...`);
+    console.error(`2/4 (TLS) POST /v1/keys/verify over HTTPS, ${SECONDS} s at 64 connections...`);
     const { cert, key } = makeCertificate(path.join(WORK, 'tls'));
     // The same DATA_DIR (the same keys, so the same verification work); this process only reads.
     const tlsService = await startServiceProcess(path.join(WORK, 'service'), { TLS_CERT_FILE: cert, TLS_KEY_FILE: key }, { ca: fs.readFileSync(cert) });
@@ -180,7 +197,7 @@ async function main(): Promise<void> {
   if (exportedSpans < tracedResult.requests.total) throw new Error(`the traced run exported ${exportedSpans} spans for ${tracedResult.requests.total} requests`);
 
   // 3. Propagation, via the stream and via Kafka.
-  console.error(`3/3 propagation of ${REVOCATIONS} revocations (stream${KAFKA_BROKERS ? ' and Kafka' : ''})...`);
+  console.error(`3/4 propagation of ${REVOCATIONS} revocations (stream${KAFKA_BROKERS ? ' and Kafka' : ''})...`);
   const kafkaClient = KAFKA_BROKERS
     ? new GatewayClient({
         serviceUrl: origin,
@@ -224,6 +241,7 @@ async function main(): Promise<void> {
 
   await streamClient.stop();
   await kafkaClient?.stop();
+  const limitLines = await measureLimits(limitsContext);
   await pool.close();
   await stopProcess(child);
 
@@ -270,6 +288,8 @@ async function main(): Promise<void> {
     );
   }
   if (!KAFKA_BROKERS) console.log('   via kafka: not measured (KAFKA_BROKERS unset; `npm run bench:gateway` starts a broker)');
+  console.log('');
+  for (const line of limitLines) console.log(line);
   fs.rmSync(WORK, { recursive: true, force: true });
 }
 

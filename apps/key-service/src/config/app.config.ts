@@ -60,6 +60,11 @@ export interface AppConfig {
   /** The expiry scheduler's longest sleep; it also wakes at the next due expiry. */
   readonly expiryScanMs: number;
   /**
+   * How long the usage store keeps each bucket, in days: minute buckets USAGE_RETENTION_DAYS (default 35),
+   * then rolled up into hours; hour buckets USAGE_HOURLY_RETENTION_DAYS (default 400), then into days.
+   */
+  readonly usageRetention: { readonly minuteDays: number; readonly hourDays: number };
+  /**
    * LEASE_TTL_MS, in ms (default 10,000; 1,000 to 600,000): within how long after a leader of a singleton job
    * (the Kafka relay, the expiry scheduler, the data-key sweep) dies another instance takes the job over
    * (fleet/leadership.ts). Only matters with a shared store (PostgreSQL, KurrentDB).
@@ -201,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, logTerminal: bo
     logFormat: oneOf(env, 'LOG_FORMAT', ['json', 'text'] as const, logTerminal ? 'text' : 'json'),
     revocationHeartbeatMs: integerOf(env, 'REVOCATION_HEARTBEAT_MS', 5000, 50, 600_000),
     expiryScanMs: integerOf(env, 'EXPIRY_SCAN_MS', 1000, 10, 3_600_000),
+    usageRetention: usageRetentionOf(env),
     leaseTtlMs: integerOf(env, 'LEASE_TTL_MS', 10_000, 1000, 600_000),
     instanceId: instanceIdOf(env),
     kafka: kafkaOf(env),
@@ -347,6 +353,13 @@ function kafkaOf(env: NodeJS.ProcessEnv): KafkaConfig | null {
     revocationsTopic: topic,
     ...kafkaSecurityOf(env),
   };
+}
+
+function usageRetentionOf(env: NodeJS.ProcessEnv): { minuteDays: number; hourDays: number } {
+  const minuteDays = integerOf(env, 'USAGE_RETENTION_DAYS', 35, 1, 36_500);
+  const hourDays = integerOf(env, 'USAGE_HOURLY_RETENTION_DAYS', Math.max(400, minuteDays), 1, 36_500);
+  if (hourDays < minuteDays) throw new ConfigError('USAGE_HOURLY_RETENTION_DAYS', `must be at least USAGE_RETENTION_DAYS (${minuteDays})`);
+  return { minuteDays, hourDays };
 }
 
 function integerOf(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

@@ -29,6 +29,7 @@ describe('Gcore-style inference API keys', () => {
       created_at: expect.any(String),
       expires_at: '2099-01-31T00:00:00.000Z',
       deployment_names: [],
+      limits: { requests_per_minute: null, tokens_per_minute: null, quota: null },
       secret: expect.stringMatching(/^mak_/),
     });
     expect(created.headers['cache-control']).toBe('no-store');
@@ -38,7 +39,7 @@ describe('Gcore-style inference API keys', () => {
     expect(list.status).toBe(200);
     expect(list.body).toEqual({ count: 2, results: [expect.objectContaining({ name: 'staging', deployment_names: [] })] });
     const one = await t.call('GET', `${API('team-1')}/prod`, { token: owner });
-    expect(one.body).toEqual({ name: 'prod', description: 'for the chat app', created_at: created.body.created_at, expires_at: '2099-01-31T00:00:00.000Z', deployment_names: [] });
+    expect(one.body).toEqual({ name: 'prod', description: 'for the chat app', created_at: created.body.created_at, expires_at: '2099-01-31T00:00:00.000Z', deployment_names: [], limits: { requests_per_minute: null, tokens_per_minute: null, quota: null } });
     expect(JSON.stringify(list.body) + JSON.stringify(one.body)).not.toContain(created.body.secret);
     expect((await verify(created.body.secret)).body).toMatchObject({ valid: true, team_id: 'team-1' });
   });
@@ -86,6 +87,47 @@ describe('Gcore-style inference API keys', () => {
     // A changed expiry tells gateway caches to drop their answers for the secret.
     const feed = await t.call('GET', '/v1/revocations?after=0', { token: gateway });
     expect(feed.body.revocations.map((r: { reason: string }) => r.reason)).toEqual(['expiry_changed', 'expiry_changed', 'deployment_detached']);
+  });
+
+  it('PATCH takes our limits alongside its own fields: one command, the events together, verification carries them, {} lifts them', async () => {
+    const { secret } = (await create({ name: 'limited' })).body;
+    const limits = { requests_per_minute: 60, tokens_per_minute: null, quota: { requests: 1000, tokens: null, period: 'day' } };
+    const patched = await t.call('PATCH', `${API('team-1')}/limited`, { token: owner, body: { description: 'metered', limits: { requests_per_minute: 60, quota: { requests: 1000, period: 'day' } } } });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ description: 'metered', limits });
+    expect((await verify(secret)).body).toMatchObject({ valid: true, limits });
+    const uuid = (await verify(secret)).body.key_uuid as string;
+    expect((await t.call('GET', `${KEYS}/${uuid}`, { token: owner })).body.api_key_info.limits).toEqual(limits);
+    const stream = await t.store.readStream(`model_access_key-${uuid}`);
+    expect(stream.map((e) => [e.type, e.position - stream[1].position])).toEqual([
+      ['ModelAccessKeyCreated', expect.any(Number)],
+      ['ModelAccessKeyDescriptionChanged', 0],
+      ['ModelAccessKeyLimitsChanged', 1],
+    ]);
+    expect(stream[2].metadata).toMatchObject({ actor: { userId: 'u1', role: 'owner', teamId: 'team-1' } });
+    // The same limits again change nothing; {} lifts them.
+    await t.call('PATCH', `${API('team-1')}/limited`, { token: owner, body: { limits } });
+    expect((await t.store.readStream(`model_access_key-${uuid}`)).length).toBe(3);
+    const lifted = await t.call('PATCH', `${API('team-1')}/limited`, { token: owner, body: { limits: {} } });
+    expect(lifted.body.limits).toEqual({ requests_per_minute: null, tokens_per_minute: null, quota: null });
+  });
+
+  it('a create may carry our limits too; the answer and verification show them', async () => {
+    const created = await create({ name: 'metered', limits: { tokens_per_minute: 5000 } });
+    expect(created.status).toBe(201);
+    const limits = { requests_per_minute: null, tokens_per_minute: 5000, quota: null };
+    expect(created.body.limits).toEqual(limits);
+    expect((await verify(created.body.secret)).body).toMatchObject({ valid: true, limits });
+    expect((await create({ name: 'bad', limits: { quota: { period: 'day' } } })).status).toBe(400);
+  });
+
+  it('PATCH refuses bad limits naming the field, and a member cannot reach a key another user made (404, as for every route)', async () => {
+    await create({ name: 'k' });
+    const bad = await t.call('PATCH', `${API('team-1')}/k`, { token: owner, body: { limits: { quota: { requests: 5, period: 'week' } } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toContain('period');
+    expect((await t.call('PATCH', `${API('team-1')}/k`, { token: owner, body: { limits: { requests_per_minute: 0 } } })).status).toBe(400);
+    expect((await t.call('PATCH', `${API('team-1')}/k`, { token: member, body: { limits: { requests_per_minute: 5 } } })).status).toBe(404);
   });
 
   it('PATCH refuses bad input naming the field, an empty body, and a past expiry', async () => {

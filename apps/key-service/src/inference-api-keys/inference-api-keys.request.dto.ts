@@ -1,5 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayUnique, IsArray, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayUnique, IsArray, IsObject, IsOptional, IsString, Length, Matches, ValidateNested } from 'class-validator';
+import { KeyLimitsInfo } from '../keys/shared/api-key-info.response';
+import { KeyLimitsRequest } from '../keys/change-limits/key-limits.request.dto';
 import { DEPLOYMENT_NAME, DescriptionField, ExpiresAtField, NameField, Optional } from '../keys/shared/key-request.validators';
 import { IntegerField, MAX_OFFSET } from '../common/bounds';
 
@@ -12,6 +15,13 @@ export class CreateInferenceApiKeyRequest {
 
   @ExpiresAtField('A date (00:00 UTC of that day) or a timestamp; null: never')
   expires_at?: string | null;
+
+  @ApiPropertyOptional({ type: KeyLimitsRequest, description: 'Our extension: rate limits and quota; absent: none' })
+  @Optional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => KeyLimitsRequest)
+  limits?: KeyLimitsRequest;
 }
 
 export class UpdateInferenceApiKeyRequest {
@@ -28,6 +38,13 @@ export class UpdateInferenceApiKeyRequest {
   @ArrayUnique()
   @Matches(DEPLOYMENT_NAME, { each: true, message: 'each of deployment_names must be 1-128 letters, digits, dots, underscores or hyphens' })
   deployment_names?: string[];
+
+  @ApiPropertyOptional({ type: KeyLimitsRequest, description: 'Our extension: the whole new set of rate limits and quota, as PUT .../limits takes it ({} lifts them all)' })
+  @Optional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => KeyLimitsRequest)
+  limits?: KeyLimitsRequest;
 }
 
 export class ListInferenceApiKeysRequest {
@@ -44,6 +61,7 @@ export class InferenceApiKeyResponse {
   @ApiProperty() created_at!: string;
   @ApiProperty({ nullable: true, type: String }) expires_at!: string | null;
   @ApiProperty({ type: [String] }) deployment_names!: string[];
+  @ApiProperty({ type: KeyLimitsInfo, description: 'Our extension: rate limits and quota; each null when not limited' }) limits!: KeyLimitsInfo;
   @ApiPropertyOptional({ description: 'In the create answer only: the secret, shown once' }) secret?: string;
 }
 

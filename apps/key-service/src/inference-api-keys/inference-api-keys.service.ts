@@ -1,3 +1,5 @@
+import { limitsOfRequest } from '../keys/change-limits/key-limits.request.dto';
+import { limitsToWire } from '../keys/domain/key-limits';
 import { Inject, Injectable } from '@nestjs/common';
 import type Database from 'better-sqlite3';
 import { Principal } from '../auth/principal';
@@ -58,6 +60,7 @@ export class InferenceApiKeys {
           secret: secret.digest,
           now,
           uniqueName: true,
+          ...(request.limits !== undefined ? { limits: limitsOfRequest(request.limits) } : {}),
         },
         metadata,
       );
@@ -93,8 +96,8 @@ export class InferenceApiKeys {
 
   async update(actor: Principal, projectId: string, name: string, request: UpdateInferenceApiKeyRequest, context: RequestContext): Promise<ModelAccessKey> {
     const { keyUuid } = this.get(actor, projectId, name);
-    if (request.description === undefined && request.expires_at === undefined && request.deployment_names === undefined) {
-      throw new DomainError('VALIDATION_FAILED', 'give at least one of description, expires_at, deployment_names', { field: 'body' });
+    if (request.description === undefined && request.expires_at === undefined && request.deployment_names === undefined && request.limits === undefined) {
+      throw new DomainError('VALIDATION_FAILED', 'give at least one of description, expires_at, deployment_names, limits', { field: 'body' });
     }
     return this.executor.execute(
       {
@@ -104,6 +107,7 @@ export class InferenceApiKeys {
         description: request.description,
         expiresAt: request.expires_at === undefined || request.expires_at === null ? request.expires_at : normalizeExpiry(request.expires_at),
         deploymentNames: request.deployment_names,
+        limits: request.limits === undefined ? undefined : limitsOfRequest(request.limits),
         now: this.clock.now().toISOString(),
       },
       eventMetadata(actor, context),
@@ -131,5 +135,6 @@ export const toInferenceApiKey = (key: ModelAccessKey, secret?: string) => ({
   created_at: key.createdAt,
   expires_at: key.expiresAt,
   deployment_names: [...key.deploymentNames],
+  limits: limitsToWire(key.limits),
   ...(secret === undefined ? {} : { secret }),
 });

@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { QUOTA_PERIODS, QuotaPeriod, periodStart } from '../keys/domain/key-limits';
 import { ModelAccessKey } from '../keys/domain/model-access-key.state';
-import { UsageStore } from './usage.store';
+import { UsageStore } from './usage-store.port';
 
 /** A key's usage in its current period, as api_key_info shows it on reads (GET one key, the lists). */
 export class KeyPeriodUsage {
@@ -20,12 +20,12 @@ export interface KeyUsageView {
 }
 
 /** What the usage store knows of a key now: reported usage lags the traffic by the report interval (1 s by default). */
-export function keyUsageView(store: UsageStore, key: ModelAccessKey, nowMs: number): KeyUsageView {
+export async function keyUsageView(store: UsageStore, key: ModelAccessKey, nowMs: number): Promise<KeyUsageView> {
   const period = key.limits.quota?.period ?? 'month';
   const since = new Date(periodStart(period, nowMs)).toISOString();
-  const totals = store.totalsSince(key.keyUuid, since);
+  const [totals, lastUsedAt] = await Promise.all([store.totalsSince(key.keyUuid, since), store.lastUsedAt(key.keyUuid)]);
   return {
-    last_used_at: store.lastUsedAt(key.keyUuid),
+    last_used_at: lastUsedAt,
     usage: {
       period,
       since,

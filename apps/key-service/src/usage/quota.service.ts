@@ -5,7 +5,7 @@ import { eventMetadata } from '../common/request-context';
 import { KeyLimits, periodStart } from '../keys/domain/key-limits';
 import { KeyCommandExecutor } from '../keys/shared/key-command.executor';
 import { READ_MODEL_DB } from '../read-side/read-model.database';
-import { UsageStore } from './usage.store';
+import { USAGE_STORE, UsageStore } from './usage-store.port';
 
 export const QUOTA_ACTOR = { userId: 'system:quota', role: 'system', teamId: '' } as const;
 
@@ -26,7 +26,7 @@ export class QuotaService {
 
   constructor(
     @Inject(READ_MODEL_DB) db: Database.Database,
-    private readonly store: UsageStore,
+    @Inject(USAGE_STORE) private readonly store: UsageStore,
     private readonly executor: KeyCommandExecutor,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {
@@ -44,7 +44,7 @@ export class QuotaService {
       if (!row || !quota) continue;
       const since = new Date(periodStart(quota.period, nowMs)).toISOString();
       if (row.quota_exhausted !== null && (JSON.parse(row.quota_exhausted) as { periodStart: string }).periodStart === since) continue;
-      const totals = this.store.totalsSince(keyUuid, since);
+      const totals = await this.store.totalsSince(keyUuid, since);
       const tokens = totals.inputTokens + totals.outputTokens;
       if ((quota.requests === null || totals.requests < quota.requests) && (quota.tokens === null || tokens < quota.tokens)) continue;
       try {

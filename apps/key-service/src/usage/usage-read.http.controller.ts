@@ -13,7 +13,7 @@ import { KeyUuidParam } from '../keys/shared/key-request.validators';
 import { KeyViewsQuery } from '../keys/key-views.query';
 import { READ_MODEL_DB } from '../read-side/read-model.database';
 import { KeyUsageResponse, TeamUsageResponse, UsageQueryRequest } from './usage-query.request.dto';
-import { UsageBucket, UsageGranularity, UsageStore } from './usage.store';
+import { USAGE_STORE, UsageBucket, UsageGranularity, UsageStore } from './usage-store.port';
 
 
 /**
@@ -25,7 +25,7 @@ import { UsageBucket, UsageGranularity, UsageStore } from './usage.store';
 @Controller('v1/usage')
 export class UsageReadHttpController {
   constructor(
-    private readonly store: UsageStore,
+    @Inject(USAGE_STORE) private readonly store: UsageStore,
     private readonly keys: KeyViewsQuery,
     @Inject(READ_MODEL_DB) private readonly db: Database.Database,
     @Inject(CLOCK) private readonly clock: Clock,
@@ -35,7 +35,7 @@ export class UsageReadHttpController {
   @ApiOperation({ summary: "One key's usage: requests, input and output tokens and denials by code, in buckets" })
   @ApiOkResponse({ type: KeyUsageResponse })
   @ApiResponse({ status: 404, type: ErrorResponse, description: 'Unknown, deleted, or not visible to the caller' })
-  keyUsage(@CurrentPrincipal() actor: Principal, @KeyUuidParam() uuid: string, @Query() query: UsageQueryRequest): KeyUsageResponse {
+  async keyUsage(@CurrentPrincipal() actor: Principal, @KeyUuidParam() uuid: string, @Query() query: UsageQueryRequest): Promise<KeyUsageResponse> {
     const range = this.range(query);
     this.keys.get(actor, uuid); // KEY_NOT_FOUND for a key the caller may not see
     return this.usageOf(uuid, range);
@@ -44,20 +44,25 @@ export class UsageReadHttpController {
   @Get()
   @ApiOperation({ summary: "The team's usage per key (the keys the caller may see), with each key's series and totals" })
   @ApiOkResponse({ type: TeamUsageResponse })
-  teamUsage(@CurrentPrincipal() actor: Principal, @Query() query: UsageQueryRequest): TeamUsageResponse {
+  async teamUsage(@CurrentPrincipal() actor: Principal, @Query() query: UsageQueryRequest): Promise<TeamUsageResponse> {
     const range = this.range(query);
-    const rows = this.db
-      .prepare<[string, string, string], { key_uuid: string; team_id: string; created_by: string; legacy: number }>(
-        `SELECT DISTINCT u.key_uuid, k.team_id, k.created_by, k.legacy FROM usage_minutes u JOIN key_views k ON k.key_uuid = u.key_uuid
-         WHERE k.team_id = ? AND u.minute >= ? AND u.minute < ? ORDER BY u.key_uuid`,
+    // The team's keys come from the views (this instance's read-model database); their usage from the
+    // usage store, which may be elsewhere (PostgreSQL), so the two are not joined in SQL.
+    const teamKeys = this.db
+      .prepare<[string], { key_uuid: string; team_id: string; created_by: string; legacy: number }>(
+        'SELECT key_uuid, team_id, created_by, legacy FROM key_views WHERE team_id = ?',
       )
-      .all(actor.teamId, range.from, range.to);
-    const visible = rows.filter((row) => canSee(actor, { teamId: row.team_id, createdBy: row.created_by, legacy: row.legacy === 1 }));
-    return { from: range.from, to: range.to, granularity: range.granularity, keys: visible.map((row) => this.usageOf(row.key_uuid, range)) };
+      .all(actor.teamId);
+    const visible = teamKeys
+      .filter((row) => canSee(actor, { teamId: row.team_id, createdBy: row.created_by, legacy: row.legacy === 1 }))
+      .map((row) => row.key_uuid);
+    const used = await this.store.keysUsedBetween(visible, range.from, range.to);
+    const keys = await Promise.all(used.map((keyUuid) => this.usageOf(keyUuid, range)));
+    return { from: range.from, to: range.to, granularity: range.granularity, keys };
   }
 
-  private usageOf(keyUuid: string, range: { from: string; to: string; granularity: UsageGranularity }): KeyUsageResponse {
-    const series = this.store.series(keyUuid, range.from, range.to, range.granularity);
+  private async usageOf(keyUuid: string, range: { from: string; to: string; granularity: UsageGranularity }): Promise<KeyUsageResponse> {
+    const series = await this.store.series(keyUuid, range.from, range.to, range.granularity);
     const totals = series.reduce<UsageBucket>(
       (sum, bucket) => {
         const denials = { ...sum.denials };

@@ -5,7 +5,7 @@ import { CLOCK, Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
 import { AuthenticatedRoutes } from '../http/authenticated-routes';
 import { UsageReportRequest, UsageReportResponse } from './usage-report.request.dto';
-import { USAGE_DENIAL_CODES, UsageRecord, UsageStore } from './usage.store';
+import { USAGE_DENIAL_CODES, USAGE_STORE, UsageRecord, UsageStore } from './usage-store.port';
 import { QuotaService } from './quota.service';
 import { RequestContext } from '../common/request-context';
 import { HttpRequestContext } from '../http/request-context.decorator';
@@ -21,7 +21,7 @@ export const MAX_GATEWAY_CLOCK_AHEAD_MS = 120_000;
 @Controller('v1/usage')
 export class UsageHttpController {
   constructor(
-    private readonly store: UsageStore,
+    @Inject(USAGE_STORE) private readonly store: UsageStore,
     private readonly quotas: QuotaService,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
@@ -58,7 +58,7 @@ export class UsageHttpController {
         denials,
       };
     });
-    const counted = this.store.ingest({ gatewayId: body.gateway_id, sequence: body.sequence, records }, this.clock.now().toISOString());
+    const counted = await this.store.ingest({ gatewayId: body.gateway_id, sequence: body.sequence, records }, this.clock.now().toISOString());
     // Answered once the spent quotas are recorded: their feed records are then on their way.
     if (counted) await this.quotas.check(records.map((r) => r.keyUuid), context.requestId);
     return { counted, records: records.length };

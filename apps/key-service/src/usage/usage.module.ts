@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { KeysModule } from '../keys/keys.module';
 import { QuotaResetScheduler } from './quota-reset.scheduler';
 import { QuotaService } from './quota.service';
+import { UsageRetentionScheduler } from './usage-retention.scheduler';
 import { UsageHttpController } from './usage.http.controller';
 import { UsageReadHttpController } from './usage-read.http.controller';
 import { UsageStoreModule } from './usage-store.module';
@@ -10,7 +11,7 @@ import { UsageStoreModule } from './usage-store.module';
 @Module({
   imports: [KeysModule, UsageStoreModule],
   controllers: [UsageHttpController, UsageReadHttpController],
-  providers: [QuotaService, QuotaResetScheduler],
+  providers: [QuotaService, QuotaResetScheduler, UsageRetentionScheduler],
   exports: [QuotaService],
 })
 export class UsageModule {}

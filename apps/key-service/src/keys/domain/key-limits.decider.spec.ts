@@ -102,6 +102,29 @@ describe('model access key limits (decider)', () => {
     });
   });
 
+  describe("Gcore's PATCH (UpdateModelAccessKey) with limits alongside its own fields", () => {
+    const update = (extra: object): ModelAccessKeyCommand => ({ type: 'UpdateModelAccessKey', keyUuid: KEY, actor: member, now: LATER, ...extra });
+
+    it('records the other changes and the new limits together, limits last', () => {
+      const events = decide(update({ description: 'metered', limits: LIMITS }), fold([created()]));
+      expect(events.map((e) => e.type)).toEqual(['ModelAccessKeyDescriptionChanged', 'ModelAccessKeyLimitsChanged']);
+      expect(events[1]).toEqual(limitsChanged(LIMITS));
+    });
+
+    it('records nothing for the same limits, and lifts them with NO_LIMITS', () => {
+      expect(decide(update({ limits: LIMITS }), fold([created({ limits: LIMITS })]))).toEqual([]);
+      expect(decide(update({ limits: NO_LIMITS }), fold([created({ limits: LIMITS })]))).toEqual([limitsChanged(NO_LIMITS, LIMITS)]);
+    });
+
+    it('validates them as a change does, naming the field', () => {
+      failsWith(() => decide(update({ limits: { ...LIMITS, requestsPerMinute: 0 } }), fold([created()])), 'VALIDATION_FAILED', 'limits.requests_per_minute');
+    });
+
+    it('refuses new limits on an expired key (KEY_EXPIRED), as a change does', () => {
+      failsWith(() => decide(update({ limits: LIMITS }), fold([created({ expiresAt: '2026-11-22T10:30:00.000Z' })])), 'KEY_EXPIRED');
+    });
+  });
+
   describe('change', () => {
     it('records the new limits with the previous ones, and the state follows', () => {
       const events = decide(change(member, LIMITS), fold([created()]));

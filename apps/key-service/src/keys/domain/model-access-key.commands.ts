@@ -100,6 +100,8 @@ export interface UpdateModelAccessKey {
   readonly description?: string | null;
   readonly expiresAt?: string | null;
   readonly deploymentNames?: readonly string[];
+  /** Our field alongside Gcore's: the whole new set of limits, as PUT .../limits takes it. */
+  readonly limits?: KeyLimits;
   readonly now: string;
 }
 

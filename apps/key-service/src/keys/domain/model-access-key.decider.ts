@@ -277,6 +277,13 @@ function updateKey(command: UpdateModelAccessKey, state: ModelAccessKeyState): M
       }
     }
   }
+  if (command.limits !== undefined) {
+    const limits = normalizeLimits(command.limits);
+    if (!sameLimits(limits, key.limits)) {
+      refuseIfExpired(key, command.now, 'given new limits: no call could use them');
+      events.push({ type: 'ModelAccessKeyLimitsChanged', data: { ...base, limits, previousLimits: key.limits, changedAt: command.now } });
+    }
+  }
   return events;
 }
 

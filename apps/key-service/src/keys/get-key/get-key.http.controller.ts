@@ -1,7 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { CLOCK, Clock } from '../../common/clock';
 import { keyUsageView } from '../../usage/key-usage.view';
-import { UsageStore } from '../../usage/usage.store';
+import { USAGE_STORE, UsageStore } from '../../usage/usage-store.port';
 import { QueryBus } from '@nestjs/cqrs';
 import { ApiOkResponse, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../../auth/auth.guard';
@@ -16,7 +16,7 @@ import { GetKeyQuery } from './get-key.query';
 export class GetKeyHttpController {
   constructor(
     private readonly queries: QueryBus,
-    private readonly usage: UsageStore,
+    @Inject(USAGE_STORE) private readonly usage: UsageStore,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -26,6 +26,6 @@ export class GetKeyHttpController {
   @ApiResponse({ status: 404, type: ErrorResponse, description: 'Unknown, deleted, or not visible to the caller' })
   async get(@CurrentPrincipal() actor: Principal, @KeyUuidParam() uuid: string): Promise<ApiKeyInfoEnvelope> {
     const key = await this.queries.execute(new GetKeyQuery(actor, uuid));
-    return { api_key_info: toApiKeyInfo(key, undefined, keyUsageView(this.usage, key, this.clock.now().getTime())) };
+    return { api_key_info: toApiKeyInfo(key, undefined, await keyUsageView(this.usage, key, this.clock.now().getTime())) };
   }
 }

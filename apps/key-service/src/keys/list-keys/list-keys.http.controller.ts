@@ -7,7 +7,7 @@ import { Principal } from '../../auth/principal';
 import { APP_CONFIG, AppConfig } from '../../config/app.config';
 import { CLOCK, Clock } from '../../common/clock';
 import { keyUsageView } from '../../usage/key-usage.view';
-import { UsageStore } from '../../usage/usage.store';
+import { USAGE_STORE, UsageStore } from '../../usage/usage-store.port';
 import { ApiKeyInfoPage, toApiKeyInfo } from '../shared/api-key-info.response';
 import { KEYS_PATH, ModelKeyRoutes } from '../shared/key-routes';
 import { linkBase, pageLinks } from '../shared/page-links';
@@ -20,7 +20,7 @@ export class ListKeysHttpController {
   constructor(
     private readonly queries: QueryBus,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly usage: UsageStore,
+    @Inject(USAGE_STORE) private readonly usage: UsageStore,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -31,8 +31,10 @@ export class ListKeysHttpController {
     const page = query.page ?? 1;
     const perPage = query.per_page ?? DEFAULT_PER_PAGE;
     const { keys, total } = await this.queries.execute(new ListKeysQuery(actor, query.view, page, perPage));
+    const nowMs = this.clock.now().getTime();
+    const usage = await Promise.all(keys.map((key) => keyUsageView(this.usage, key, nowMs)));
     return {
-      api_key_infos: keys.map((key) => toApiKeyInfo(key, undefined, keyUsageView(this.usage, key, this.clock.now().getTime()))),
+      api_key_infos: keys.map((key, index) => toApiKeyInfo(key, undefined, usage[index])),
       ...pageLinks(linkBase(this.config, request), KEYS_PATH, page, perPage, total, query.view ? { view: query.view } : {}),
     };
   }

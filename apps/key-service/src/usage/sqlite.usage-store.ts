@@ -1,0 +1,142 @@
+import type Database from 'better-sqlite3';
+import { KeyUsageTotals, SPAN_MINUTES, UsageBatch, UsageBucket, UsageGranularity, UsageStore, rolledUp, toBuckets } from './usage-store.port';
+
+/**
+ * Usage in the read-model database (read-models.db), each instance's own: the embedded default. It sits
+ * beside the views but, unlike them, cannot be rebuilt from the events: losing the file loses the usage.
+ * The database handle belongs to the read side (StorageModule closes it).
+ */
+export class SqliteUsageStore implements UsageStore {
+  private readonly markBatch: Database.Statement<[string, number, string]>;
+  private readonly selectMinute: Database.Statement<[string, string, string], { denials: string }>;
+  private readonly addMinute: Database.Statement<[string, string, string, number, number, number, string]>;
+  private readonly selectLastUsed: Database.Statement<[string], { minute: string | null }>;
+  private readonly selectTotals: Database.Statement<[string, string], { requests: number | null; input: number | null; output: number | null }>;
+  private readonly selectSeries: Database.Statement<
+    [string, string, string],
+    { minute: string; requests: number; input_tokens: number; output_tokens: number; denials: string }
+  >;
+  private readonly selectUsedKeys: Database.Statement<[string, string, string], { key_uuid: string }>;
+  private readonly ingestAll: (batch: UsageBatch, receivedAt: string) => boolean;
+  private readonly rollUpAll: (granularity: 'hour' | 'day', before: string) => number;
+
+  constructor(private readonly db: Database.Database) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS usage_batches (
+        gateway_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (gateway_id, sequence)
+      );
+      CREATE TABLE IF NOT EXISTS usage_minutes (
+        key_uuid TEXT NOT NULL,
+        minute TEXT NOT NULL,
+        model TEXT NOT NULL,
+        requests INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        denials TEXT NOT NULL,
+        span INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (key_uuid, minute, model)
+      );
+    `);
+    // Files made before retention lack the span (minutes a row covers: 1, or 60 and 1440 once rolled up).
+    if (!(db.prepare('PRAGMA table_info(usage_minutes)').all() as Array<{ name: string }>).some((c) => c.name === 'span')) {
+      db.exec('ALTER TABLE usage_minutes ADD COLUMN span INTEGER NOT NULL DEFAULT 1');
+    }
+    this.markBatch = db.prepare('INSERT OR IGNORE INTO usage_batches VALUES (?, ?, ?)');
+    this.selectMinute = db.prepare('SELECT denials FROM usage_minutes WHERE key_uuid = ? AND minute = ? AND model = ?');
+    this.addMinute = db.prepare(
+      `INSERT INTO usage_minutes (key_uuid, minute, model, requests, input_tokens, output_tokens, denials) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(key_uuid, minute, model) DO UPDATE SET requests = requests + excluded.requests,
+         input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+         denials = excluded.denials`,
+    );
+    this.selectLastUsed = db.prepare('SELECT MAX(minute) AS minute FROM usage_minutes WHERE key_uuid = ? AND requests > 0');
+    this.selectTotals = db.prepare(
+      'SELECT SUM(requests) AS requests, SUM(input_tokens) AS input, SUM(output_tokens) AS output FROM usage_minutes WHERE key_uuid = ? AND minute >= ?',
+    );
+    this.selectSeries = db.prepare(
+      'SELECT minute, requests, input_tokens, output_tokens, denials FROM usage_minutes WHERE key_uuid = ? AND minute >= ? AND minute < ? ORDER BY minute',
+    );
+    this.selectUsedKeys = db.prepare(
+      `SELECT DISTINCT u.key_uuid FROM usage_minutes u JOIN json_each(?) k ON k.value = u.key_uuid
+       WHERE u.minute >= ? AND u.minute < ? ORDER BY u.key_uuid`,
+    );
+    this.ingestAll = db.transaction((batch: UsageBatch, receivedAt: string) => {
+      if (this.markBatch.run(batch.gatewayId, batch.sequence, receivedAt).changes === 0) return false;
+      for (const record of batch.records) {
+        const before = this.selectMinute.get(record.keyUuid, record.minute, record.model);
+        const denials: Record<string, number> = before ? (JSON.parse(before.denials) as Record<string, number>) : {};
+        for (const [code, count] of Object.entries(record.denials)) if (count) denials[code] = (denials[code] ?? 0) + count;
+        this.addMinute.run(record.keyUuid, record.minute, record.model, record.requests, record.inputTokens, record.outputTokens, JSON.stringify(denials));
+      }
+      return true;
+    });
+    this.rollUpAll = db.transaction((granularity: 'hour' | 'day', before: string) => {
+      const span = SPAN_MINUTES[granularity];
+      const rows = db
+        .prepare<[string, number], { key_uuid: string; minute: string; model: string; requests: number; input_tokens: number; output_tokens: number; denials: string }>(
+          'SELECT key_uuid, minute, model, requests, input_tokens, output_tokens, denials FROM usage_minutes WHERE minute < ? AND span < ?',
+        )
+        .all(before, span);
+      if (rows.length === 0) return 0;
+      const groups = rolledUp(
+        rows.map((r) => ({ keyUuid: r.key_uuid, minute: r.minute, model: r.model, requests: r.requests, inputTokens: r.input_tokens, outputTokens: r.output_tokens, denials: JSON.parse(r.denials) as Record<string, number> })),
+        granularity,
+      );
+      db.prepare('DELETE FROM usage_minutes WHERE minute < ? AND span < ?').run(before, span);
+      // A bucket rolled up before may be there already (a late report came in since): added to it.
+      const insert = db.prepare<[string, string, string, number, number, number, string, number]>(
+        `INSERT INTO usage_minutes (key_uuid, minute, model, requests, input_tokens, output_tokens, denials, span) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(key_uuid, minute, model) DO UPDATE SET requests = requests + excluded.requests,
+           input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+           denials = excluded.denials, span = MAX(span, excluded.span)`,
+      );
+      for (const g of groups) {
+        const before = this.selectMinute.get(g.keyUuid, g.minute, g.model);
+        const denials: Record<string, number> = before ? (JSON.parse(before.denials) as Record<string, number>) : {};
+        for (const [code, count] of Object.entries(g.denials)) denials[code] = (denials[code] ?? 0) + count;
+        insert.run(g.keyUuid, g.minute, g.model, g.requests, g.inputTokens, g.outputTokens, JSON.stringify(denials), span);
+      }
+      return rows.length - groups.length;
+    });
+  }
+
+  async rollUp(granularity: 'hour' | 'day', before: string): Promise<number> {
+    return this.rollUpAll(granularity, before);
+  }
+
+  async ingest(batch: UsageBatch, receivedAt: string): Promise<boolean> {
+    return this.ingestAll(batch, receivedAt);
+  }
+
+  async series(keyUuid: string, from: string, to: string, granularity: UsageGranularity): Promise<UsageBucket[]> {
+    const rows = this.selectSeries.all(keyUuid, from, to).map((row) => ({
+      minute: row.minute,
+      requests: row.requests,
+      inputTokens: row.input_tokens,
+      outputTokens: row.output_tokens,
+      denials: JSON.parse(row.denials) as Record<string, number>,
+    }));
+    return toBuckets(rows, granularity);
+  }
+
+  async lastUsedAt(keyUuid: string): Promise<string | null> {
+    return this.selectLastUsed.get(keyUuid)?.minute ?? null;
+  }
+
+  async totalsSince(keyUuid: string, since: string): Promise<KeyUsageTotals> {
+    const row = this.selectTotals.get(keyUuid, since);
+    return { requests: row?.requests ?? 0, inputTokens: row?.input ?? 0, outputTokens: row?.output ?? 0 };
+  }
+
+  async keysUsedBetween(keyUuids: readonly string[], from: string, to: string): Promise<string[]> {
+    if (keyUuids.length === 0) return [];
+    return this.selectUsedKeys.all(JSON.stringify(keyUuids), from, to).map((row) => row.key_uuid);
+  }
+
+  async close(): Promise<void> {
+    // The read-model database is closed with the read side.
+  }
+}
