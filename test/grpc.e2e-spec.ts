@@ -86,6 +86,32 @@ describe('the gRPC API (a real @grpc/grpc-js client against the started service)
     expect((await failure('SetKeyLimits', { uuid: created.uuid, limits: {} }, metadataFor(service.token('team-2', '100', 'owner')))).code).toBe(grpc.status.NOT_FOUND);
   });
 
+  it('usage reads: GetKeyUsage and GetTeamUsage answer what GET /v1/usage/keys/{uuid} and GET /v1/usage do (issue 19)', async () => {
+    const key = (await call('CreateKey', { name: 'used' })).api_key_info;
+    const minute = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000).toISOString();
+    const gateway = service.token('platform', 'gw-1', 'gateway');
+    const report = await api(service.baseUrl, 'POST', '/v1/usage', gateway, {
+      gateway_id: 'grpc-e2e',
+      sequence: 1,
+      records: [{ key_uuid: key.uuid, minute, model: 'llama3', requests: 3, input_tokens: 30, output_tokens: 7, denials: { RATE_LIMITED: 2 } }],
+    });
+    expect(report.body).toMatchObject({ counted: true });
+    const range = { from: new Date(Date.parse(minute) - 3_600_000).toISOString(), granularity: 'minute' };
+    const owner = service.token('team-1', '100', 'owner');
+    const viaHttp = (await api(service.baseUrl, 'GET', `/v1/usage/keys/${key.uuid}?from=${encodeURIComponent(range.from)}&granularity=minute`, owner)).body;
+    const viaGrpc = await call('GetKeyUsage', { uuid: key.uuid, ...range });
+    const counts = (c: any) => ({ start: c.start, requests: Number(c.requests), input_tokens: Number(c.input_tokens), output_tokens: Number(c.output_tokens), denials: Object.fromEntries(Object.entries(c.denials ?? {}).map(([k, v]) => [k, Number(v)])) });
+    expect(viaGrpc.key_uuid).toBe(key.uuid);
+    expect(viaGrpc.series.map(counts)).toEqual([{ start: minute, requests: 3, input_tokens: 30, output_tokens: 7, denials: { RATE_LIMITED: 2 } }]);
+    expect(viaGrpc.series.map(counts)).toEqual(viaHttp.series);
+    expect(counts(viaGrpc.totals)).toEqual({ ...viaHttp.totals });
+    const team = await call('GetTeamUsage', range);
+    expect(team.keys.map((k: { key_uuid: string }) => k.key_uuid)).toEqual([key.uuid]);
+    expect(await failure('GetKeyUsage', { uuid: key.uuid, granularity: 'week' })).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, errorCode: 'VALIDATION_FAILED' });
+    expect((await failure('GetKeyUsage', { uuid: key.uuid }, metadataFor(service.token('team-2', '100', 'owner')))).code).toBe(grpc.status.NOT_FOUND);
+    expect((await failure('GetTeamUsage', {}, metadataFor(gateway))).code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+
   it('an Idempotency-Key in the request replays the first answer', async () => {
     const first = await call('CreateKey', { name: 'idem', idempotency_key: 'g-1' });
     const second = await call('CreateKey', { name: 'idem', idempotency_key: 'g-1' });
