@@ -1,4 +1,5 @@
 import { FormEvent, useCallback, useEffect, useState } from 'react';
+import { useChanges, useRead } from '../hooks';
 import {
   Button,
   Cell,
@@ -45,29 +46,12 @@ export function GcoreKeysPage({ session }: { session: Session }) {
   const project = session.teamId;
   const readOnly = session.role === 'auditor';
   const [offset, setOffset] = useState(0);
-  const [data, setData] = useState<{ results: InferenceApiKey[]; count: number } | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [version, setVersion] = useState(0);
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState<InferenceApiKey | null>(null);
   const [deleting, setDeleting] = useState<InferenceApiKey | null>(null);
-  const [announcement, setAnnouncement] = useState('');
-  const changed = (message: string) => {
-    setAnnouncement(message);
-    setVersion((v) => v + 1);
-  };
-
-  const load = useCallback(async () => {
-    try {
-      setData(await gcoreApi.list(session.token, project, PER_PAGE, offset));
-      setError(null);
-    } catch (failure) {
-      setError(failure);
-    }
-  }, [session.token, project, offset]);
-  useEffect(() => {
-    void load();
-  }, [load, version]);
+  const { announcement, version, changed } = useChanges();
+  const read = useCallback(() => gcoreApi.list(session.token, project, PER_PAGE, offset), [session.token, project, offset]);
+  const { data, error } = useRead(read, version);
 
   const keys = data?.results ?? [];
   // The deployments the project's keys name: what the multi-select offers (there is no deployment catalogue in the API).

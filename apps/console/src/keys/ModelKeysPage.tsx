@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
+import { useChanges } from '../hooks';
 import {
   Button,
   Cell,
@@ -35,14 +36,9 @@ export function ModelKeysPage({ session }: { session: Session }) {
   const tabs = tabsFor(session.role);
   const readOnly = session.role === 'auditor';
   const [view, setView] = useState<KeyView>(tabs[0].id);
-  const [version, setVersion] = useState(0);
   const [action, setAction] = useState<Action | null>(null);
   const [creating, setCreating] = useState(false);
-  const [announcement, setAnnouncement] = useState('');
-  const changed = (message: string) => {
-    setAnnouncement(message);
-    setVersion((v) => v + 1);
-  };
+  const { announcement, version, changed } = useChanges();
 
   return (
     <>

@@ -1,4 +1,5 @@
 import { FormEvent, useCallback, useEffect, useState } from 'react';
+import { useChanges, useRead } from '../hooks';
 import {
   Button,
   Cell,
@@ -69,27 +70,11 @@ type Editing = { mode: 'add' } | { mode: 'edit'; key: ProviderKeyInfo };
 function ProviderTable({ session, provider, label }: { session: Session; provider: Provider; label: string }) {
   const readOnly = session.role === 'auditor';
   const [page, setPage] = useState(1);
-  const [data, setData] = useState<{ api_key_infos: ProviderKeyInfo[]; meta: { page: number; pages: number; total: number } } | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [version, setVersion] = useState(0);
   const [editing, setEditing] = useState<Editing | null>(null);
   const [deleting, setDeleting] = useState<ProviderKeyInfo | null>(null);
-  const [announcement, setAnnouncement] = useState('');
-  const changed = (message: string) => {
-    setAnnouncement(message);
-    setVersion((v) => v + 1);
-  };
-  const load = useCallback(async () => {
-    try {
-      setData(await providerApi.list(session.token, provider, page, PER_PAGE));
-      setError(null);
-    } catch (failure) {
-      setError(failure);
-    }
-  }, [session.token, provider, page]);
-  useEffect(() => {
-    void load();
-  }, [load, version]);
+  const { announcement, version, changed } = useChanges();
+  const read = useCallback(() => providerApi.list(session.token, provider, page, PER_PAGE), [session.token, provider, page]);
+  const { data, error } = useRead(read, version);
 
   const columns = [
     { id: 'name', name: 'Name' },
