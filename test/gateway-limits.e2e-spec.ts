@@ -1,5 +1,5 @@
-import { GatewayProcess, Upstream, eventually, startGateway, startUpstream } from './support/gateway-process';
-import { ServiceProcess, api, startService } from './support/service-process';
+import { GatewayProcess, Upstream, eventually, startGatewayRig } from './support/gateway-process';
+import { ServiceProcess, api } from './support/service-process';
 
 const KEYS = '/v2/gen-ai/models/api_keys';
 
@@ -14,16 +14,7 @@ describe('the reference gateway enforces a key\'s rate limits (in process)', () 
   let owner: string;
 
   beforeAll(async () => {
-    service = await startService({ env: { REVOCATION_HEARTBEAT_MS: '200' } });
-    upstream = await startUpstream();
-    owner = service.token('team-1', 'u1', 'owner');
-    gateway = await startGateway({
-      KEY_SERVICE_URL: service.baseUrl,
-      GATEWAY_TOKEN: service.token('platform', 'gw', 'gateway'),
-      UPSTREAM_URL: upstream.url,
-      FEED_MAX_SILENCE_MS: '1500',
-      RATE_LIMIT_REDIS_URL: '',
-    });
+    ({ service, upstream, gateways: [gateway], owner } = await startGatewayRig(1, { RATE_LIMIT_REDIS_URL: '' }));
   });
   afterAll(async () => {
     await gateway?.kill();
@@ -83,17 +74,11 @@ describe('the reference gateway reports usage to the key service', () => {
   let owner: string;
 
   beforeAll(async () => {
-    service = await startService({ env: { REVOCATION_HEARTBEAT_MS: '200' } });
-    upstream = await startUpstream({ prompt_tokens: 12, completion_tokens: 7 });
-    owner = service.token('team-1', 'u1', 'owner');
-    gateway = await startGateway({
-      KEY_SERVICE_URL: service.baseUrl,
-      GATEWAY_TOKEN: service.token('platform', 'gw', 'gateway'),
-      UPSTREAM_URL: upstream.url,
-      FEED_MAX_SILENCE_MS: '1500',
-      RATE_LIMIT_REDIS_URL: '',
-      GATEWAY_USAGE_REPORT_MS: '200',
-    });
+    ({ service, upstream, gateways: [gateway], owner } = await startGatewayRig(
+      1,
+      { RATE_LIMIT_REDIS_URL: '', GATEWAY_USAGE_REPORT_MS: '200' },
+      { prompt_tokens: 12, completion_tokens: 7 },
+    ));
   });
   afterAll(async () => {
     await gateway?.kill();
@@ -129,18 +114,7 @@ describe('a request quota spent through two reference gateways', () => {
   let owner: string;
 
   beforeAll(async () => {
-    service = await startService({ env: { REVOCATION_HEARTBEAT_MS: '200' } });
-    upstream = await startUpstream();
-    owner = service.token('team-1', 'u1', 'owner');
-    const env = {
-      KEY_SERVICE_URL: service.baseUrl,
-      GATEWAY_TOKEN: service.token('platform', 'gw', 'gateway'),
-      UPSTREAM_URL: upstream.url,
-      FEED_MAX_SILENCE_MS: '1500',
-      RATE_LIMIT_REDIS_URL: '',
-      GATEWAY_USAGE_REPORT_MS: '250',
-    };
-    gateways = await Promise.all([startGateway(env), startGateway(env)]);
+    ({ service, upstream, gateways, owner } = await startGatewayRig(2, { RATE_LIMIT_REDIS_URL: '', GATEWAY_USAGE_REPORT_MS: '250' }));
   });
   afterAll(async () => {
     await Promise.all(gateways.map((g) => g.kill()));

@@ -1,5 +1,5 @@
-import { GatewayProcess, Upstream, startGateway, startUpstream } from './support/gateway-process';
-import { ServiceProcess, api, startService } from './support/service-process';
+import { GatewayProcess, Upstream, startGatewayRig } from './support/gateway-process';
+import { ServiceProcess, api } from './support/service-process';
 
 const KEYS = '/v2/gen-ai/models/api_keys';
 const redisUrl = process.env.RATE_LIMIT_REDIS_URL;
@@ -13,17 +13,7 @@ describe('two gateways sharing a real Redis (RATE_LIMIT_REDIS_URL)', () => {
   let owner: string;
 
   beforeAll(async () => {
-    service = await startService({ env: { REVOCATION_HEARTBEAT_MS: '200' } });
-    upstream = await startUpstream();
-    owner = service.token('team-1', 'u1', 'owner');
-    const env = {
-      KEY_SERVICE_URL: service.baseUrl,
-      GATEWAY_TOKEN: service.token('platform', 'gw', 'gateway'),
-      UPSTREAM_URL: upstream.url,
-      FEED_MAX_SILENCE_MS: '1500',
-      RATE_LIMIT_REDIS_URL: redisUrl,
-    };
-    gateways = await Promise.all([startGateway(env), startGateway(env)]);
+    ({ service, upstream, gateways, owner } = await startGatewayRig(2, { RATE_LIMIT_REDIS_URL: redisUrl }));
   });
   afterAll(async () => {
     await Promise.all(gateways.map((g) => g.kill()));

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ROOT, freePort, spawnUntilHealthy } from './service-process';
+import { ROOT, ServiceProcess, freePort, spawnUntilHealthy, startService } from './service-process';
 
 export const GATEWAY_MAIN = path.join(ROOT, 'dist/apps/gateway/src/main.js');
 
@@ -92,4 +92,33 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 5000
     if (Date.now() - started > timeoutMs) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** A service, a local upstream and reference gateways in front of them (startGatewayRig). */
+export interface GatewayRig {
+  readonly service: ServiceProcess;
+  readonly upstream: Upstream;
+  readonly gateways: GatewayProcess[];
+  /** An owner token of team-1. */
+  readonly owner: string;
+}
+
+/**
+ * Starts a service (feed heartbeat 200 ms), an upstream that reports `usage` per answer, and `count`
+ * reference gateways on them. Each gateway gets the service's URL, a gateway token, the upstream, a
+ * 1.5 s feed-silence bound, and `env` on top. The caller kills the gateways and the service, and
+ * closes the upstream.
+ */
+export async function startGatewayRig(count: number, env: NodeJS.ProcessEnv, usage?: { prompt_tokens: number; completion_tokens: number }): Promise<GatewayRig> {
+  const service = await startService({ env: { REVOCATION_HEARTBEAT_MS: '200' } });
+  const upstream = await startUpstream(usage);
+  const gatewayEnv = {
+    KEY_SERVICE_URL: service.baseUrl,
+    GATEWAY_TOKEN: service.token('platform', 'gw', 'gateway'),
+    UPSTREAM_URL: upstream.url,
+    FEED_MAX_SILENCE_MS: '1500',
+    ...env,
+  };
+  const gateways = await Promise.all(Array.from({ length: count }, () => startGateway(gatewayEnv)));
+  return { service, upstream, gateways, owner: service.token('team-1', 'u1', 'owner') };
 }
