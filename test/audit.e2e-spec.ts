@@ -44,9 +44,9 @@ describe('keyctl audit verify (tamper evidence) on the started service’s store
     const keysBefore = await api(service.baseUrl, 'GET', KEYS, owner);
     const rebuilt = service.keyctl('projections', 'rebuild');
     expect(rebuilt.status).toBe(0);
-    expect(rebuilt.stderr).toContain('rebuilt key_views, revocations, audit_events, provider_key_views, key_previous_secrets, provider_key_agents from 6 events up to position 6');
+    expect(rebuilt.stderr).toContain('rebuilt key_views, revocations, audit_events, provider_key_views, key_previous_secrets, provider_key_agents, provider_key_reads from 6 events up to position 6');
     expect(await api(service.baseUrl, 'GET', KEYS, owner)).toEqual(keysBefore);
-    expect(service.keyctl('projections', 'rebuild', '--name', 'nope').stderr).toContain('--name must be one of key_views, revocations, audit_events, provider_key_views, key_previous_secrets, provider_key_agents');
+    expect(service.keyctl('projections', 'rebuild', '--name', 'nope').stderr).toContain('--name must be one of key_views, revocations, audit_events, provider_key_views, key_previous_secrets, provider_key_agents, provider_key_reads');
     expect(service.keyctl('projections', 'rebuild', '--name', 'key_views').status).toBe(0);
 
     const intact = service.keyctl('audit', 'verify');

@@ -57,7 +57,8 @@ describe('the agents behind a partner provider key, on the SQLite store', () => 
     const linked = await link(OPENAI, uuid, first, { name: 'support-bot' });
     expect(linked.status).toBe(200);
     expect(linked.body).toEqual({ agent: { uuid: first, name: 'support-bot', linked_at: expect.any(String), last_used_at: null } });
-    expect((await link(OPENAI, uuid, second)).status).toBe(200);
+    expect((await link(OPENAI, uuid, second, { name: 'temp' })).body.agent.name).toBe('temp');
+    expect((await link(OPENAI, uuid, second, { name: null })).body.agent.name).toBeNull();
 
     const read = await t.call('GET', `${SECRET(uuid)}?agent_uuid=${first}`, { token: platform });
     expect(read.status).toBe(200);
@@ -97,6 +98,35 @@ describe('the agents behind a partner provider key, on the SQLite store', () => 
     expect(again.status).toBe(404);
     expect(again.body).toMatchObject({ id: 'not_found', code: 'AGENT_NOT_LINKED' });
     expect((await t.call('GET', `${SECRET(uuid)}?agent_uuid=${agent}`, { token: platform })).status).toBe(404);
+  });
+
+  it("a key's usage is its plaintext reads, by the agent each named; a deleted key's stays readable", async () => {
+    const uuid = await addKey(ANTHROPIC, 'metered');
+    const [first, second] = [randomUUID(), randomUUID()];
+    await link(ANTHROPIC, uuid, first, { name: 'support-bot' });
+    await link(ANTHROPIC, uuid, second);
+    for (const agent of [first, first, second, undefined]) {
+      expect((await t.call('GET', `${SECRET(uuid)}${agent ? `?agent_uuid=${agent}` : ''}`, { token: platform })).status).toBe(200);
+    }
+    const usage = (token = owner, query = 'granularity=day') => t.call('GET', `/v1/usage/provider-keys/${uuid}?${query}`, { token });
+    const day = new Date().toISOString().slice(0, 10);
+    const read = await usage();
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ key_uuid: uuid, provider: 'anthropic', deleted_at: null, granularity: 'day' });
+    expect(read.body.totals).toEqual({ start: read.body.from, reads: 4, agents: { [first]: 2, [second]: 1 } });
+    // The reads fall in one day, or two when the test runs across midnight UTC.
+    expect(read.body.series.reduce((n: number, b: { reads: number }) => n + b.reads, 0)).toBe(4);
+    expect(read.body.series[read.body.series.length - 1].start).toBe(`${day}T00:00:00.000Z`);
+    expect((await usage(owner, 'from=2000-01-01&to=2000-01-02')).body).toMatchObject({ series: [], totals: { reads: 0, agents: {} } });
+    expect((await usage(t.token('team-1', 'a1', 'auditor'))).status).toBe(200);
+    expect((await usage(t.token('team-2', 'u1', 'owner'))).status).toBe(404);
+    expect((await usage(t.token('team-1', 'someone-else', 'member'))).status).toBe(404);
+    expect((await usage(owner, 'granularity=week')).body.details).toEqual({ field: 'granularity' });
+    expect((await t.call('GET', `/v1/usage/provider-keys/${randomUUID()}`, { token: owner })).status).toBe(404);
+
+    expect((await t.call('DELETE', `${ANTHROPIC}/${uuid}`, { token: owner, body: { confirm_name: 'metered' } })).status).toBe(200);
+    const after = await usage();
+    expect(after.body).toMatchObject({ deleted_at: expect.any(String), totals: { reads: 4 } });
   });
 
   it('a delete still succeeds with agents linked, and its answer names the agents that lost access', async () => {

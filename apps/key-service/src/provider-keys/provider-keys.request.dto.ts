@@ -95,8 +95,8 @@ export class ProviderKeyAgentEnvelope {
 /** PUT .../keys/{uuid}/agents/{agent_uuid} (our extension, role `service`). */
 export class LinkAgentRequest {
   /** The rule of a model access key's name: 1-255 characters, not only white space, no controls or bidirectional marks; stored trimmed. */
-  @NameField('key', { optional: true, description: "The agent's name (stored trimmed, NFC); absent: a name given before is kept" })
-  name?: string;
+  @NameField('key', { optional: true, nullable: true, description: "The agent's name (stored trimmed, NFC); absent: a name given before is kept; null: the name is removed" })
+  name?: string | null;
 }
 
 /** DELETE of a provider key: DigitalOcean's answer, and the agents that lost access with it. */

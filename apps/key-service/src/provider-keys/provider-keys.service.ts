@@ -212,7 +212,7 @@ export class ProviderKeys implements OnApplicationBootstrap {
   }
 
   /** The agent platform links an agent (role `service`, the key's team); returns the agent as linked. */
-  async linkAgent(actor: Principal, provider: Provider, keyUuid: string, agentUuid: string, agentName: string | undefined, context: RequestContext): Promise<ProviderKeyAgent> {
+  async linkAgent(actor: Principal, provider: Provider, keyUuid: string, agentUuid: string, agentName: string | null | undefined, context: RequestContext): Promise<ProviderKeyAgent> {
     const now = this.clock.now().toISOString();
     await this.execute({ type: 'LinkAgent', keyUuid, actor, provider, agentUuid, ...(agentName !== undefined ? { agentName } : {}), now }, eventMetadata(actor, context));
     const state = await this.current(keyUuid);

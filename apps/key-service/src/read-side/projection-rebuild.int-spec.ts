@@ -74,6 +74,7 @@ describe('projection rebuild: aside, then swapped in', () => {
       'key_previous_secrets',
       'key_views',
       'provider_key_agents',
+      'provider_key_reads',
       'provider_key_views',
       'revocation_key_hashes',
       'revocation_previous_hashes',
@@ -83,11 +84,12 @@ describe('projection rebuild: aside, then swapped in', () => {
     expect(before.provider_key_views.length).toBe(6);
     expect(before.key_previous_secrets.length).toBeGreaterThan(0);
     expect(before.provider_key_agents.length).toBe(6);
+    expect(before.provider_key_reads.length).toBeGreaterThanOrEqual(6);
     const db = t.app.get<Database.Database>(READ_MODEL_DB);
     expect(db.pragma('page_size', { simple: true })).toBe(16384);
     const checkpointEvery = db.pragma('wal_autocheckpoint', { simple: true });
     const result = await t.app.get(ProjectionRunner).rebuild();
-    expect(result.views).toEqual(['key_views', 'revocations', 'audit_events', 'provider_key_views', 'key_previous_secrets', 'provider_key_agents']);
+    expect(result.views).toEqual(['key_views', 'revocations', 'audit_events', 'provider_key_views', 'key_previous_secrets', 'provider_key_agents', 'provider_key_reads']);
     expect(result.position).toBe(await t.store.headPosition());
     expect(snapshot(t)).toEqual(before);
     // The rebuild's larger WAL allowance was its own: the connection is as it was.

@@ -4,6 +4,7 @@ import { KeyPreviousSecretsProjection } from '../keys/key-previous-secrets.proje
 import { Projection } from './projection';
 import { ProviderKeyViewsProjection } from '../provider-keys/provider-key-views.projection';
 import { ProviderKeyAgentsProjection } from '../provider-keys/provider-key-agents.projection';
+import { ProviderKeyReadsProjection } from '../provider-keys/provider-key-reads.projection';
 import { RevocationsProjection } from '../revocations/revocations.projection';
 
 /** Every read model built from the log: what the runner follows, and what a rebuild builds. */
@@ -14,4 +15,5 @@ export const PROJECTION_CLASSES: ReadonlyArray<new () => Projection> = [
   ProviderKeyViewsProjection,
   KeyPreviousSecretsProjection,
   ProviderKeyAgentsProjection,
+  ProviderKeyReadsProjection,
 ];

@@ -5,7 +5,7 @@ import { Principal } from '../auth/principal';
 import { AuthenticatedRoutes } from '../http/authenticated-routes';
 import { ErrorResponse } from '../keys/shared/api-key-info.response';
 import { KeyUuidParam } from '../keys/shared/key-request.validators';
-import { KeyUsageResponse, TeamUsageResponse, UsageQueryRequest } from './usage-query.request.dto';
+import { KeyUsageResponse, ProviderKeyUsageResponse, TeamUsageResponse, UsageQueryRequest } from './usage-query.request.dto';
 import { UsageReads } from './usage-reads';
 
 /** The usage reads over HTTP (see UsageReads; gRPC: usage-read.grpc.controller.ts). */
@@ -17,9 +17,17 @@ export class UsageReadHttpController {
   @Get('keys/:uuid')
   @ApiOperation({ summary: "One key's usage: requests, input and output tokens and denials by code, in buckets" })
   @ApiOkResponse({ type: KeyUsageResponse })
-  @ApiResponse({ status: 404, type: ErrorResponse, description: 'Unknown, deleted, or not visible to the caller' })
+  @ApiResponse({ status: 404, type: ErrorResponse, description: "Unknown, or not visible to the caller (a deleted key's usage stays readable)" })
   keyUsage(@CurrentPrincipal() actor: Principal, @KeyUuidParam() uuid: string, @Query() query: UsageQueryRequest): Promise<KeyUsageResponse> {
     return this.reads.keyUsage(actor, uuid, query);
+  }
+
+  @Get('provider-keys/:uuid')
+  @ApiOperation({ summary: "A partner provider key's usage: its plaintext reads in buckets, by the agent each read was for" })
+  @ApiOkResponse({ type: ProviderKeyUsageResponse })
+  @ApiResponse({ status: 404, type: ErrorResponse, description: 'Unknown, or not visible to the caller' })
+  providerKeyUsage(@CurrentPrincipal() actor: Principal, @KeyUuidParam() uuid: string, @Query() query: UsageQueryRequest): Promise<ProviderKeyUsageResponse> {
+    return this.reads.providerKeyUsage(actor, uuid, query);
   }
 
   @Get()

@@ -5,10 +5,24 @@ import { CLOCK, Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
 import { parseInstant } from '../keys/domain/key-input.rules';
 import { canSee } from '../keys/domain/key-access.policy';
-import { KeyViewsQuery } from '../keys/key-views.query';
 import { READ_MODEL_DB } from '../read-side/read-model.database';
-import { KeyUsageResponse, TeamUsageResponse, UsageQueryRequest } from './usage-query.request.dto';
-import { USAGE_STORE, UsageBucket, UsageGranularity, UsageStore } from './usage-store.port';
+import { KeyUsageResponse, ProviderKeyUsageResponse, TeamUsageResponse, UsageQueryRequest } from './usage-query.request.dto';
+import { BUCKET_CHARS, USAGE_STORE, UsageBucket, UsageGranularity, UsageStore, bucketStart } from './usage-store.port';
+
+interface ProviderKeyReadsBucket {
+  start: string;
+  reads: number;
+  agents: Record<string, number>;
+}
+
+/** What a usage read needs of a key's view row (deleted keys included). */
+interface KeyRow {
+  readonly key_uuid: string;
+  readonly team_id: string;
+  readonly created_by: string;
+  readonly legacy: number;
+  readonly deleted_at: string | null;
+}
 
 /**
  * Reads of the usage store, for HTTP (GET /v1/usage/keys/{uuid}, GET /v1/usage) and gRPC
@@ -18,39 +32,83 @@ import { USAGE_STORE, UsageBucket, UsageGranularity, UsageStore } from './usage-
  */
 @Injectable()
 export class UsageReads {
+  private readonly selectKey: Database.Statement<[string], KeyRow>;
+  private readonly selectTeamKeys: Database.Statement<[string], KeyRow>;
+
   constructor(
     @Inject(USAGE_STORE) private readonly store: UsageStore,
-    private readonly keys: KeyViewsQuery,
     @Inject(READ_MODEL_DB) private readonly db: Database.Database,
     @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+  ) {
+    const columns = 'key_uuid, team_id, created_by, legacy, deleted_at';
+    this.selectKey = db.prepare(`SELECT ${columns} FROM key_views WHERE key_uuid = ?`);
+    this.selectTeamKeys = db.prepare(`SELECT ${columns} FROM key_views WHERE team_id = ?`);
+  }
 
-  /** Throws DomainError KEY_NOT_FOUND for a key the caller may not see (another team's, a deleted one). */
+  /**
+   * Throws DomainError KEY_NOT_FOUND for a key the caller may not see (another team's, or a member's
+   * look at a colleague's). A deleted key's usage stays readable, with its `deleted_at`: the traffic
+   * before the delete was used, and is billed.
+   */
   async keyUsage(actor: Principal, uuid: string, query: UsageQueryRequest): Promise<KeyUsageResponse> {
     const range = this.range(query);
-    this.keys.get(actor, uuid); // KEY_NOT_FOUND for a key the caller may not see
-    return this.usageOf(uuid, range);
+    const row = this.selectKey.get(uuid);
+    if (!row || !this.visible(actor, row)) throw new DomainError('KEY_NOT_FOUND', `key ${uuid} not found`);
+    return this.usageOf(row, range);
   }
 
   async teamUsage(actor: Principal, query: UsageQueryRequest): Promise<TeamUsageResponse> {
     const range = this.range(query);
     // The team's keys come from the views (this instance's read-model database); their usage from the
     // usage store, which may be elsewhere (PostgreSQL), so the two are not joined in SQL.
-    const teamKeys = this.db
-      .prepare<[string], { key_uuid: string; team_id: string; created_by: string; legacy: number }>(
-        'SELECT key_uuid, team_id, created_by, legacy FROM key_views WHERE team_id = ?',
-      )
-      .all(actor.teamId);
-    const visible = teamKeys
-      .filter((row) => canSee(actor, { teamId: row.team_id, createdBy: row.created_by, legacy: row.legacy === 1 }))
-      .map((row) => row.key_uuid);
-    const used = await this.store.keysUsedBetween(visible, range.from, range.to);
-    const keys = await Promise.all(used.map((keyUuid) => this.usageOf(keyUuid, range)));
+    const visible = new Map(this.selectTeamKeys.all(actor.teamId).filter((row) => this.visible(actor, row)).map((row) => [row.key_uuid, row]));
+    const used = await this.store.keysUsedBetween([...visible.keys()], range.from, range.to);
+    const keys = await Promise.all(used.map((keyUuid) => this.usageOf(visible.get(keyUuid)!, range)));
     return { from: range.from, to: range.to, granularity: range.granularity, keys };
   }
 
-  private async usageOf(keyUuid: string, range: { from: string; to: string; granularity: UsageGranularity }): Promise<KeyUsageResponse> {
-    const series = await this.store.series(keyUuid, range.from, range.to, range.granularity);
+  /**
+   * A partner provider key's usage: its plaintext reads in buckets, each with the reads by the agent
+   * they named (reads that named none count in `reads` only), and the agents now linked with their
+   * totals. Who may read it is who may see the key (DigitalOcean's GET); a deleted key's stays readable.
+   * Throws DomainError KEY_NOT_FOUND otherwise.
+   */
+  async providerKeyUsage(actor: Principal, uuid: string, query: UsageQueryRequest): Promise<ProviderKeyUsageResponse> {
+    const range = this.range(query);
+    const key = this.db
+      .prepare<[string], { key_uuid: string; team_id: string; provider: string; created_by: string; deleted_at: string | null }>(
+        'SELECT key_uuid, team_id, provider, created_by, deleted_at FROM provider_key_views WHERE key_uuid = ?',
+      )
+      .get(uuid);
+    if (!key || !canSee(actor, { teamId: key.team_id, createdBy: key.created_by, legacy: false })) {
+      throw new DomainError('KEY_NOT_FOUND', `provider key ${uuid} not found`);
+    }
+    const rows = this.db
+      .prepare<[string, string, string], { minute: string; agent_uuid: string; reads: number }>(
+        'SELECT minute, agent_uuid, reads FROM provider_key_reads WHERE key_uuid = ? AND minute >= ? AND minute < ? ORDER BY minute',
+      )
+      .all(uuid, range.from, range.to);
+    const chars = BUCKET_CHARS[range.granularity];
+    const buckets = new Map<string, ProviderKeyReadsBucket>();
+    const totals: ProviderKeyReadsBucket = { start: range.from, reads: 0, agents: {} };
+    for (const row of rows) {
+      const id = row.minute.slice(0, chars);
+      let bucket = buckets.get(id);
+      if (!bucket) buckets.set(id, (bucket = { start: bucketStart(row.minute, range.granularity), reads: 0, agents: {} }));
+      for (const sum of [bucket, totals]) {
+        sum.reads += row.reads;
+        if (row.agent_uuid !== '') sum.agents[row.agent_uuid] = (sum.agents[row.agent_uuid] ?? 0) + row.reads;
+      }
+    }
+    return { key_uuid: key.key_uuid, provider: key.provider, deleted_at: key.deleted_at, from: range.from, to: range.to, granularity: range.granularity, series: [...buckets.values()], totals };
+  }
+
+  private visible(actor: Principal, row: KeyRow): boolean {
+    return canSee(actor, { teamId: row.team_id, createdBy: row.created_by, legacy: row.legacy === 1 });
+  }
+
+  private async usageOf(key: KeyRow, range: { from: string; to: string; granularity: UsageGranularity }): Promise<KeyUsageResponse> {
+    const series = await this.store.series(key.key_uuid, range.from, range.to, range.granularity);
     const totals = series.reduce<UsageBucket>(
       (sum, bucket) => {
         const denials = { ...sum.denials };
@@ -60,7 +118,7 @@ export class UsageReads {
       { start: range.from, requests: 0, inputTokens: 0, outputTokens: 0, denials: {} },
     );
     const wire = (b: UsageBucket) => ({ start: b.start, requests: b.requests, input_tokens: b.inputTokens, output_tokens: b.outputTokens, denials: { ...b.denials } });
-    return { key_uuid: keyUuid, from: range.from, to: range.to, granularity: range.granularity, series: series.map(wire), totals: wire(totals) };
+    return { key_uuid: key.key_uuid, deleted_at: key.deleted_at, from: range.from, to: range.to, granularity: range.granularity, series: series.map(wire), totals: wire(totals) };
   }
 
   /**

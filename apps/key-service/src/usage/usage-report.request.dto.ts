@@ -86,5 +86,7 @@ export class UsageReportRequest {
 
 export class UsageReportResponse {
   @ApiProperty({ description: 'false: this gateway_id and sequence were counted before; nothing was added' }) counted!: boolean;
-  @ApiProperty({ type: 'integer' }) records!: number;
+  @ApiProperty({ type: 'integer', description: 'Records counted: those of keys the service knows' }) records!: number;
+  @ApiProperty({ type: [String], description: 'Keys of the batch the service never had (sorted); their records were not counted' })
+  unknown_keys!: string[];
 }

@@ -1,4 +1,6 @@
 import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
+import type Database from 'better-sqlite3';
+import { EVENT_STORE, EventStore } from '@lib/event-store';
 import { ApiOkResponse, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { ErrorResponse } from '../keys/shared/api-key-info.response';
 import { CLOCK, Clock } from '../common/clock';
@@ -9,6 +11,8 @@ import { USAGE_DENIAL_CODES, USAGE_STORE, UsageRecord, UsageStore } from './usag
 import { QuotaService } from './quota.service';
 import { RequestContext } from '../common/request-context';
 import { HttpRequestContext } from '../http/request-context.decorator';
+import { keyStreamId } from '../keys/domain/model-access-key.events';
+import { READ_MODEL_DB } from '../read-side/read-model.database';
 
 /** How far (ms) a record's minute may start after the service's clock: a gateway's clock may run a little ahead. */
 export const MAX_GATEWAY_CLOCK_AHEAD_MS = 120_000;
@@ -20,11 +24,17 @@ export const MAX_GATEWAY_CLOCK_AHEAD_MS = 120_000;
 @AuthenticatedRoutes('usage', ['gateway'], 'Not a gateway token')
 @Controller('v1/usage')
 export class UsageHttpController {
+  private readonly selectKey: Database.Statement<[string], { known: 1 }>;
+
   constructor(
     @Inject(USAGE_STORE) private readonly store: UsageStore,
     private readonly quotas: QuotaService,
     @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+    @Inject(READ_MODEL_DB) db: Database.Database,
+    @Inject(EVENT_STORE) private readonly events: EventStore,
+  ) {
+    this.selectKey = db.prepare('SELECT 1 AS known FROM key_views WHERE key_uuid = ?');
+  }
 
   @Post()
   @HttpCode(200)
@@ -58,9 +68,27 @@ export class UsageHttpController {
         denials,
       };
     });
-    const counted = await this.store.ingest({ gatewayId: body.gateway_id, sequence: body.sequence, records }, this.clock.now().toISOString());
+    const unknown = await this.unknownKeys(records.map((r) => r.keyUuid));
+    const known = unknown.length === 0 ? records : records.filter((r) => !unknown.includes(r.keyUuid));
+    const counted = await this.store.ingest({ gatewayId: body.gateway_id, sequence: body.sequence, records: known }, this.clock.now().toISOString());
     // Answered once the spent quotas are recorded: their feed records are then on their way.
-    if (counted) await this.quotas.check(records.map((r) => r.keyUuid), context.requestId);
-    return { counted, records: records.length };
+    if (counted) await this.quotas.check(known.map((r) => r.keyUuid), context.requestId);
+    return { counted, records: known.length, unknown_keys: unknown };
+  }
+
+  /**
+   * The keys of a report this service never had, sorted: their records are not counted (nobody could
+   * read them, and they would stay in the store). A key missing from this instance's views is looked
+   * up in the event store before it is called unknown: on a fleet, a key just created on another
+   * instance may not have reached these views yet. A deleted key is known: traffic let through before
+   * its revocation reached the gateway is usage.
+   */
+  private async unknownKeys(keyUuids: readonly string[]): Promise<string[]> {
+    const unknown: string[] = [];
+    for (const keyUuid of new Set(keyUuids)) {
+      if (this.selectKey.get(keyUuid)) continue;
+      if ((await this.events.readStream(keyStreamId(keyUuid))).length === 0) unknown.push(keyUuid);
+    }
+    return unknown.sort();
   }
 }

@@ -43,6 +43,7 @@ describe('usage reports (POST /v1/usage) and what api_key_info shows of them', (
     expect((await report({ gateway_id: 'gw-a:1', sequence: 1, records: [record('2026-11-22T10:05:00Z', 3, 30, 12), record('2026-11-21T23:59:00Z', 5, 50, 20)] })).body).toEqual({
       counted: true,
       records: 2,
+      unknown_keys: [],
     });
     expect((await report({ gateway_id: 'gw-b:1', sequence: 1, records: [record('2026-11-22T10:06:00Z', 2, 20, 8, 'mistral'), { key_uuid: key.uuid, minute: '2026-11-22T10:07:00Z', denials: { RATE_LIMITED: 4 } }] })).status).toBe(200);
     const shown = await info(key.uuid);
@@ -55,10 +56,36 @@ describe('usage reports (POST /v1/usage) and what api_key_info shows of them', (
   it('a retried batch (same gateway_id and sequence) is counted once', async () => {
     const key = await create();
     const batch = { gateway_id: 'gw-a:1', sequence: 7, records: [{ key_uuid: key.uuid, minute: '2026-11-22T10:00:00Z', requests: 10, input_tokens: 100, output_tokens: 40 }] };
-    expect((await report(batch)).body).toEqual({ counted: true, records: 1 });
-    expect((await report(batch)).body).toEqual({ counted: false, records: 1 });
+    expect((await report(batch)).body).toEqual({ counted: true, records: 1, unknown_keys: [] });
+    expect((await report(batch)).body).toEqual({ counted: false, records: 1, unknown_keys: [] });
     expect((await report({ ...batch, sequence: 8 })).body.counted).toBe(true);
     expect((await info(key.uuid)).usage).toMatchObject({ requests: 20, tokens: 280 });
+  });
+
+  it("records of a key the service never had are not counted and are named; a deleted key's are counted", async () => {
+    const key = await create();
+    const gone = await create();
+    const deleted = await t.call('DELETE', `${KEYS}/${gone.uuid}`, { token: owner, headers: { 'x-confirm-name': 'k' } });
+    expect(deleted.status).toBe(200);
+    const never = '11efb7d6-cdb5-6388-bf8f-4e013e2ddde4';
+    const record = (uuid: string) => ({ key_uuid: uuid, minute: '2026-11-22T10:05:00Z', requests: 2, input_tokens: 20, output_tokens: 4 });
+    const answer = await report({ gateway_id: 'gw-a:1', sequence: 1, records: [record(key.uuid), record(never), record(gone.uuid), record(never.toUpperCase())] });
+    expect(answer.body).toEqual({ counted: true, records: 2, unknown_keys: [never] });
+    expect((await info(key.uuid)).usage).toMatchObject({ requests: 2, tokens: 24 });
+    const usage = await t.call('GET', `/v1/usage/keys/${never}?from=2026-11-22T00:00:00Z`, { token: owner });
+    expect(usage.status).toBe(404);
+    const deletedUsage = await t.call('GET', `/v1/usage/keys/${gone.uuid}?from=2026-11-22T00:00:00Z`, { token: owner });
+    expect(deletedUsage.body).toMatchObject({ deleted_at: '2026-11-22T10:07:30.000Z', totals: { requests: 2, input_tokens: 20, output_tokens: 4 } });
+    const team = (await t.call('GET', '/v1/usage?from=2026-11-22T00:00:00Z', { token: owner })).body.keys;
+    expect(team.map((k: { key_uuid: string; deleted_at: string | null }) => [k.key_uuid, k.deleted_at]).sort()).toEqual(
+      [
+        [key.uuid, null],
+        [gone.uuid, '2026-11-22T10:07:30.000Z'],
+      ].sort(),
+    );
+    // A batch of unknown keys only is still a batch: its retry is counted once, and counts nothing.
+    expect((await report({ gateway_id: 'gw-a:1', sequence: 2, records: [record(never)] })).body).toEqual({ counted: true, records: 0, unknown_keys: [never] });
+    expect((await report({ gateway_id: 'gw-a:1', sequence: 2, records: [record(never)] })).body).toEqual({ counted: false, records: 0, unknown_keys: [never] });
   });
 
   it.each([

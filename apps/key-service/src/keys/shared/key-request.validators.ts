@@ -62,17 +62,19 @@ export const Nullable = () => ValidateIf((_, value) => value !== null);
  * A key's name in a request: one rule per kind of name (`nameProblem`), the same the domain applies
  * on every surface, and stated in the OpenAPI document as a pattern and a length in code points.
  */
-export function NameField(kind: NameKind, options: { optional?: boolean; description?: string; example?: string } = {}) {
+export function NameField(kind: NameKind, options: { optional?: boolean; nullable?: boolean; description?: string; example?: string } = {}) {
   const documented = {
     minLength: 1,
     maxLength: NAME_MAX_LENGTH,
     pattern: kind === 'key' ? KEY_NAME_PATTERN : ADDRESSABLE_NAME_PATTERN,
     example: options.example,
     description: options.description,
+    ...(options.nullable ? { nullable: true, type: String } : {}),
   };
   return applyDecorators(
     options.optional ? ApiPropertyOptional(documented) : ApiProperty(documented),
     ...(options.optional ? [Optional()] : []),
+    ...(options.nullable ? [Nullable()] : []),
     IsString(),
     ValidateBy({
       name: 'isName',

@@ -66,6 +66,10 @@ describe('the agents behind a provider key', () => {
     expect(decideProviderKey(link({ agentName: undefined }), fold([added, linked()]))).toEqual([]);
     const renamed = decideProviderKey(link({ agentName: 'helpdesk', now: LATER }), fold([added, linked()]));
     expect(renamed).toEqual([{ type: 'ProviderKeyAgentLinked', data: { keyUuid: KEY, teamId: 'team-1', agentUuid: AGENT, agentName: 'helpdesk', linkedBy: 'agents', linkedAt: LATER } }]);
+    // null removes the name; null again (or a link of an unnamed agent without a name) changes nothing.
+    const unnamed = decideProviderKey(link({ agentName: null, now: LATER }), fold([added, linked()]));
+    expect(unnamed).toEqual([{ type: 'ProviderKeyAgentLinked', data: { keyUuid: KEY, teamId: 'team-1', agentUuid: AGENT, agentName: null, linkedBy: 'agents', linkedAt: LATER } }]);
+    expect(decideProviderKey(link({ agentName: null }), fold([added, linked(AGENT, null)]))).toEqual([]);
     const state = fold([added, linked(), ...renamed]);
     expect(state.status === 'active' && state.key.agents).toEqual([expect.objectContaining({ name: 'helpdesk', linkedAt: NOW })]);
   });

@@ -50,7 +50,8 @@ export interface LinkAgent {
   readonly provider: Provider;
   readonly agentUuid: string;
   /** Given: recorded (1-200 characters, trimmed by the transport); absent: a known name is kept. */
-  readonly agentName?: string;
+  /** undefined: a name given before is kept; null: the name is removed. */
+  readonly agentName?: string | null;
   readonly now: string;
 }
 

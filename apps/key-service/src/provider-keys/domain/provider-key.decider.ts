@@ -85,8 +85,8 @@ export function decideProviderKey(command: ProviderKeyCommand, state: ProviderKe
 function link(command: LinkAgent, state: ProviderKeyState): ProviderKeyEvent[] {
   const key = agentPlatformKey(state, command.actor, command.keyUuid, command.provider);
   const known = key.agents.find((a) => a.agentUuid === command.agentUuid);
-  // The rule of a model access key's name (INVALID_NAME otherwise), stored trimmed and in NFC.
-  const name = command.agentName === undefined ? undefined : normalizeName(command.agentName);
+  // The rule of a model access key's name (INVALID_NAME otherwise), stored trimmed and in NFC; null removes it.
+  const name = command.agentName === undefined || command.agentName === null ? command.agentName : normalizeName(command.agentName);
   if (known && (name === undefined || name === known.name)) return [];
   return [
     {
@@ -95,7 +95,7 @@ function link(command: LinkAgent, state: ProviderKeyState): ProviderKeyEvent[] {
         keyUuid: key.keyUuid,
         teamId: key.teamId,
         agentUuid: command.agentUuid,
-        agentName: name ?? known?.name ?? null,
+        agentName: name === undefined ? (known?.name ?? null) : name,
         linkedBy: command.actor.userId,
         linkedAt: command.now,
       },
