@@ -110,6 +110,10 @@ describe('the gRPC API (a real @grpc/grpc-js client against the started service)
     expect(await failure('GetKeyUsage', { uuid: key.uuid, granularity: 'week' })).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, errorCode: 'VALIDATION_FAILED' });
     expect((await failure('GetKeyUsage', { uuid: key.uuid }, metadataFor(service.token('team-2', '100', 'owner')))).code).toBe(grpc.status.NOT_FOUND);
     expect((await failure('GetTeamUsage', {}, metadataFor(gateway))).code).toBe(grpc.status.PERMISSION_DENIED);
+    // A deleted key's usage stays readable, with deleted_at (absent for a live key).
+    expect(viaGrpc.deleted_at).toBeUndefined();
+    const deletedAt = (await call('DeleteKey', { uuid: key.uuid })).api_key_info.deleted_at;
+    expect((await call('GetKeyUsage', { uuid: key.uuid, ...range })).deleted_at).toBe(deletedAt);
   });
 
   it('an Idempotency-Key in the request replays the first answer', async () => {
