@@ -52,21 +52,34 @@ export async function startGateway(env: NodeJS.ProcessEnv, stateDir?: string): P
 export interface Upstream {
   readonly url: string;
   readonly calls: Array<{ path: string; keyUuid: string | undefined; authorization: string | undefined; body: any }>;
+  /** The streamed answers: when each was written to its end (Date.now()), or that the gateway cancelled it first. */
+  readonly streams: Array<{ endedAt: number | null; cancelled: boolean }>;
   close(): Promise<void>;
 }
+
+/** How long the upstream waits between the events of a streamed answer, ms. */
+export const STREAM_EVENT_GAP_MS = 300;
 
 /**
  * A small OpenAI-style upstream: answers chat completions and records what reached it. Each answer
  * reports `usage` as OpenAI's do: 10 prompt tokens and 5 completion tokens unless told otherwise.
+ *
+ * A call with `"stream": true` is answered as OpenAI streams (`text/event-stream`): four
+ * `chat.completion.chunk` events ("Hel", "lo", "!", then the finish reason), then, only when the call
+ * had `stream_options.include_usage: true`, the usage chunk (`choices: []`; the other chunks then carry
+ * `usage: null`, as OpenAI's do), then `data: [DONE]`; STREAM_EVENT_GAP_MS between events, and the
+ * usage chunk written in two halves with a pause between them, cut inside its JSON.
  */
 export async function startUpstream(usage: { prompt_tokens: number; completion_tokens: number } = { prompt_tokens: 10, completion_tokens: 5 }): Promise<Upstream> {
   const calls: Upstream['calls'] = [];
+  const streams: Upstream['streams'] = [];
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', () => {
       const parsed = body ? JSON.parse(body) : {};
       calls.push({ path: req.url ?? '', keyUuid: req.headers['x-key-uuid'] as string | undefined, authorization: req.headers.authorization, body: parsed });
+      if (parsed.stream === true) return void stream(parsed, res);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
@@ -79,9 +92,39 @@ export async function startUpstream(usage: { prompt_tokens: number; completion_t
       );
     });
   });
+  const stream = async (parsed: any, res: http.ServerResponse) => {
+    const record: Upstream['streams'][number] = { endedAt: null, cancelled: false };
+    streams.push(record);
+    res.on('close', () => (record.cancelled = record.endedAt === null));
+    const withUsage = parsed.stream_options?.include_usage === true;
+    const event = (fields: object) => `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: parsed.model, ...fields })}
+
+`;
+    const chunk = (delta: object, finish: string | null) => event({ choices: [{ index: 0, delta, finish_reason: finish }], ...(withUsage ? { usage: null } : {}) });
+    const events = [chunk({ role: 'assistant', content: 'Hel' }, null), chunk({ content: 'lo' }, null), chunk({ content: '!' }, null), chunk({}, 'stop')];
+    if (withUsage) {
+      const last = event({ choices: [], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } });
+      const cut = last.indexOf('"usage"') + 10;
+      events.push(last.slice(0, cut), last.slice(cut));
+    }
+    events.push('data: [DONE]\n\n');
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+    for (const [i, text] of events.entries()) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, STREAM_EVENT_GAP_MS));
+      if (res.destroyed) return;
+      res.write(text);
+    }
+    record.endedAt = Date.now();
+    res.end();
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}`, calls, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    calls,
+    streams,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 /** Polls until `check` holds; returns how long it took. */

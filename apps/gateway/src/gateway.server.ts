@@ -1,10 +1,12 @@
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pipeline } from 'node:stream';
 import { Pool } from 'undici';
 import { ClientCredentialsTokenSource, FileTokenSource, GatewayClient, Logger, RedisRateLimiter, TokenSource, VerifyAnswer } from '@lib/gateway-client';
 import { GatewayConfig, GatewayCredentials } from './gateway.config';
 import { GatewayMetrics } from './gateway.metrics';
+import { TokenUsage, usageCountingStream, usageOf, withStreamUsage } from './gateway.usage';
 
 /** OpenAI-style routes this gateway forwards; `batch` marks batch inference. */
 const ROUTES: ReadonlyArray<{ readonly path: string; readonly batch: boolean }> = [
@@ -26,8 +28,19 @@ export interface Gateway {
 /**
  * The reference gateway: authenticates `Authorization: Bearer <secret>` with the gateway client and
  * forwards the call to the upstream. 401 for a missing, unknown or expired key, 429 with Retry-After for
- * a key over its rate limit (its tokens charged from the upstream answer's `usage`), 403 with the code
- * for a scope denial, 503 when the key cannot be verified (fail closed). Never logs a secret.
+ * a key over its rate limit, 403 with the code for a scope denial, 503 when the key cannot be verified
+ * (fail closed), 502 when the upstream cannot be reached. Never logs a secret.
+ *
+ * When tokens are counted (the key has `tokens_per_minute`, or usage reports are on), each answer's
+ * OpenAI-style `usage` (`prompt_tokens`, `completion_tokens`, tokens) is charged to the key with
+ * `client.recordUsage` before the answer's end reaches the client, so the key's next call sees it:
+ * - a JSON answer (`application/json`) is read whole, charged, then sent;
+ * - a streamed one (`text/event-stream`) is passed on chunk by chunk as it arrives and charged when
+ *   the upstream ends, from the last `usage` in its events. A `"stream": true` call is sent upstream
+ *   with `stream_options.include_usage: true` (even over the client's `false`), so the client also
+ *   receives OpenAI's final usage chunk (`choices: []`). A client that disconnects mid-stream cancels
+ *   the upstream call; only usage already read is charged.
+ * An answer without usage charges nothing but the request.
  */
 export async function createGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
   const { caFile, certFile, keyFile } = config.serviceTls;
@@ -89,6 +102,10 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     headers['x-key-uuid'] = answer.keyUuid ?? '';
     headers['x-team-id'] = answer.teamId ?? '';
     headers['content-type'] = 'application/json';
+    // Tokens are counted (usage reports, a token limit): a streamed answer must then end with its usage.
+    const counted = answer.limits?.tokensPerMinute != null || reportsUsage;
+    const body = counted ? withStreamUsage(request.body) : request.body;
+    const model = modelOf(request.body);
     const started = performance.now();
     const timed = (status: string) => metrics.upstreamDuration.labels(routePath, status).observe((performance.now() - started) / 1000);
     try {
@@ -96,25 +113,47 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
         path: routePath,
         method: 'POST',
         headers,
-        body: JSON.stringify(request.body ?? {}),
+        body: JSON.stringify(body ?? {}),
       });
       timed(String(response.statusCode));
       reply.code(response.statusCode);
       for (const [name, value] of Object.entries(response.headers)) {
         if (!HOP_BY_HOP.has(name) && value !== undefined) void reply.header(name, value);
       }
-      const counted = answer.limits?.tokensPerMinute != null || reportsUsage;
-      if (!counted || !isJson(response.headers['content-type'])) return reply.send(response.body);
-      // Tokens are counted (usage reports, a token limit): the answer is read whole (a JSON answer, not
-      // a stream) for its usage, charged before the answer is sent, so that the key's next call sees it.
-      const body = Buffer.from(await response.body.arrayBuffer());
-      const usage = usageOf(body);
-      if (usage !== null) await client.recordUsage(answer, { ...usage, model: modelOf(request.body) });
-      return reply.send(body);
+      const contentType = response.headers['content-type'];
+      if (counted && isEventStream(contentType)) {
+        // Passed on as it arrives and read for usage on the way; the usage is charged when the upstream
+        // has ended, before the end reaches the client. A client that leaves early destroys the
+        // pipeline, which cancels the upstream request (undici), and what usage was read is charged.
+        const counting = usageCountingStream((usage) => charge(answer, usage, model));
+        pipeline(response.body, counting, (error) => {
+          // The client leaving is a premature close, not worth a line; the upstream failing mid-stream is.
+          if (error && (error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+            logger.warn(`upstream ${config.upstreamUrl}${routePath} failed mid-stream: ${error.message}`);
+          }
+        });
+        return reply.send(counting);
+      }
+      if (!counted || !isJson(contentType)) return reply.send(response.body);
+      // A JSON answer is read whole for its usage, charged before the answer is sent, so that the key's
+      // next call sees it.
+      const whole = Buffer.from(await response.body.arrayBuffer());
+      const usage = usageOf(whole);
+      if (usage !== null) await client.recordUsage(answer, { ...usage, model });
+      return reply.send(whole);
     } catch (error) {
       timed('error');
       logger.warn(`upstream ${config.upstreamUrl}${routePath} failed: ${(error as Error).message}`);
       return deny(reply, 502, 'upstream_unavailable', 'the upstream could not be reached');
+    }
+  }
+
+  /** Charges a streamed answer's usage; a failure is logged (the key's uuid, never its secret), not thrown: the answer has been sent. */
+  async function charge(answer: VerifyAnswer, usage: TokenUsage, model: string | undefined): Promise<void> {
+    try {
+      await client.recordUsage(answer, { ...usage, model });
+    } catch (error) {
+      logger.warn(`charging the usage of a streamed answer of key ${answer.keyUuid ?? '(none)'} failed: ${(error as Error).message}`);
     }
   }
 
@@ -174,18 +213,8 @@ function isJson(contentType: string | string[] | undefined): boolean {
   return typeof contentType === 'string' && /^application\/json\b/i.test(contentType);
 }
 
-/** OpenAI-style `usage` (prompt_tokens, completion_tokens) of an upstream answer; null when it has none. */
-export function usageOf(body: Buffer): { promptTokens: number; completionTokens: number } | null {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    return null;
-  }
-  const usage = (parsed as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } } | null)?.usage;
-  if (!usage || typeof usage !== 'object') return null;
-  const count = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0);
-  return { promptTokens: count(usage.prompt_tokens), completionTokens: count(usage.completion_tokens) };
+function isEventStream(contentType: string | string[] | undefined): boolean {
+  return typeof contentType === 'string' && /^text\/event-stream\b/i.test(contentType);
 }
 
 function refuse(reply: FastifyReply, answer: VerifyAnswer) {

@@ -1,0 +1,192 @@
+import { once } from 'node:events';
+import { StreamUsage, TokenUsage, usageCountingStream, usageIn, usageOf, withStreamUsage } from './gateway.usage';
+
+/** An OpenAI chat completion stream with `stream_options.include_usage`, as its bytes. */
+const chunk = (body: object) => `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', model: 'm', ...body })}\n\n`;
+const OPENAI_STREAM = Buffer.from(
+  chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: '' } }], usage: null }) +
+    chunk({ choices: [{ index: 0, delta: { content: 'Grüße, ' } }], usage: null }) +
+    chunk({ choices: [{ index: 0, delta: { content: 'мир 🌍' } }], usage: null }) +
+    chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: null }) +
+    chunk({ choices: [], usage: { prompt_tokens: 7, completion_tokens: 25, total_tokens: 32 } }) +
+    'data: [DONE]\n\n',
+);
+
+function read(...pieces: Array<string | Buffer>): TokenUsage | null {
+  const reader = new StreamUsage();
+  for (const piece of pieces) reader.feed(typeof piece === 'string' ? Buffer.from(piece) : piece);
+  return reader.usage;
+}
+
+describe('StreamUsage: the usage of an OpenAI-style SSE answer', () => {
+  it('finds the final usage chunk of an OpenAI stream', () => {
+    expect(read(OPENAI_STREAM)).toEqual({ promptTokens: 7, completionTokens: 25 });
+  });
+
+  it('finds it whatever byte the stream is cut at, in two pieces or byte by byte', () => {
+    for (let cut = 0; cut <= OPENAI_STREAM.length; cut++) {
+      expect(read(OPENAI_STREAM.subarray(0, cut), OPENAI_STREAM.subarray(cut))).toEqual({ promptTokens: 7, completionTokens: 25 });
+    }
+    const reader = new StreamUsage();
+    for (let i = 0; i < OPENAI_STREAM.length; i++) reader.feed(OPENAI_STREAM.subarray(i, i + 1));
+    expect(reader.usage).toEqual({ promptTokens: 7, completionTokens: 25 });
+  });
+
+  it('has no usage before the usage event is complete (closed by its blank line)', () => {
+    const end = OPENAI_STREAM.indexOf('data: [DONE]');
+    expect(read(OPENAI_STREAM.subarray(0, end - 1))).toBeNull();
+    expect(read(OPENAI_STREAM.subarray(0, end))).toEqual({ promptTokens: 7, completionTokens: 25 });
+  });
+
+  it('reads data spread over several data: lines, CRLF line endings and comments', () => {
+    expect(read('data: {"usage":\ndata: {"prompt_tokens": 3,\ndata: "completion_tokens": 4}}\n\n')).toEqual({ promptTokens: 3, completionTokens: 4 });
+    expect(read(': keep-alive\r\n\r\nevent: message\r\ndata: {"usage": {"prompt_tokens": 5, "completion_tokens": 6}}\r\n\r\n')).toEqual({
+      promptTokens: 5,
+      completionTokens: 6,
+    });
+  });
+
+  it('takes the last usage: a running total on every chunk ends at the full count; usage: null does not erase it', () => {
+    expect(
+      read(
+        chunk({ choices: [], usage: { prompt_tokens: 9, completion_tokens: 1 } }),
+        chunk({ choices: [], usage: { prompt_tokens: 9, completion_tokens: 2 } }),
+        chunk({ choices: [], usage: null }),
+        'data: [DONE]\n\n',
+      ),
+    ).toEqual({ promptTokens: 9, completionTokens: 2 });
+  });
+
+  it('has none for a stream without usage (an upstream that ignores include_usage), or only [DONE]', () => {
+    const withoutUsage = OPENAI_STREAM.toString().replace(/data: \{[^\n]*"choices":\[\],[^\n]*\n\n/, '');
+    expect(withoutUsage).not.toContain('total_tokens');
+    expect(read(withoutUsage)).toBeNull();
+    expect(read('data: [DONE]\n\n')).toBeNull();
+    expect(read('')).toBeNull();
+  });
+
+  it('skips data that is not JSON or not an object with usage, and keeps reading after it', () => {
+    expect(read('data: not json\n\ndata: {"usage": \n\ndata: null\n\ndata: 42\n\ndata: {"usage": "lots"}\n\nretry: soon\n\nbogus\n\n')).toBeNull();
+    expect(read('data: {oops\n\ndata: {"usage": {"prompt_tokens": 2, "completion_tokens": 3}}\n\ndata: garbage\n\n')).toEqual({ promptTokens: 2, completionTokens: 3 });
+  });
+
+  it('counts a negative, fractional, non-finite or non-number count as what can be charged: 0, or rounded down', () => {
+    expect(read('data: {"usage": {"prompt_tokens": -5, "completion_tokens": 1.7}}\n\n')).toEqual({ promptTokens: 0, completionTokens: 1 });
+    expect(read('data: {"usage": {"prompt_tokens": "10", "completion_tokens": 1e400}}\n\n')).toEqual({ promptTokens: 0, completionTokens: 0 });
+  });
+
+  it('stops reading, without throwing, an event that grows past 1 MiB', () => {
+    const reader = new StreamUsage();
+    reader.feed(Buffer.from('data: {"usage": {"prompt_tokens": 1, "completion_tokens": 1}}\n\n'));
+    reader.feed(Buffer.from(`data: "${'x'.repeat(1024 * 1024)}`));
+    reader.feed(Buffer.from('"\n\ndata: {"usage": {"prompt_tokens": 2, "completion_tokens": 2}}\n\n'));
+    expect(reader.usage).toEqual({ promptTokens: 1, completionTokens: 1 });
+  });
+});
+
+describe('usageIn and usageOf: the usage of a JSON answer', () => {
+  it('reads prompt_tokens and completion_tokens with the same rules as a stream chunk', () => {
+    expect(usageOf(Buffer.from('{"usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}'))).toEqual({ promptTokens: 10, completionTokens: 5 });
+    expect(usageOf(Buffer.from('{"usage": {"prompt_tokens": 2.9, "completion_tokens": -1}}'))).toEqual({ promptTokens: 2, completionTokens: 0 });
+    expect(usageIn({ usage: { prompt_tokens: Infinity } })).toEqual({ promptTokens: 0, completionTokens: 0 });
+  });
+
+  it('is null without usage or for a body that is not JSON', () => {
+    expect(usageOf(Buffer.from('{"choices": []}'))).toBeNull();
+    expect(usageOf(Buffer.from('{"usage": null}'))).toBeNull();
+    expect(usageOf(Buffer.from('null'))).toBeNull();
+    expect(usageOf(Buffer.from('<html>'))).toBeNull();
+  });
+});
+
+describe('usageCountingStream: an SSE answer on its way to the client', () => {
+  it('passes every piece on unchanged as it arrives, before the answer has ended', async () => {
+    const charged: TokenUsage[] = [];
+    const stream = usageCountingStream(async (usage) => void charged.push(usage));
+    const first = OPENAI_STREAM.subarray(0, 40);
+    stream.write(first);
+    const [out] = (await once(stream, 'data')) as [Buffer];
+    expect(out.equals(first)).toBe(true);
+    expect(charged).toEqual([]);
+    const received: Buffer[] = [out];
+    stream.on('data', (piece: Buffer) => received.push(piece));
+    stream.end(OPENAI_STREAM.subarray(40));
+    await once(stream, 'end');
+    expect(Buffer.concat(received).equals(OPENAI_STREAM)).toBe(true);
+    expect(charged).toEqual([{ promptTokens: 7, completionTokens: 25 }]);
+  });
+
+  it('ends only once the charge has completed', async () => {
+    const order: string[] = [];
+    const stream = usageCountingStream(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      order.push('charged');
+    });
+    stream.on('data', () => undefined);
+    stream.on('end', () => order.push('end'));
+    stream.end(OPENAI_STREAM);
+    await once(stream, 'close');
+    expect(order).toEqual(['charged', 'end']);
+  });
+
+  it('charges nothing for an answer without usage', async () => {
+    const charged: TokenUsage[] = [];
+    const stream = usageCountingStream(async (usage) => void charged.push(usage));
+    stream.resume();
+    stream.end(Buffer.from(chunk({ choices: [{ index: 0, delta: { content: 'hi' } }] }) + 'data: [DONE]\n\n'));
+    await once(stream, 'end');
+    expect(charged).toEqual([]);
+  });
+
+  it('destroyed mid-stream (the client left), charges the usage read so far, once; nothing when none was read', async () => {
+    const charged: TokenUsage[] = [];
+    const stream = usageCountingStream(async (usage) => void charged.push(usage));
+    stream.resume();
+    stream.write(Buffer.from(chunk({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 8 } })));
+    await new Promise((resolve) => setImmediate(resolve));
+    stream.destroy();
+    await once(stream, 'close');
+    expect(charged).toEqual([{ promptTokens: 4, completionTokens: 8 }]);
+
+    const early = usageCountingStream(async (usage) => void charged.push(usage));
+    early.resume();
+    early.write(OPENAI_STREAM.subarray(0, 100));
+    early.destroy(new Error('upstream reset'));
+    await once(early, 'error');
+    expect(charged).toHaveLength(1);
+  });
+
+  it('a failed charge at the end errors the stream (the gateway catches and logs its own)', async () => {
+    const stream = usageCountingStream(async () => {
+      throw new Error('limiter down');
+    });
+    stream.resume();
+    stream.end(OPENAI_STREAM);
+    const [error] = (await once(stream, 'error')) as [Error];
+    expect(error.message).toBe('limiter down');
+  });
+});
+
+describe('withStreamUsage: the body sent upstream when tokens are counted', () => {
+  it('asks a streamed call for its usage', () => {
+    expect(withStreamUsage({ model: 'm', stream: true })).toEqual({ model: 'm', stream: true, stream_options: { include_usage: true } });
+  });
+
+  it("keeps the client's other stream_options, and sets include_usage over the client's false", () => {
+    expect(withStreamUsage({ stream: true, stream_options: { include_obfuscation: false, include_usage: false } })).toEqual({
+      stream: true,
+      stream_options: { include_obfuscation: false, include_usage: true },
+    });
+  });
+
+  it('replaces stream_options that are not an object', () => {
+    expect(withStreamUsage({ stream: true, stream_options: 'yes' })).toEqual({ stream: true, stream_options: { include_usage: true } });
+    expect(withStreamUsage({ stream: true, stream_options: null })).toEqual({ stream: true, stream_options: { include_usage: true } });
+  });
+
+  it('leaves a call that is not streamed as it came', () => {
+    for (const body of [{ model: 'm' }, { stream: false }, { stream: 'true' }, [{ stream: true }], null, undefined, 'text']) {
+      expect(withStreamUsage(body)).toBe(body);
+    }
+  });
+});

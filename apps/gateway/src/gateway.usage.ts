@@ -1,0 +1,135 @@
+import { EventSourceParser, createParser } from 'eventsource-parser';
+import { Transform, TransformCallback } from 'node:stream';
+
+/** The tokens one upstream answer used, as OpenAI's `usage` reports them: whole tokens, 0 when not reported. */
+export interface TokenUsage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+/**
+ * The OpenAI-style `usage` (`{prompt_tokens, completion_tokens}`) of a parsed answer or stream chunk;
+ * null when it has none (no `usage`, or `usage: null` as on every chunk of a stream but the last).
+ * A count that is not a positive finite number is 0, a fractional one is rounded down: an upstream's
+ * odd value never charges a negative or fractional amount.
+ */
+export function usageIn(parsed: unknown): TokenUsage | null {
+  const usage = (parsed as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } } | null)?.usage;
+  if (!usage || typeof usage !== 'object') return null;
+  return { promptTokens: tokenCount(usage.prompt_tokens), completionTokens: tokenCount(usage.completion_tokens) };
+}
+
+function tokenCount(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
+}
+
+/** The `usage` of a JSON answer (its bytes, UTF-8); null when it is not JSON or has none. */
+export function usageOf(body: Buffer): TokenUsage | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return null;
+  }
+  return usageIn(parsed);
+}
+
+/**
+ * The body to send upstream for a call whose tokens are counted: a streamed call (`"stream": true`)
+ * gets `stream_options.include_usage: true`, the client's other stream_options kept, so that an
+ * OpenAI-style upstream ends the stream with a usage chunk. It is set even when the client asked
+ * `include_usage: false`: without it the tokens could not be charged, and a key could dodge its token
+ * limit and quota by streaming; `stream_options` that are not an object are replaced. Any other body
+ * goes as it came.
+ */
+export function withStreamUsage(body: unknown): unknown {
+  if (!body || typeof body !== 'object' || Array.isArray(body) || (body as { stream?: unknown }).stream !== true) return body;
+  const options = (body as { stream_options?: unknown }).stream_options;
+  const kept = options && typeof options === 'object' && !Array.isArray(options) ? options : {};
+  return { ...body, stream_options: { ...kept, include_usage: true } };
+}
+
+/**
+ * The most characters the parser holds for one unfinished event. An OpenAI chunk is a few hundred
+ * bytes; an upstream whose event runs past this is no longer read for usage (its bytes still pass).
+ */
+const MAX_EVENT_CHARS = 1024 * 1024;
+
+/**
+ * Reads an OpenAI-style Server-Sent Events answer (`data: {chat.completion.chunk}` events, then
+ * `data: [DONE]`) for its token usage: the last `usage` object in any event's JSON data. OpenAI sends
+ * one, in a final chunk with `choices: []`, when the request had `stream_options.include_usage`; an
+ * upstream that sends a running total on every chunk is read right too. `[DONE]`, data that is not
+ * JSON and events without usage are skipped. Bytes may be fed cut anywhere, inside a UTF-8 character
+ * or a line; parsing (line endings, multi-line data, comments) is eventsource-parser's, as the WHATWG
+ * spec reads a stream, so an event not closed by a blank line before the end is not counted.
+ */
+export class StreamUsage {
+  private readonly decoder = new TextDecoder('utf-8');
+  private readonly parser: EventSourceParser;
+  private last: TokenUsage | null = null;
+  private overflowed = false;
+
+  constructor() {
+    this.parser = createParser({
+      maxBufferSize: MAX_EVENT_CHARS,
+      onEvent: (event) => this.read(event.data),
+      onError: (error) => {
+        if (error.type === 'max-buffer-size-exceeded') this.overflowed = true;
+      },
+    });
+  }
+
+  /** Reads the next bytes of the answer, cut anywhere. */
+  feed(bytes: Uint8Array): void {
+    if (!this.overflowed) this.parser.feed(this.decoder.decode(bytes, { stream: true }));
+  }
+
+  /** The last usage read so far; null when none was. */
+  get usage(): TokenUsage | null {
+    return this.last;
+  }
+
+  private read(data: string): void {
+    if (data === '[DONE]') return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      return;
+    }
+    this.last = usageIn(parsed) ?? this.last;
+  }
+}
+
+/**
+ * A pass-through for an SSE answer on its way to the client: each piece goes on unchanged as it
+ * arrives (nothing is held back), and is read for usage (StreamUsage). When the answer has ended,
+ * `charge(usage)` is awaited before the end is passed on, so that a client that calls again once it
+ * has read the whole answer finds the tokens charged. Destroyed before the end (the client went away,
+ * the upstream failed): the usage read so far, if any, is charged without waiting. `charge` is called
+ * at most once and only with a usage; it should not reject (a rejection at the end errors the stream).
+ */
+export function usageCountingStream(charge: (usage: TokenUsage) => Promise<void>): Transform {
+  const reader = new StreamUsage();
+  let charged = false;
+  const chargeOnce = (): Promise<void> => {
+    const usage = reader.usage;
+    if (charged || usage === null) return Promise.resolve();
+    charged = true;
+    return charge(usage);
+  };
+  return new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
+      reader.feed(chunk);
+      done(null, chunk);
+    },
+    flush(done: TransformCallback) {
+      chargeOnce().then(() => done(), done);
+    },
+    destroy(error: Error | null, done: (error: Error | null) => void) {
+      chargeOnce().catch(() => undefined);
+      done(error);
+    },
+  });
+}
