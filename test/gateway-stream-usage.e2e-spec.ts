@@ -146,15 +146,17 @@ describe('the reference gateway charges the tokens of streamed answers', () => {
     expect(answer.events.at(-1)!.data).toBe('[DONE]');
   });
 
-  it('a client that leaves mid-stream cancels the upstream call, and the gateway goes on serving', async () => {
-    const key = await create({ tokens_per_minute: 100_000 });
+  it('a client that leaves mid-stream is still charged: the gateway reads the upstream answer to its end, and goes on serving', async () => {
+    const key = await create({ tokens_per_minute: 40 }); // one streamed answer is 42 tokens
     const left = await streamChat(gateway, key.secret_key, {}, 1);
-    expect(left.events).toHaveLength(1);
-    const cancelled = upstream.streams.at(-1)!;
-    await eventually(async () => cancelled.cancelled, 3000, 'the upstream call cancelled');
-    expect(cancelled.endedAt).toBeNull();
-    expect((await streamChat(gateway, key.secret_key)).events.at(-1)!.data).toBe('[DONE]');
-    expect((await gateway.chat(key.secret_key)).status).toBe(200);
+    expect(left.events).toHaveLength(1); // the usage chunk had not come yet
+    const drained = upstream.streams.at(-1)!;
+    await eventually(async () => drained.endedAt !== null, 5000, 'the upstream answer read to its end');
+    expect(drained.cancelled).toBe(false);
+    // Its 42 tokens were charged after the client left: the key's next call is over its budget.
+    await eventually(async () => (await gateway.chat(key.secret_key)).status === 429, 2000, 'the next call refused');
+    const other = await create({ tokens_per_minute: 100_000 });
+    expect((await streamChat(gateway, other.secret_key)).events.at(-1)!.data).toBe('[DONE]');
   });
 
   it("with usage reports on, the key's usage read shows the streamed answer's input and output tokens", async () => {

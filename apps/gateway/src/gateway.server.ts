@@ -1,12 +1,11 @@
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream';
 import { Pool } from 'undici';
 import { ClientCredentialsTokenSource, FileTokenSource, GatewayClient, Logger, RedisRateLimiter, TokenSource, VerifyAnswer } from '@lib/gateway-client';
 import { GatewayConfig, GatewayCredentials } from './gateway.config';
 import { GatewayMetrics } from './gateway.metrics';
-import { TokenUsage, usageCountingStream, usageOf, withStreamUsage } from './gateway.usage';
+import { TokenUsage, meteredStream, usageOf, withStreamUsage } from './gateway.usage';
 
 /** OpenAI-style routes this gateway forwards; `batch` marks batch inference. */
 const ROUTES: ReadonlyArray<{ readonly path: string; readonly batch: boolean }> = [
@@ -38,8 +37,8 @@ export interface Gateway {
  * - a streamed one (`text/event-stream`) is passed on chunk by chunk as it arrives and charged when
  *   the upstream ends, from the last `usage` in its events. A `"stream": true` call is sent upstream
  *   with `stream_options.include_usage: true` (even over the client's `false`), so the client also
- *   receives OpenAI's final usage chunk (`choices: []`). A client that disconnects mid-stream cancels
- *   the upstream call; only usage already read is charged.
+ *   receives OpenAI's final usage chunk (`choices: []`). A client that disconnects mid-stream does not
+ *   escape the charge: the upstream answer is read on to its end and its usage charged.
  * An answer without usage charges nothing but the request.
  */
 export async function createGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
@@ -122,17 +121,14 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       }
       const contentType = response.headers['content-type'];
       if (counted && isEventStream(contentType)) {
-        // Passed on as it arrives and read for usage on the way; the usage is charged when the upstream
-        // has ended, before the end reaches the client. A client that leaves early destroys the
-        // pipeline, which cancels the upstream request (undici), and what usage was read is charged.
-        const counting = usageCountingStream((usage) => charge(answer, usage, model));
-        pipeline(response.body, counting, (error) => {
-          // The client leaving is a premature close, not worth a line; the upstream failing mid-stream is.
-          if (error && (error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
-            logger.warn(`upstream ${config.upstreamUrl}${routePath} failed mid-stream: ${error.message}`);
-          }
-        });
-        return reply.send(counting);
+        // Passed on as it arrives and read for usage on the way; charged when the upstream has ended,
+        // before the end reaches the client, and read to its end even when the client leaves early.
+        const metered = meteredStream(
+          response.body,
+          (usage) => charge(answer, usage, model),
+          (error) => logger.warn(`upstream ${config.upstreamUrl}${routePath} failed mid-stream: ${error.message}`),
+        );
+        return reply.send(metered);
       }
       if (!counted || !isJson(contentType)) return reply.send(response.body);
       // A JSON answer is read whole for its usage, charged before the answer is sent, so that the key's

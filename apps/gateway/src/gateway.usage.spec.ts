@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { StreamUsage, TokenUsage, usageCountingStream, usageIn, usageOf, withStreamUsage } from './gateway.usage';
+import { PassThrough } from 'node:stream';
+import { StreamUsage, TokenUsage, meteredStream, usageIn, usageOf, withStreamUsage } from './gateway.usage';
 
 /** An OpenAI chat completion stream with `stream_options.include_usage`, as its bytes. */
 const chunk = (body: object) => `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', model: 'm', ...body })}\n\n`;
@@ -99,70 +100,89 @@ describe('usageIn and usageOf: the usage of a JSON answer', () => {
   });
 });
 
-describe('usageCountingStream: an SSE answer on its way to the client', () => {
+describe('meteredStream: an upstream SSE answer on its way to the client', () => {
+  const metered = (charge: (usage: TokenUsage) => Promise<void>, upstreamErrors: Error[] = []) => {
+    const upstream = new PassThrough();
+    return { upstream, out: meteredStream(upstream, charge, (error) => upstreamErrors.push(error)) };
+  };
+
   it('passes every piece on unchanged as it arrives, before the answer has ended', async () => {
     const charged: TokenUsage[] = [];
-    const stream = usageCountingStream(async (usage) => void charged.push(usage));
+    const { upstream, out } = metered(async (usage) => void charged.push(usage));
     const first = OPENAI_STREAM.subarray(0, 40);
-    stream.write(first);
-    const [out] = (await once(stream, 'data')) as [Buffer];
-    expect(out.equals(first)).toBe(true);
+    upstream.write(first);
+    const [piece] = (await once(out, 'data')) as [Buffer];
+    expect(piece.equals(first)).toBe(true);
     expect(charged).toEqual([]);
-    const received: Buffer[] = [out];
-    stream.on('data', (piece: Buffer) => received.push(piece));
-    stream.end(OPENAI_STREAM.subarray(40));
-    await once(stream, 'end');
+    const received: Buffer[] = [piece];
+    out.on('data', (more: Buffer) => received.push(more));
+    upstream.end(OPENAI_STREAM.subarray(40));
+    await once(out, 'end');
     expect(Buffer.concat(received).equals(OPENAI_STREAM)).toBe(true);
     expect(charged).toEqual([{ promptTokens: 7, completionTokens: 25 }]);
   });
 
   it('ends only once the charge has completed', async () => {
     const order: string[] = [];
-    const stream = usageCountingStream(async () => {
+    const { upstream, out } = metered(async () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       order.push('charged');
     });
-    stream.on('data', () => undefined);
-    stream.on('end', () => order.push('end'));
-    stream.end(OPENAI_STREAM);
-    await once(stream, 'close');
+    out.on('data', () => undefined);
+    out.on('end', () => order.push('end'));
+    upstream.end(OPENAI_STREAM);
+    await once(out, 'close');
     expect(order).toEqual(['charged', 'end']);
   });
 
   it('charges nothing for an answer without usage', async () => {
     const charged: TokenUsage[] = [];
-    const stream = usageCountingStream(async (usage) => void charged.push(usage));
-    stream.resume();
-    stream.end(Buffer.from(chunk({ choices: [{ index: 0, delta: { content: 'hi' } }] }) + 'data: [DONE]\n\n'));
-    await once(stream, 'end');
+    const { upstream, out } = metered(async (usage) => void charged.push(usage));
+    out.resume();
+    upstream.end(Buffer.from(chunk({ choices: [{ index: 0, delta: { content: 'hi' } }] }) + 'data: [DONE]\n\n'));
+    await once(out, 'end');
     expect(charged).toEqual([]);
   });
 
-  it('destroyed mid-stream (the client left), charges the usage read so far, once; nothing when none was read', async () => {
+  it('a client that leaves mid-answer is still charged: the upstream is read on to its end, once', async () => {
     const charged: TokenUsage[] = [];
-    const stream = usageCountingStream(async (usage) => void charged.push(usage));
-    stream.resume();
-    stream.write(Buffer.from(chunk({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 8 } })));
+    const { upstream, out } = metered(async (usage) => void charged.push(usage));
+    out.resume();
+    upstream.write(OPENAI_STREAM.subarray(0, 60));
     await new Promise((resolve) => setImmediate(resolve));
-    stream.destroy();
-    await once(stream, 'close');
-    expect(charged).toEqual([{ promptTokens: 4, completionTokens: 8 }]);
+    out.destroy(); // the client went away
+    await once(out, 'close');
+    expect(upstream.destroyed).toBe(false);
+    expect(charged).toEqual([]);
+    // The usage chunk comes after the client left, cut in two.
+    upstream.write(OPENAI_STREAM.subarray(60, 200));
+    upstream.end(OPENAI_STREAM.subarray(200));
+    await once(upstream, 'end');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(charged).toEqual([{ promptTokens: 7, completionTokens: 25 }]);
+  });
 
-    const early = usageCountingStream(async (usage) => void charged.push(usage));
-    early.resume();
-    early.write(OPENAI_STREAM.subarray(0, 100));
-    early.destroy(new Error('upstream reset'));
-    await once(early, 'error');
-    expect(charged).toHaveLength(1);
+  it('an upstream that fails mid-answer: the usage read so far is charged, the stream errors, and the failure is told', async () => {
+    const charged: TokenUsage[] = [];
+    const errors: Error[] = [];
+    const { upstream, out } = metered(async (usage) => void charged.push(usage), errors);
+    out.resume();
+    upstream.write(Buffer.from(chunk({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 8 } })));
+    await new Promise((resolve) => setImmediate(resolve));
+    upstream.destroy(new Error('upstream reset'));
+    const [error] = (await once(out, 'error')) as [Error];
+    expect(error.message).toBe('upstream reset');
+    expect(errors.map((e) => e.message)).toEqual(['upstream reset']);
+    expect(charged).toEqual([{ promptTokens: 4, completionTokens: 8 }]);
   });
 
   it('a failed charge at the end errors the stream (the gateway catches and logs its own)', async () => {
-    const stream = usageCountingStream(async () => {
+    const { upstream, out } = metered(async () => {
       throw new Error('limiter down');
     });
-    stream.resume();
-    stream.end(OPENAI_STREAM);
-    const [error] = (await once(stream, 'error')) as [Error];
+    out.resume();
+    upstream.end(OPENAI_STREAM);
+    const [error] = (await once(out, 'error')) as [Error];
     expect(error.message).toBe('limiter down');
   });
 });

@@ -1,5 +1,5 @@
 import { EventSourceParser, createParser } from 'eventsource-parser';
-import { Transform, TransformCallback } from 'node:stream';
+import { Readable, Transform, TransformCallback } from 'node:stream';
 
 /** The tokens one upstream answer used, as OpenAI's `usage` reports them: whole tokens, 0 when not reported. */
 export interface TokenUsage {
@@ -103,33 +103,52 @@ export class StreamUsage {
 }
 
 /**
- * A pass-through for an SSE answer on its way to the client: each piece goes on unchanged as it
- * arrives (nothing is held back), and is read for usage (StreamUsage). When the answer has ended,
- * `charge(usage)` is awaited before the end is passed on, so that a client that calls again once it
- * has read the whole answer finds the tokens charged. Destroyed before the end (the client went away,
- * the upstream failed): the usage read so far, if any, is charged without waiting. `charge` is called
- * at most once and only with a usage; it should not reject (a rejection at the end errors the stream).
+ * An upstream SSE answer on its way to the client: each piece goes on unchanged as it arrives
+ * (nothing is held back, and the client's pace holds the upstream back), and is read for usage
+ * (StreamUsage). When the upstream has ended, `charge(usage)` is awaited before the end is passed on,
+ * so that a client that calls again once it has read the whole answer finds the tokens charged.
+ *
+ * A client that leaves before the end does not end the count: the rest of the upstream answer is read
+ * (and dropped) to its end, and its usage charged then. OpenAI reports usage in the last chunk only, so
+ * a client could otherwise read an answer, leave before that chunk and never be charged. The upstream's
+ * silence is bounded by undici's bodyTimeout (300 s between pieces). An upstream that fails mid-answer
+ * charges the usage read so far, if any, and errors the stream (`onUpstreamError` is told).
+ * `charge` is called at most once and only with a usage; it should not reject.
  */
-export function usageCountingStream(charge: (usage: TokenUsage) => Promise<void>): Transform {
+export function meteredStream(upstream: Readable, charge: (usage: TokenUsage) => Promise<void>, onUpstreamError: (error: Error) => void): Readable {
   const reader = new StreamUsage();
   let charged = false;
+  let ended = false;
   const chargeOnce = (): Promise<void> => {
     const usage = reader.usage;
     if (charged || usage === null) return Promise.resolve();
     charged = true;
     return charge(usage);
   };
-  return new Transform({
+  const out = new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
       reader.feed(chunk);
       done(null, chunk);
     },
     flush(done: TransformCallback) {
+      ended = true;
       chargeOnce().then(() => done(), done);
     },
-    destroy(error: Error | null, done: (error: Error | null) => void) {
-      chargeOnce().catch(() => undefined);
-      done(error);
-    },
   });
+  upstream.once('error', (error: Error) => {
+    chargeOnce().catch(() => undefined);
+    onUpstreamError(error);
+    out.destroy(error);
+  });
+  out.once('close', () => {
+    if (ended) return;
+    // The client left (or the upstream failed) before the end: what is left upstream is read for its usage.
+    upstream.unpipe(out);
+    if (upstream.destroyed || upstream.readableEnded) return void chargeOnce().catch(() => undefined);
+    upstream.on('data', (chunk: Buffer) => reader.feed(chunk));
+    upstream.once('end', () => void chargeOnce().catch(() => undefined));
+    upstream.resume();
+  });
+  upstream.pipe(out);
+  return out;
 }
