@@ -147,13 +147,18 @@ export interface GatewayRig {
 }
 
 /**
- * Starts a service (feed heartbeat 200 ms), an upstream that reports `usage` per answer, and `count`
- * reference gateways on them. Each gateway gets the service's URL, a gateway token, the upstream, a
- * 1.5 s feed-silence bound, and `env` on top. The caller kills the gateways and the service, and
- * closes the upstream.
+ * Starts a service (feed heartbeat 200 ms, `serviceEnv` on top), an upstream that reports `usage` per
+ * answer, and `count` reference gateways on them. Each gateway gets the service's URL, a gateway token,
+ * the upstream, a 1.5 s feed-silence bound, and `env` on top. The caller kills the gateways and the
+ * service, and closes the upstream.
  */
-export async function startGatewayRig(count: number, env: NodeJS.ProcessEnv, usage?: { prompt_tokens: number; completion_tokens: number }): Promise<GatewayRig> {
-  const service = await startService({ env: { REVOCATION_HEARTBEAT_MS: '200' } });
+export async function startGatewayRig(
+  count: number,
+  env: NodeJS.ProcessEnv,
+  usage?: { prompt_tokens: number; completion_tokens: number },
+  serviceEnv: NodeJS.ProcessEnv = {},
+): Promise<GatewayRig> {
+  const service = await startService({ env: { REVOCATION_HEARTBEAT_MS: '200', ...serviceEnv } });
   const upstream = await startUpstream(usage);
   const gatewayEnv = {
     KEY_SERVICE_URL: service.baseUrl,
