@@ -67,3 +67,24 @@ describe('VerificationCache', () => {
     expect(cache.get('h', { model: 'm', batch: true }, 1)).toMatchObject({ code: 'NOT_FOUND' });
   });
 });
+
+describe('VerificationCache and a spent quota', () => {
+  const spent = (resetsAt: string | null): VerifyAnswer => ({ valid: false, code: 'USAGE_EXCEEDED', keyUuid: 'k', teamId: 't', resetsAt, source: 'service' });
+
+  it("drops a cached USAGE_EXCEEDED at its resets_at, so the next call asks the service, before the feed's quota_reset or the TTL", () => {
+    const cache = new VerificationCache({ validTtlMs: 10_000, invalidTtlMs: 30_000, maxEntries: 10 });
+    cache.put('h', target, spent(new Date(5_000).toISOString()), cache.generation, 1_000);
+    expect(cache.get('h', target, 4_999)).toMatchObject({ valid: false, code: 'USAGE_EXCEEDED' });
+    expect(cache.get('h', target, 5_000)).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
+  it('keeps for its TTL a denial stored after its resets_at (the gateway ahead of the service), and one that never resets', () => {
+    const cache = new VerificationCache({ validTtlMs: 10_000, invalidTtlMs: 30_000, maxEntries: 10 });
+    cache.put('late', target, spent(new Date(5_000).toISOString()), cache.generation, 5_100);
+    expect(cache.get('late', target, 6_000)).toMatchObject({ code: 'USAGE_EXCEEDED' });
+    expect(cache.get('late', target, 35_101)).toBeUndefined();
+    cache.put('never', target, spent(null), cache.generation, 0);
+    expect(cache.get('never', target, 29_000)).toMatchObject({ code: 'USAGE_EXCEEDED' });
+  });
+});

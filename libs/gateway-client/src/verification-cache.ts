@@ -12,6 +12,11 @@ interface Entry {
   readonly expiresAtMs: number;
   /** From the answer's secret_ends_at (a regenerate's overlap): after it, the secret is NOT_FOUND without a call. */
   readonly secretEndsAtMs: number;
+  /**
+   * From a USAGE_EXCEEDED answer's resets_at: an answer stored before it is dropped at it, so the next
+   * call asks the service again, without waiting for the quota_reset feed record or the answer's TTL.
+   */
+  readonly resetsAtMs: number;
 }
 
 /** Answers kept per secret; a gateway asks about few targets per secret. */
@@ -53,7 +58,8 @@ export class VerificationCache {
     for (let i = 0; i < forHash.length; i++) {
       const entry = forHash[i];
       if (!sameTarget(entry, target)) continue;
-      if (now - entry.storedAt > entry.ttlMs) {
+      // A denial stored after its resets_at (the gateway's clock behind the service's) lives its TTL.
+      if (now - entry.storedAt > entry.ttlMs || (now >= entry.resetsAtMs && entry.storedAt < entry.resetsAtMs)) {
         this.dropAt(hash, forHash, i);
         return undefined;
       }
@@ -85,6 +91,7 @@ export class VerificationCache {
       ttlMs: answer.valid ? this.options.validTtlMs : this.options.invalidTtlMs,
       expiresAtMs: answer.expiresAt ? Date.parse(answer.expiresAt) : Number.POSITIVE_INFINITY,
       secretEndsAtMs: answer.secretEndsAt ? Date.parse(answer.secretEndsAt) : Number.POSITIVE_INFINITY,
+      resetsAtMs: answer.code === 'USAGE_EXCEEDED' && answer.resetsAt ? Date.parse(answer.resetsAt) : Number.POSITIVE_INFINITY,
     });
     this.entries++;
   }
