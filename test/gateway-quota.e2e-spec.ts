@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { GatewayProcess, Upstream, eventually, startGateway, startGatewayRig, startUpstream } from './support/gateway-process';
+import { GatewayProcess, Upstream, eventually, rigGatewayEnv, startGateway, startGatewayRig, startUpstream } from './support/gateway-process';
 import { LossyProxy, startLossyProxy } from './support/lossy-proxy';
 import { ServiceProcess, api, startService } from './support/service-process';
 
@@ -103,10 +103,12 @@ describe('a daily request quota through two reference gateways, across 00:00 UTC
       expect(at! - midnight).toBeLessThan(RESET_BOUND_MS);
     }
 
-    // The key's history: spent for 2026-12-31, reset by the scheduler just after midnight.
-    const history = await api(service.baseUrl, 'GET', `/v1/audit/keys/${key.uuid}/events`, owner);
-    expect(history.status).toBe(200);
-    const events = history.body.events as Array<{ type: string; data: any; metadata: any; recorded_at: string }>;
+    // The key's history: spent for 2026-12-31, reset by the scheduler just after midnight. The gateways
+    // may admit before the scheduler has run (a cached denial is dropped at its resets_at, and the
+    // service admits from that instant), so the reset is waited for.
+    const history = async () => (await api(service.baseUrl, 'GET', `/v1/audit/keys/${key.uuid}/events`, owner)).body.events as Array<{ type: string; data: any; metadata: any; recorded_at: string }>;
+    await eventually(async () => (await history()).length === 3, RESET_BOUND_MS, 'the scheduler\'s ModelAccessKeyQuotaReset');
+    const events = await history();
     expect(events.map((e) => e.type)).toEqual(['ModelAccessKeyCreated', 'ModelAccessKeyQuotaExhausted', 'ModelAccessKeyQuotaReset']);
     const [, exhausted, reset] = events;
     expect(exhausted.data).toMatchObject({ periodStart: '2026-12-31T00:00:00.000Z', resetsAt: '2027-01-01T00:00:00.000Z', requests: 3 });
@@ -146,14 +148,7 @@ describe('a usage report whose answer is lost, through a reference gateway', () 
     proxy = await startLossyProxy(service.baseUrl);
     upstream = await startUpstream(USAGE);
     owner = service.token('team-1', 'u1', 'owner');
-    gateway = await startGateway({
-      KEY_SERVICE_URL: proxy.url,
-      GATEWAY_TOKEN: service.token('platform', 'gw', 'gateway'),
-      UPSTREAM_URL: upstream.url,
-      FEED_MAX_SILENCE_MS: '1500',
-      RATE_LIMIT_REDIS_URL: '',
-      GATEWAY_USAGE_REPORT_MS: '200',
-    });
+    gateway = await startGateway(rigGatewayEnv(service, upstream, { KEY_SERVICE_URL: proxy.url, RATE_LIMIT_REDIS_URL: '', GATEWAY_USAGE_REPORT_MS: '200' }));
   });
   afterAll(async () => {
     await gateway?.kill();

@@ -1,5 +1,5 @@
 import { createParser } from 'eventsource-parser';
-import { GatewayProcess, STREAM_EVENT_GAP_MS, Upstream, eventually, startGateway, startGatewayRig } from './support/gateway-process';
+import { GatewayProcess, STREAM_EVENT_GAP_MS, Upstream, eventually, rigGatewayEnv, startGateway, startGatewayRig } from './support/gateway-process';
 import { ServiceProcess, api } from './support/service-process';
 
 const KEYS = '/v2/gen-ai/models/api_keys';
@@ -63,14 +63,7 @@ describe('the reference gateway charges the tokens of streamed answers', () => {
 
   beforeAll(async () => {
     ({ service, upstream, gateways: [gateway], owner } = await startGatewayRig(1, { RATE_LIMIT_REDIS_URL: '', GATEWAY_USAGE_REPORT_MS: '0' }, { prompt_tokens: 12, completion_tokens: 30 }));
-    reporting = await startGateway({
-      KEY_SERVICE_URL: service.baseUrl,
-      GATEWAY_TOKEN: service.token('platform', 'gw', 'gateway'),
-      UPSTREAM_URL: upstream.url,
-      FEED_MAX_SILENCE_MS: '1500',
-      RATE_LIMIT_REDIS_URL: '',
-      GATEWAY_USAGE_REPORT_MS: '200',
-    });
+    reporting = await startGateway(rigGatewayEnv(service, upstream, { RATE_LIMIT_REDIS_URL: '', GATEWAY_USAGE_REPORT_MS: '200' }));
   });
   afterAll(async () => {
     await gateway?.kill();

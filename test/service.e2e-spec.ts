@@ -48,6 +48,7 @@ describe('the started service (end to end)', () => {
         `${KEYS}/{uuid}/limits`,
         '/v1/usage',
         '/v1/usage/keys/{uuid}',
+        '/v1/usage/provider-keys/{uuid}',
         '/v1/keys/verify',
         '/v1/revocations',
         '/v1/revocations/stream',

@@ -147,9 +147,23 @@ export interface GatewayRig {
 }
 
 /**
+ * A reference gateway's environment in front of `service` and `upstream`: the service's URL (or
+ * `env.KEY_SERVICE_URL`, e.g. a proxy's), a gateway token, the upstream, a 1.5 s feed-silence bound,
+ * and `env` on top.
+ */
+export function rigGatewayEnv(service: ServiceProcess, upstream: Upstream, env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    KEY_SERVICE_URL: service.baseUrl,
+    GATEWAY_TOKEN: service.token('platform', 'gw', 'gateway'),
+    UPSTREAM_URL: upstream.url,
+    FEED_MAX_SILENCE_MS: '1500',
+    ...env,
+  };
+}
+
+/**
  * Starts a service (feed heartbeat 200 ms, `serviceEnv` on top), an upstream that reports `usage` per
- * answer, and `count` reference gateways on them. Each gateway gets the service's URL, a gateway token,
- * the upstream, a 1.5 s feed-silence bound, and `env` on top. The caller kills the gateways and the
+ * answer, and `count` reference gateways on them, each with rigGatewayEnv(service, upstream, env). The caller kills the gateways and the
  * service, and closes the upstream.
  */
 export async function startGatewayRig(
@@ -160,13 +174,7 @@ export async function startGatewayRig(
 ): Promise<GatewayRig> {
   const service = await startService({ env: { REVOCATION_HEARTBEAT_MS: '200', ...serviceEnv } });
   const upstream = await startUpstream(usage);
-  const gatewayEnv = {
-    KEY_SERVICE_URL: service.baseUrl,
-    GATEWAY_TOKEN: service.token('platform', 'gw', 'gateway'),
-    UPSTREAM_URL: upstream.url,
-    FEED_MAX_SILENCE_MS: '1500',
-    ...env,
-  };
+  const gatewayEnv = rigGatewayEnv(service, upstream, env);
   const gateways = await Promise.all(Array.from({ length: count }, () => startGateway(gatewayEnv)));
   return { service, upstream, gateways, owner: service.token('team-1', 'u1', 'owner') };
 }

@@ -16,6 +16,7 @@ interface ProviderKeyReadsBucket {
 }
 
 /** What a usage read needs of a key's view row (deleted keys included). */
+const KEY_COLUMNS = 'key_uuid, team_id, created_by, legacy, deleted_at';
 interface KeyRow {
   readonly key_uuid: string;
   readonly team_id: string;
@@ -32,18 +33,11 @@ interface KeyRow {
  */
 @Injectable()
 export class UsageReads {
-  private readonly selectKey: Database.Statement<[string], KeyRow>;
-  private readonly selectTeamKeys: Database.Statement<[string], KeyRow>;
-
   constructor(
     @Inject(USAGE_STORE) private readonly store: UsageStore,
     @Inject(READ_MODEL_DB) private readonly db: Database.Database,
     @Inject(CLOCK) private readonly clock: Clock,
-  ) {
-    const columns = 'key_uuid, team_id, created_by, legacy, deleted_at';
-    this.selectKey = db.prepare(`SELECT ${columns} FROM key_views WHERE key_uuid = ?`);
-    this.selectTeamKeys = db.prepare(`SELECT ${columns} FROM key_views WHERE team_id = ?`);
-  }
+  ) {}
 
   /**
    * Throws DomainError KEY_NOT_FOUND for a key the caller may not see (another team's, or a member's
@@ -52,7 +46,7 @@ export class UsageReads {
    */
   async keyUsage(actor: Principal, uuid: string, query: UsageQueryRequest): Promise<KeyUsageResponse> {
     const range = this.range(query);
-    const row = this.selectKey.get(uuid);
+    const row = this.db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM key_views WHERE key_uuid = ?`).get(uuid);
     if (!row || !this.visible(actor, row)) throw new DomainError('KEY_NOT_FOUND', `key ${uuid} not found`);
     return this.usageOf(row, range);
   }
@@ -61,7 +55,8 @@ export class UsageReads {
     const range = this.range(query);
     // The team's keys come from the views (this instance's read-model database); their usage from the
     // usage store, which may be elsewhere (PostgreSQL), so the two are not joined in SQL.
-    const visible = new Map(this.selectTeamKeys.all(actor.teamId).filter((row) => this.visible(actor, row)).map((row) => [row.key_uuid, row]));
+    const teamKeys = this.db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM key_views WHERE team_id = ?`).all(actor.teamId);
+    const visible = new Map(teamKeys.filter((row) => this.visible(actor, row)).map((row) => [row.key_uuid, row]));
     const used = await this.store.keysUsedBetween([...visible.keys()], range.from, range.to);
     const keys = await Promise.all(used.map((keyUuid) => this.usageOf(visible.get(keyUuid)!, range)));
     return { from: range.from, to: range.to, granularity: range.granularity, keys };

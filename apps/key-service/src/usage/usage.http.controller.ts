@@ -24,17 +24,16 @@ export const MAX_GATEWAY_CLOCK_AHEAD_MS = 120_000;
 @AuthenticatedRoutes('usage', ['gateway'], 'Not a gateway token')
 @Controller('v1/usage')
 export class UsageHttpController {
-  private readonly selectKey: Database.Statement<[string], { known: 1 }>;
+  /** Prepared at the first report: the views' tables exist once the store has started, not at construction. */
+  private selectKey: Database.Statement<[string], { known: 1 }> | null = null;
 
   constructor(
     @Inject(USAGE_STORE) private readonly store: UsageStore,
     private readonly quotas: QuotaService,
     @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(READ_MODEL_DB) db: Database.Database,
+    @Inject(READ_MODEL_DB) private readonly db: Database.Database,
     @Inject(EVENT_STORE) private readonly events: EventStore,
-  ) {
-    this.selectKey = db.prepare('SELECT 1 AS known FROM key_views WHERE key_uuid = ?');
-  }
+  ) {}
 
   @Post()
   @HttpCode(200)
@@ -85,6 +84,7 @@ export class UsageHttpController {
    */
   private async unknownKeys(keyUuids: readonly string[]): Promise<string[]> {
     const unknown: string[] = [];
+    this.selectKey ??= this.db.prepare('SELECT 1 AS known FROM key_views WHERE key_uuid = ?');
     for (const keyUuid of new Set(keyUuids)) {
       if (this.selectKey.get(keyUuid)) continue;
       if ((await this.events.readStream(keyStreamId(keyUuid))).length === 0) unknown.push(keyUuid);
