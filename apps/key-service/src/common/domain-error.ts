@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'PROVIDER_KEY_REJECTED'
   | 'PROVIDER_UNREACHABLE'
   | 'USAGE_MINUTE_IN_FUTURE'
+  | 'USAGE_MINUTE_TOO_OLD'
   | 'STORE_UNAVAILABLE';
 
 export class DomainError extends Error {

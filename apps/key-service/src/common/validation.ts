@@ -10,11 +10,10 @@ export function validationFailure(errors: ValidationError[], parent = ''): Domai
   const first = errors[0];
   const field = parent ? `${parent}.${first.property}` : first.property;
   if (first.children && first.children.length > 0 && !first.constraints) return validationFailure(first.children, field);
-  const messages = Object.values(first.constraints ?? {});
+  // Each of the field's messages names it by its whole path ("records.0.requests must be ...; records.0.requests must not be ...").
+  const messages = Object.values(first.constraints ?? {}).map((m) => (m.startsWith(first.property) ? m.replace(first.property, field) : `${field}: ${m}`));
   const message = messages.length > 0 ? messages.join('; ') : `${field} is invalid`;
-  return new DomainError('VALIDATION_FAILED', message.startsWith(first.property) ? message.replace(first.property, field) : `${field}: ${message}`, {
-    field,
-  });
+  return new DomainError('VALIDATION_FAILED', message, { field });
 }
 
 export function createValidationPipe(): ValidationPipe {

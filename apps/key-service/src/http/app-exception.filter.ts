@@ -38,6 +38,7 @@ export function statusOf(code: ErrorCode): number {
     case 'NAME_NOT_ADDRESSABLE':
     case 'PROVIDER_KEY_REJECTED':
     case 'USAGE_MINUTE_IN_FUTURE':
+    case 'USAGE_MINUTE_TOO_OLD':
       return 422;
     case 'PROVIDER_UNREACHABLE':
       return 502;

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { EventStoreUnavailableError, redactUrl } from '@lib/event-store';
-import { KeyUsageTotals, SPAN_MINUTES, UsageBatch, UsageBucket, UsageGranularity, UsageRecord, UsageStore, rolledUp, toBuckets } from './usage-store.port';
+import { KeyUsageTotals, MAX_COUNTER, SPAN_MINUTES, UsageBatch, UsageBucket, UsageGranularity, UsageRecord, UsageStore, rolledUp, saturated, toBuckets } from './usage-store.port';
 
 // Byte order (COLLATE "C"), as SQLite compares: ISO minutes and uuids then sort as the instants and the hex do.
 const SCHEMA = `
@@ -10,6 +10,7 @@ const SCHEMA = `
     received_at TEXT   NOT NULL,
     PRIMARY KEY (gateway_id, sequence)
   );
+  CREATE INDEX IF NOT EXISTS usage_batches_by_received_at ON usage_batches (received_at);
   CREATE TABLE IF NOT EXISTS usage_minutes (
     key_uuid      TEXT COLLATE "C" NOT NULL,
     minute        TEXT COLLATE "C" NOT NULL,
@@ -35,9 +36,9 @@ const ADD_MINUTES = `
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::jsonb[], $8::int[])
   ON CONFLICT (key_uuid, minute, model) DO UPDATE SET
     span = GREATEST(u.span, excluded.span),
-    requests = u.requests + excluded.requests,
-    input_tokens = u.input_tokens + excluded.input_tokens,
-    output_tokens = u.output_tokens + excluded.output_tokens,
+    requests = LEAST(u.requests + excluded.requests, ${MAX_COUNTER}),
+    input_tokens = LEAST(u.input_tokens + excluded.input_tokens, ${MAX_COUNTER}),
+    output_tokens = LEAST(u.output_tokens + excluded.output_tokens, ${MAX_COUNTER}),
     denials = (
       SELECT COALESCE(jsonb_object_agg(code, total), '{}'::jsonb) FROM (
         SELECT code, SUM(n::bigint) AS total FROM (
@@ -143,7 +144,12 @@ export class PostgresUsageStore implements UsageStore {
          FROM usage_minutes WHERE key_uuid = $1 AND minute >= $2`,
       [keyUuid, since],
     );
-    return { requests: Number(rows[0]?.requests ?? 0), inputTokens: Number(rows[0]?.input ?? 0), outputTokens: Number(rows[0]?.output ?? 0) };
+    return { requests: saturated(rows[0]?.requests), inputTokens: saturated(rows[0]?.input), outputTokens: saturated(rows[0]?.output) };
+  }
+
+  async forgetBatches(receivedBefore: string): Promise<number> {
+    const { rowCount } = await this.pool.query('DELETE FROM usage_batches WHERE received_at < $1', [receivedBefore]);
+    return rowCount ?? 0;
   }
 
   async rollUp(granularity: 'hour' | 'day', before: string): Promise<number> {

@@ -1,5 +1,8 @@
 import type Database from 'better-sqlite3';
-import { KeyUsageTotals, SPAN_MINUTES, UsageBatch, UsageBucket, UsageGranularity, UsageStore, rolledUp, toBuckets } from './usage-store.port';
+import { KeyUsageTotals, MAX_COUNTER, SPAN_MINUTES, UsageBatch, UsageBucket, UsageGranularity, UsageStore, rolledUp, saturated, toBuckets } from './usage-store.port';
+
+/** The upsert's counters, added and saturated at MAX_COUNTER. */
+const ADD_COUNTERS = ['requests', 'input_tokens', 'output_tokens'].map((c) => `${c} = MIN(${c} + excluded.${c}, ${MAX_COUNTER})`).join(', ');
 
 /**
  * Usage in the read-model database (read-models.db), each instance's own: the embedded default. It sits
@@ -28,6 +31,7 @@ export class SqliteUsageStore implements UsageStore {
         received_at TEXT NOT NULL,
         PRIMARY KEY (gateway_id, sequence)
       );
+      CREATE INDEX IF NOT EXISTS usage_batches_by_received_at ON usage_batches (received_at);
       CREATE TABLE IF NOT EXISTS usage_minutes (
         key_uuid TEXT NOT NULL,
         minute TEXT NOT NULL,
@@ -48,13 +52,12 @@ export class SqliteUsageStore implements UsageStore {
     this.selectMinute = db.prepare('SELECT denials FROM usage_minutes WHERE key_uuid = ? AND minute = ? AND model = ?');
     this.addMinute = db.prepare(
       `INSERT INTO usage_minutes (key_uuid, minute, model, requests, input_tokens, output_tokens, denials) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(key_uuid, minute, model) DO UPDATE SET requests = requests + excluded.requests,
-         input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
-         denials = excluded.denials`,
+       ON CONFLICT(key_uuid, minute, model) DO UPDATE SET ${ADD_COUNTERS}, denials = excluded.denials`,
     );
     this.selectLastUsed = db.prepare('SELECT MAX(minute) AS minute FROM usage_minutes WHERE key_uuid = ? AND requests > 0');
     this.selectTotals = db.prepare(
-      'SELECT SUM(requests) AS requests, SUM(input_tokens) AS input, SUM(output_tokens) AS output FROM usage_minutes WHERE key_uuid = ? AND minute >= ?',
+      // TOTAL, not SUM: a float that cannot overflow (SUM of integers throws past 2^63).
+      'SELECT TOTAL(requests) AS requests, TOTAL(input_tokens) AS input, TOTAL(output_tokens) AS output FROM usage_minutes WHERE key_uuid = ? AND minute >= ?',
     );
     this.selectSeries = db.prepare(
       'SELECT minute, requests, input_tokens, output_tokens, denials FROM usage_minutes WHERE key_uuid = ? AND minute >= ? AND minute < ? ORDER BY minute',
@@ -89,9 +92,7 @@ export class SqliteUsageStore implements UsageStore {
       // A bucket rolled up before may be there already (a late report came in since): added to it.
       const insert = db.prepare<[string, string, string, number, number, number, string, number]>(
         `INSERT INTO usage_minutes (key_uuid, minute, model, requests, input_tokens, output_tokens, denials, span) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(key_uuid, minute, model) DO UPDATE SET requests = requests + excluded.requests,
-           input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
-           denials = excluded.denials, span = MAX(span, excluded.span)`,
+         ON CONFLICT(key_uuid, minute, model) DO UPDATE SET ${ADD_COUNTERS}, denials = excluded.denials, span = MAX(span, excluded.span)`,
       );
       for (const g of groups) {
         const before = this.selectMinute.get(g.keyUuid, g.minute, g.model);
@@ -128,7 +129,11 @@ export class SqliteUsageStore implements UsageStore {
 
   async totalsSince(keyUuid: string, since: string): Promise<KeyUsageTotals> {
     const row = this.selectTotals.get(keyUuid, since);
-    return { requests: row?.requests ?? 0, inputTokens: row?.input ?? 0, outputTokens: row?.output ?? 0 };
+    return { requests: saturated(row?.requests), inputTokens: saturated(row?.input), outputTokens: saturated(row?.output) };
+  }
+
+  async forgetBatches(receivedBefore: string): Promise<number> {
+    return this.db.prepare('DELETE FROM usage_batches WHERE received_at < ?').run(receivedBefore).changes;
   }
 
   async keysUsedBetween(keyUuids: readonly string[], from: string, to: string): Promise<string[]> {

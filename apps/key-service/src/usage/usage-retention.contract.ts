@@ -10,11 +10,14 @@ import { UsageRetentionScheduler } from './usage-retention.scheduler';
  */
 export function describeUsageRetention(storeName: string, env: () => Promise<NodeJS.ProcessEnv>): void {
   describe(`usage retention (${storeName}): old minutes become hours, old hours become days, totals stay`, () => {
-    const clock = { now: () => new Date('2026-11-22T10:07:30.000Z') };
+    const NOW = '2026-11-22T10:07:30.000Z';
+    let now = NOW;
+    const clock = { now: () => new Date(now) };
     let t: TestApp;
     let owner: string;
     let gateway: string;
     beforeEach(async () => {
+      now = NOW;
       t = await startTestApp({ clock, env: { USAGE_RETENTION_DAYS: '1', USAGE_HOURLY_RETENTION_DAYS: '2', ...(await env()) } }, fs.mkdtempSync(path.join(os.tmpdir(), 'usage-retention-')));
       owner = t.token('team-1', '100', 'owner');
       gateway = t.token('platform', 'gw-1', 'gateway');
@@ -22,11 +25,15 @@ export function describeUsageRetention(storeName: string, env: () => Promise<Nod
     afterEach(() => t.close());
 
     let sequence = 0;
-    const report = async (keyUuid: string, minute: string, requests: number, model = 'm', denials = {}) =>
+    /** Reported 30 s after the minute, as a gateway would (usage more than 48 h old is refused); the clock is then NOW again. */
+    const report = async (keyUuid: string, minute: string, requests: number, model = 'm', denials = {}) => {
+      now = new Date(Date.parse(minute) + 30_000).toISOString();
       expect(
         (await t.call('POST', '/v1/usage', { token: gateway, body: { gateway_id: 'gw-r:1', sequence: ++sequence, records: [{ key_uuid: keyUuid, minute, model, requests, input_tokens: requests * 10, output_tokens: requests, denials }] } }))
           .status,
       ).toBe(200);
+      now = NOW;
+    };
     const series = async (uuid: string, granularity: string, from: string, to = '2026-11-23T00:00:00Z') =>
       (await t.call('GET', `/v1/usage/keys/${uuid}?from=${from}&to=${to}&granularity=${granularity}`, { token: owner })).body as {
         series: Array<{ start: string; requests: number; input_tokens: number; denials: Record<string, number> }>;
@@ -46,8 +53,9 @@ export function describeUsageRetention(storeName: string, env: () => Promise<Nod
       const usageBefore = (await t.call('GET', `${KEYS}/${key.uuid}`, { token: owner })).body.api_key_info;
 
       const retention = t.app.get(UsageRetentionScheduler);
-      expect(await retention.runOnce()).toEqual({ hour: 1, day: 1 }) // 5 minute rows into 4 hour rows; 3 of those into 2 day rows (2 models);
-      expect(await retention.runOnce()).toEqual({ hour: 0, day: 0 });
+      // 5 minute rows into 4 hour rows; 3 of those into 2 day rows (2 models); the 3 batches of 2026-11-19 are past the 48 h of batch marks.
+      expect(await retention.runOnce()).toEqual({ hour: 1, day: 1, batches: 3 });
+      expect(await retention.runOnce()).toEqual({ hour: 0, day: 0, batches: 0 });
 
       expect(await series(key.uuid, 'day', '2026-11-01T00:00:00Z')).toEqual(daysBefore);
       expect(daysBefore.totals).toMatchObject({ requests: 127, input_tokens: 1270, output_tokens: 127, denials: { RATE_LIMITED: 3 } });
@@ -63,8 +71,10 @@ export function describeUsageRetention(storeName: string, env: () => Promise<Nod
         ['2026-11-21T10:05:00.000Z', 32],
       ]);
 
-      // A late report for a minute already rolled up is added to its hour at the next run.
-      await report(key.uuid, '2026-11-21T08:30:00Z', 100);
+      // A late report for a minute already rolled up (sent now, 26 h after it) is added to its hour at the next run.
+      expect(
+        (await t.call('POST', '/v1/usage', { token: gateway, body: { gateway_id: 'gw-r:1', sequence: ++sequence, records: [{ key_uuid: key.uuid, minute: '2026-11-21T08:30:00Z', model: 'm', requests: 100, input_tokens: 1000, output_tokens: 100 }] } })).status,
+      ).toBe(200);
       await retention.runOnce();
       expect((await series(key.uuid, 'hour', '2026-11-21T08:00:00Z', '2026-11-21T09:00:00Z')).series).toEqual([
         { start: '2026-11-21T08:00:00.000Z', requests: 124, input_tokens: 1240, output_tokens: 124, denials: {} },

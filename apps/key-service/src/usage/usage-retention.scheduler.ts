@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { CLOCK, Clock } from '../common/clock';
 import { APP_CONFIG, AppConfig } from '../config/app.config';
-import { USAGE_STORE, UsageStore } from './usage-store.port';
+import { BATCH_MARK_RETENTION_MS, USAGE_STORE, UsageStore } from './usage-store.port';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
@@ -14,6 +14,7 @@ const RUN_EVERY_MS = HOUR_MS;
  * on whole hours and days, so every hour and day bucket, and every quota period (they start at 00:00
  * UTC), keeps its totals. Every instance runs it: with SQLite each has its own store, and in PostgreSQL
  * the rollup locks the table against concurrent writers, so a second instance finds nothing left to do.
+ * It also forgets the marks of batches received more than BATCH_MARK_RETENTION_MS (48 h) ago.
  */
 @Injectable()
 export class UsageRetentionScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -39,15 +40,16 @@ export class UsageRetentionScheduler implements OnApplicationBootstrap, OnApplic
     await this.running;
   }
 
-  /** One pass; returns the rows removed (net) by each rollup. */
-  async runOnce(): Promise<{ hour: number; day: number }> {
+  /** One pass; returns the rows removed (net) by each rollup, and the batch marks forgotten. */
+  async runOnce(): Promise<{ hour: number; day: number; batches: number }> {
     const now = this.clock.now().getTime();
     const { minuteDays, hourDays } = this.config.usageRetention;
     const hourCutoff = new Date(Math.floor((now - minuteDays * DAY_MS) / HOUR_MS) * HOUR_MS).toISOString();
     const dayCutoff = new Date(Math.floor((now - hourDays * DAY_MS) / DAY_MS) * DAY_MS).toISOString();
     const hour = await this.store.rollUp('hour', hourCutoff);
     const day = await this.store.rollUp('day', dayCutoff);
-    return { hour, day };
+    const batches = await this.store.forgetBatches(new Date(now - BATCH_MARK_RETENTION_MS).toISOString());
+    return { hour, day, batches };
   }
 
   private tick(): void {

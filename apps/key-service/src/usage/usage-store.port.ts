@@ -41,11 +41,28 @@ export interface UsageBucket {
   readonly denials: Readonly<Record<string, number>>;
 }
 
+/**
+ * The most a stored counter or a total holds (2^53 - 1, the largest integer a JSON number carries
+ * exactly): counters saturate there instead of overflowing the database's 64-bit integers, which a
+ * gateway reporting the largest counts (10^12 a record) over and over could otherwise make them do.
+ */
+export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
+
+/** A sum as read back from the store (a float from SQLite's TOTAL, a numeric string from PostgreSQL), at most MAX_COUNTER. */
+export const saturated = (value: number | string | null | undefined): number => Math.min(Number(value ?? 0), MAX_COUNTER);
+
 export interface KeyUsageTotals {
   readonly requests: number;
   readonly inputTokens: number;
   readonly outputTokens: number;
 }
+
+/**
+ * How long (ms) a batch's (gateway_id, sequence) mark is kept: 48 h. A gateway retries a batch whose
+ * answer it did not get until the service takes it; one still unanswered after this long (a service
+ * unreachable for two days) is past what the marks can tell apart, and its records are refused as too old.
+ */
+export const BATCH_MARK_RETENTION_MS = 48 * 3_600_000;
 
 /** The UsageStore of the process: PostgreSQL with EVENT_STORE=postgres, else a table in read-models.db. */
 export const USAGE_STORE = Symbol('USAGE_STORE');
@@ -77,6 +94,12 @@ export interface UsageStore {
    * rows. Totals over whole buckets stay the same. Returns how many rows were removed net.
    */
   rollUp(granularity: 'hour' | 'day', before: string): Promise<number>;
+  /**
+   * Forgets the marks of batches received before `receivedBefore` (ISO): a retry of one of them would
+   * be counted again, so the controller refuses records older than the marks are kept
+   * (BATCH_MARK_RETENTION_MS). Returns how many marks were removed.
+   */
+  forgetBatches(receivedBefore: string): Promise<number>;
   /** Which of these keys have usage from `from` (inclusive) to `to` (exclusive), sorted. */
   keysUsedBetween(keyUuids: readonly string[], from: string, to: string): Promise<string[]>;
   close(): Promise<void>;

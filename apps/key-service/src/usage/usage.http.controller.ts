@@ -7,7 +7,7 @@ import { CLOCK, Clock } from '../common/clock';
 import { DomainError } from '../common/domain-error';
 import { AuthenticatedRoutes } from '../http/authenticated-routes';
 import { UsageReportRequest, UsageReportResponse } from './usage-report.request.dto';
-import { USAGE_DENIAL_CODES, USAGE_STORE, UsageRecord, UsageStore } from './usage-store.port';
+import { BATCH_MARK_RETENTION_MS, USAGE_DENIAL_CODES, USAGE_STORE, UsageRecord, UsageStore } from './usage-store.port';
 import { QuotaService } from './quota.service';
 import { RequestContext } from '../common/request-context';
 import { HttpRequestContext } from '../http/request-context.decorator';
@@ -41,12 +41,28 @@ export class UsageHttpController {
     summary: 'A gateway reports usage: per key, minute and model, requests, input and output tokens and denials by code. A batch is counted once per gateway_id and sequence',
   })
   @ApiOkResponse({ type: UsageReportResponse })
-  @ApiResponse({ status: 422, type: ErrorResponse, description: "A record's minute is more than 120 s ahead of the service's clock; nothing of the batch is counted" })
+  @ApiResponse({
+    status: 422,
+    type: ErrorResponse,
+    description: "A record's minute is more than 120 s ahead of the service's clock (USAGE_MINUTE_IN_FUTURE) or more than 48 h behind it (USAGE_MINUTE_TOO_OLD); nothing of the batch is counted",
+  })
   async report(@Body() body: UsageReportRequest, @HttpRequestContext() context: RequestContext): Promise<UsageReportResponse> {
     const latest = this.clock.now().getTime() + MAX_GATEWAY_CLOCK_AHEAD_MS;
+    const earliest = this.clock.now().getTime() - BATCH_MARK_RETENTION_MS;
     const records = body.records.map((record, index): UsageRecord => {
       const minute = Date.parse(record.minute);
-      if (Number.isNaN(minute)) throw new DomainError('VALIDATION_FAILED', `records.${index}.minute is not a date`, { field: `records.${index}.minute` });
+      // The pattern allows day 31 of any month: a date that does not exist (2026-02-30) would be read as another.
+      if (Number.isNaN(minute) || new Date(minute).toISOString().slice(0, 16) !== record.minute.slice(0, 16)) {
+        throw new DomainError('VALIDATION_FAILED', `records.${index}.minute ${record.minute} is not a date`, { field: `records.${index}.minute` });
+      }
+      // A batch older than its mark is kept could be a retry of one counted before: refused, batch and all.
+      if (minute < earliest) {
+        throw new DomainError(
+          'USAGE_MINUTE_TOO_OLD',
+          `records.${index}.minute ${record.minute} is more than ${BATCH_MARK_RETENTION_MS / 3_600_000} h before the service's clock: usage that old is not taken`,
+          { field: `records.${index}.minute` },
+        );
+      }
       // A minute ahead of the service's clock would count against every quota period up to it: refused, batch and all.
       if (minute > latest) {
         throw new DomainError(

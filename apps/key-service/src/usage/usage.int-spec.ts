@@ -1,4 +1,5 @@
 import { KEYS, TestApp, startTestApp } from '../../../../test/support/test-app';
+import { READ_MODEL_DB } from '../read-side/read-model.database';
 
 describe('usage reports (POST /v1/usage) and what api_key_info shows of them', () => {
   let t: TestApp;
@@ -116,6 +117,40 @@ describe('usage reports (POST /v1/usage) and what api_key_info shows of them', (
     // The refused batch's sequence was not taken: sent again with a correct clock, it counts.
     expect((await report({ gateway_id: 'gw-a', sequence: 1, records: [{ ...record('2026-11-22T10:07:00Z'), requests: 2 }] })).body).toMatchObject({ counted: true });
     expect((await info(key.uuid)).usage).toMatchObject({ requests: 3 });
+  });
+
+  it('refuses a minute that does not exist (2026-02-30) with 400, and one more than 48 h old with 422 USAGE_MINUTE_TOO_OLD, counting nothing of the batch', async () => {
+    const key = await create();
+    const record = (minute: string) => ({ key_uuid: key.uuid, minute, requests: 1 });
+    const impossible = await report({ gateway_id: 'gw-a', sequence: 1, records: [record('2026-02-30T00:00:00Z')] });
+    expect(impossible.status).toBe(400);
+    expect(impossible.body.details).toEqual({ field: 'records.0.minute' });
+    const old = await report({ gateway_id: 'gw-a', sequence: 2, records: [record('2026-11-22T10:00:00Z'), record('2026-11-20T10:06:00Z')] });
+    expect(old.status).toBe(422);
+    expect(old.body).toMatchObject({ code: 'USAGE_MINUTE_TOO_OLD', details: { field: 'records.1.minute' } });
+    for (const minute of ['1970-01-01T00:00:00Z', '0001-01-01T00:00:00Z']) {
+      expect((await report({ gateway_id: 'gw-a', sequence: 3, records: [record(minute)] })).body.code).toBe('USAGE_MINUTE_TOO_OLD');
+    }
+    // Just inside the 48 h: taken.
+    expect((await report({ gateway_id: 'gw-a', sequence: 4, records: [record('2026-11-20T10:08:00Z')] })).body).toMatchObject({ counted: true, records: 1 });
+    expect((await info(key.uuid)).usage).toMatchObject({ requests: 1 });
+  });
+
+  it("a key missing from this instance's views but in the event log (a fleet's lag) is counted", async () => {
+    const key = await create();
+    t.app.get<import('better-sqlite3').Database>(READ_MODEL_DB).prepare('DELETE FROM key_views WHERE key_uuid = ?').run(key.uuid);
+    const answer = await report({ gateway_id: 'gw-a', sequence: 1, records: [{ key_uuid: key.uuid, minute: '2026-11-22T10:05:00Z', requests: 3 }] });
+    expect(answer.body).toEqual({ counted: true, records: 1, unknown_keys: [] });
+  });
+
+  it('counters saturate at 2^53 - 1 instead of overflowing: reads stay 200', async () => {
+    const key = await create();
+    const max = 1_000_000_000_000;
+    const records = Array.from({ length: 100 }, (_, i) => ({ key_uuid: key.uuid, minute: `2026-11-22T${String(8 + Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:00Z`, requests: max, input_tokens: max, output_tokens: max }));
+    for (let sequence = 1; sequence <= 100; sequence++) expect((await report({ gateway_id: 'gw-big', sequence, records })).status).toBe(200);
+    const shown = await info(key.uuid);
+    expect(shown.usage).toMatchObject({ requests: Number.MAX_SAFE_INTEGER, input_tokens: Number.MAX_SAFE_INTEGER, output_tokens: Number.MAX_SAFE_INTEGER });
+    expect((await t.call('GET', `/v1/usage/keys/${key.uuid}?from=2026-11-22T00:00:00Z`, { token: owner })).status).toBe(200);
   });
 
   it('refuses a batch of more than 100 records with 400 naming records', async () => {

@@ -48,8 +48,8 @@ describe('the usage store in PostgreSQL: two instances on one log count the same
 
   it('reports sent to A and to B add up, and both answer the same usage, last_used_at and series', async () => {
     const key = await create();
-    expect((await report(a, batch('gw-a:1', 1, key.uuid, 3, '2026-11-22T10:05:00Z'))).body).toEqual({ counted: true, records: 1 });
-    expect((await report(b, batch('gw-b:1', 1, key.uuid, 4, '2026-11-22T10:06:00Z'))).body).toEqual({ counted: true, records: 1 });
+    expect((await report(a, batch('gw-a:1', 1, key.uuid, 3, '2026-11-22T10:05:00Z'))).body).toEqual({ counted: true, records: 1, unknown_keys: [] });
+    expect((await report(b, batch('gw-b:1', 1, key.uuid, 4, '2026-11-22T10:06:00Z'))).body).toEqual({ counted: true, records: 1, unknown_keys: [] });
     expect((await report(b, batch('gw-b:1', 2, key.uuid, 5, '2026-11-22T10:06:00Z'))).body.counted).toBe(true);
     for (const t of [a, b]) {
       const shown = await info(t, key.uuid);

@@ -1,10 +1,10 @@
 import { ApiPropertyOptional, ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsObject, Max, Min, ValidateNested } from 'class-validator';
+import { IsIn, IsInt, IsObject, Max, Min, ValidateBy, ValidateNested } from 'class-validator';
 import { KeyLimits, MAX_LIMIT, QUOTA_PERIODS, QuotaPeriod, limitsFromWire } from '../domain/key-limits';
 import { Nullable, Optional } from '../shared/key-request.validators';
 
-/** A quota in a request: `period` and at least one of `requests` and `tokens` not null (400 naming `limits.quota` otherwise). */
+/** A quota in a request: `period` and at least one of `requests` and `tokens` not null (400 naming the quota by its path otherwise: `limits.quota` at create, `quota` in PUT .../limits). */
 export class KeyQuotaRequest {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_LIMIT, nullable: true, description: 'Requests per period; null: not limited' })
   @Optional()
@@ -52,6 +52,13 @@ export class KeyLimitsRequest {
   @Optional()
   @Nullable()
   @IsObject()
+  @ValidateBy({
+    name: 'quotaHasCount',
+    validator: {
+      validate: (value: unknown) => !value || typeof value !== 'object' || (value as KeyQuotaRequest).requests != null || (value as KeyQuotaRequest).tokens != null,
+      defaultMessage: () => 'quota must give requests, tokens or both',
+    },
+  })
   @ValidateNested()
   @Type(() => KeyQuotaRequest)
   quota?: KeyQuotaRequest | null;

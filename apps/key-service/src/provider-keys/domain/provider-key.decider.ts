@@ -118,7 +118,7 @@ function unlink(command: UnlinkAgent, state: ProviderKeyState): ProviderKeyEvent
 
 /** Only the agent platform links agents: role `service`, of the key's team; other teams' keys do not exist for it. */
 function agentPlatformKey(state: ProviderKeyState, actor: Principal, keyUuid: string, provider: Provider): ProviderKey {
-  if (actor.role !== 'service') throw new DomainError('FORBIDDEN', `role ${actor.role} cannot link agents; the agent platform (role service) does`);
+  if (actor.role !== 'service') throw new DomainError('FORBIDDEN', `role ${actor.role} cannot link or unlink agents; the agent platform (role service) does`);
   if (state.status !== 'active' || state.key.provider !== provider || state.key.teamId !== actor.teamId) {
     throw new DomainError('KEY_NOT_FOUND', `${provider} key ${keyUuid} not found`);
   }
