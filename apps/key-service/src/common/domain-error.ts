@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'PROVIDER_UNREACHABLE'
   | 'USAGE_MINUTE_IN_FUTURE'
   | 'USAGE_MINUTE_TOO_OLD'
+  | 'USAGE_BATCH_CONFLICT'
   | 'STORE_UNAVAILABLE';
 
 export class DomainError extends Error {

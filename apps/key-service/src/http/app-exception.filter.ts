@@ -27,6 +27,7 @@ export function statusOf(code: ErrorCode): number {
     case 'NAME_TAKEN':
     case 'KEY_EXPIRED':
     case 'DEPLOYMENT_LIMIT_REACHED':
+    case 'USAGE_BATCH_CONFLICT':
       return 409;
     case 'CONFIRMATION_MISMATCH':
       return 412;

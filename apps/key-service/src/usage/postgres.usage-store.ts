@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { EventStoreUnavailableError, redactUrl } from '@lib/event-store';
-import { KeyUsageTotals, MAX_COUNTER, SPAN_MINUTES, UsageBatch, UsageBucket, UsageGranularity, UsageRecord, UsageStore, rolledUp, saturated, toBuckets } from './usage-store.port';
+import { IngestOutcome, KeyUsageTotals, MAX_COUNTER, SPAN_MINUTES, UsageBatch, UsageBucket, UsageGranularity, UsageRecord, UsageStore, batchDigest, rolledUp, saturated, toBuckets } from './usage-store.port';
 
 // Byte order (COLLATE "C"), as SQLite compares: ISO minutes and uuids then sort as the instants and the hex do.
 const SCHEMA = `
@@ -11,6 +11,7 @@ const SCHEMA = `
     PRIMARY KEY (gateway_id, sequence)
   );
   CREATE INDEX IF NOT EXISTS usage_batches_by_received_at ON usage_batches (received_at);
+  ALTER TABLE usage_batches ADD COLUMN IF NOT EXISTS digest TEXT;
   CREATE TABLE IF NOT EXISTS usage_minutes (
     key_uuid      TEXT COLLATE "C" NOT NULL,
     minute        TEXT COLLATE "C" NOT NULL,
@@ -86,16 +87,22 @@ export class PostgresUsageStore implements UsageStore {
     return new PostgresUsageStore(pool);
   }
 
-  async ingest(batch: UsageBatch, receivedAt: string): Promise<boolean> {
+  async ingest(batch: UsageBatch, receivedAt: string): Promise<IngestOutcome> {
     const rows = mergeRecords(batch.records);
-    return this.inTransaction(async (client) => {
+    const digest = batchDigest(batch.records);
+    return this.inTransaction(async (client): Promise<IngestOutcome> => {
       // A retry racing its first attempt on another instance waits here on the key's index entry,
       // then finds it taken once the first commits.
       const marked = await client.query(
-        'INSERT INTO usage_batches (gateway_id, sequence, received_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-        [batch.gatewayId, batch.sequence, receivedAt],
+        'INSERT INTO usage_batches (gateway_id, sequence, received_at, digest) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+        [batch.gatewayId, batch.sequence, receivedAt, digest],
       );
-      if (marked.rowCount !== 1) return false;
+      if (marked.rowCount !== 1) {
+        // Marks made before the digest have none: a repeat of one of those is taken for a retry.
+        const { rows: found } = await client.query<{ digest: string | null }>('SELECT digest FROM usage_batches WHERE gateway_id = $1 AND sequence = $2', [batch.gatewayId, batch.sequence]);
+        const stored = found[0]?.digest ?? null;
+        return stored === null || stored === digest ? 'repeated' : 'conflict';
+      }
       if (rows.length > 0) {
         await client.query(ADD_MINUTES, [
           rows.map((r) => r.keyUuid),
@@ -108,7 +115,7 @@ export class PostgresUsageStore implements UsageStore {
           rows.map(() => 1),
         ]);
       }
-      return true;
+      return 'counted';
     });
   }
 

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { KeyUsageTotals, MAX_COUNTER, SPAN_MINUTES, UsageBatch, UsageBucket, UsageGranularity, UsageStore, rolledUp, saturated, toBuckets } from './usage-store.port';
+import { IngestOutcome, KeyUsageTotals, MAX_COUNTER, SPAN_MINUTES, UsageBatch, UsageBucket, UsageGranularity, UsageStore, batchDigest, rolledUp, saturated, toBuckets } from './usage-store.port';
 
 /** The upsert's counters, added and saturated at MAX_COUNTER. */
 const ADD_COUNTERS = ['requests', 'input_tokens', 'output_tokens'].map((c) => `${c} = MIN(${c} + excluded.${c}, ${MAX_COUNTER})`).join(', ');
@@ -10,7 +10,8 @@ const ADD_COUNTERS = ['requests', 'input_tokens', 'output_tokens'].map((c) => `$
  * The database handle belongs to the read side (StorageModule closes it).
  */
 export class SqliteUsageStore implements UsageStore {
-  private readonly markBatch: Database.Statement<[string, number, string]>;
+  private readonly markBatch: Database.Statement<[string, number, string, string]>;
+  private readonly selectBatch: Database.Statement<[string, number], { digest: string | null }>;
   private readonly selectMinute: Database.Statement<[string, string, string], { denials: string }>;
   private readonly addMinute: Database.Statement<[string, string, string, number, number, number, string]>;
   private readonly selectLastUsed: Database.Statement<[string], { minute: string | null }>;
@@ -20,7 +21,7 @@ export class SqliteUsageStore implements UsageStore {
     { minute: string; requests: number; input_tokens: number; output_tokens: number; denials: string }
   >;
   private readonly selectUsedKeys: Database.Statement<[string, string, string], { key_uuid: string }>;
-  private readonly ingestAll: (batch: UsageBatch, receivedAt: string) => boolean;
+  private readonly ingestAll: (batch: UsageBatch, receivedAt: string) => IngestOutcome;
   private readonly rollUpAll: (granularity: 'hour' | 'day', before: string) => number;
 
   constructor(private readonly db: Database.Database) {
@@ -48,7 +49,12 @@ export class SqliteUsageStore implements UsageStore {
     if (!(db.prepare('PRAGMA table_info(usage_minutes)').all() as Array<{ name: string }>).some((c) => c.name === 'span')) {
       db.exec('ALTER TABLE usage_minutes ADD COLUMN span INTEGER NOT NULL DEFAULT 1');
     }
-    this.markBatch = db.prepare('INSERT OR IGNORE INTO usage_batches VALUES (?, ?, ?)');
+    // Marks made before the digest have none: a repeat of one of those is taken for a retry.
+    if (!(db.prepare('PRAGMA table_info(usage_batches)').all() as Array<{ name: string }>).some((c) => c.name === 'digest')) {
+      db.exec('ALTER TABLE usage_batches ADD COLUMN digest TEXT');
+    }
+    this.markBatch = db.prepare('INSERT OR IGNORE INTO usage_batches (gateway_id, sequence, received_at, digest) VALUES (?, ?, ?, ?)');
+    this.selectBatch = db.prepare('SELECT digest FROM usage_batches WHERE gateway_id = ? AND sequence = ?');
     this.selectMinute = db.prepare('SELECT denials FROM usage_minutes WHERE key_uuid = ? AND minute = ? AND model = ?');
     this.addMinute = db.prepare(
       `INSERT INTO usage_minutes (key_uuid, minute, model, requests, input_tokens, output_tokens, denials) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -66,15 +72,19 @@ export class SqliteUsageStore implements UsageStore {
       `SELECT DISTINCT u.key_uuid FROM usage_minutes u JOIN json_each(?) k ON k.value = u.key_uuid
        WHERE u.minute >= ? AND u.minute < ? ORDER BY u.key_uuid`,
     );
-    this.ingestAll = db.transaction((batch: UsageBatch, receivedAt: string) => {
-      if (this.markBatch.run(batch.gatewayId, batch.sequence, receivedAt).changes === 0) return false;
+    this.ingestAll = db.transaction((batch: UsageBatch, receivedAt: string): IngestOutcome => {
+      const digest = batchDigest(batch.records);
+      if (this.markBatch.run(batch.gatewayId, batch.sequence, receivedAt, digest).changes === 0) {
+        const marked = this.selectBatch.get(batch.gatewayId, batch.sequence)?.digest ?? null;
+        return marked === null || marked === digest ? 'repeated' : 'conflict';
+      }
       for (const record of batch.records) {
         const before = this.selectMinute.get(record.keyUuid, record.minute, record.model);
         const denials: Record<string, number> = before ? (JSON.parse(before.denials) as Record<string, number>) : {};
         for (const [code, count] of Object.entries(record.denials)) if (count) denials[code] = (denials[code] ?? 0) + count;
         this.addMinute.run(record.keyUuid, record.minute, record.model, record.requests, record.inputTokens, record.outputTokens, JSON.stringify(denials));
       }
-      return true;
+      return 'counted';
     });
     this.rollUpAll = db.transaction((granularity: 'hour' | 'day', before: string) => {
       const span = SPAN_MINUTES[granularity];
@@ -108,7 +118,7 @@ export class SqliteUsageStore implements UsageStore {
     return this.rollUpAll(granularity, before);
   }
 
-  async ingest(batch: UsageBatch, receivedAt: string): Promise<boolean> {
+  async ingest(batch: UsageBatch, receivedAt: string): Promise<IngestOutcome> {
     return this.ingestAll(batch, receivedAt);
   }
 

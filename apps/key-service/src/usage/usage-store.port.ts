@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** Denial codes a usage record may count for a key (a denial that names no key, NOT_FOUND, has no record). */
 export const USAGE_DENIAL_CODES = [
   'EXPIRED',
@@ -20,6 +22,13 @@ export interface UsageRecord {
   readonly inputTokens: number;
   readonly outputTokens: number;
   readonly denials: Readonly<Partial<Record<UsageDenialCode, number>>>;
+}
+
+export type IngestOutcome = 'counted' | 'repeated' | 'conflict';
+
+/** The records' fingerprint (SHA-256, hex), stored with a batch's mark to tell a retry from a reused sequence. */
+export function batchDigest(records: readonly UsageRecord[]): string {
+  return createHash('sha256').update(JSON.stringify(records.map((r) => [r.keyUuid, r.minute, r.model, r.requests, r.inputTokens, r.outputTokens, r.denials]))).digest('hex');
 }
 
 export interface UsageBatch {
@@ -77,8 +86,12 @@ export const USAGE_STORE = Symbol('USAGE_STORE');
  * Minutes are ISO strings (`2026-11-22T10:07:00.000Z`): they sort as the instants do.
  */
 export interface UsageStore {
-  /** Adds a batch's counts; false (and nothing changed) when this gateway's batch was counted before. */
-  ingest(batch: UsageBatch, receivedAt: string): Promise<boolean>;
+  /**
+   * Adds a batch's counts: 'counted'; 'repeated' (nothing changed) when this gateway's batch was counted
+   * before with the same records (a retry); 'conflict' (nothing changed) when it was counted with other
+   * records: the gateway reused a sequence, a bug the caller reports.
+   */
+  ingest(batch: UsageBatch, receivedAt: string): Promise<IngestOutcome>;
   /**
    * The key's usage from `from` (inclusive) to `to` (exclusive), ISO instants, in buckets of
    * `granularity` (UTC), oldest first; buckets without traffic are left out.

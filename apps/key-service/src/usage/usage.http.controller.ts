@@ -41,6 +41,7 @@ export class UsageHttpController {
     summary: 'A gateway reports usage: per key, minute and model, requests, input and output tokens and denials by code. A batch is counted once per gateway_id and sequence',
   })
   @ApiOkResponse({ type: UsageReportResponse })
+  @ApiResponse({ status: 409, type: ErrorResponse, description: 'This gateway_id and sequence were counted before with other records (USAGE_BATCH_CONFLICT); nothing is counted' })
   @ApiResponse({
     status: 422,
     type: ErrorResponse,
@@ -85,7 +86,15 @@ export class UsageHttpController {
     });
     const unknown = await this.unknownKeys(records.map((r) => r.keyUuid));
     const known = unknown.length === 0 ? records : records.filter((r) => !unknown.includes(r.keyUuid));
-    const counted = await this.store.ingest({ gatewayId: body.gateway_id, sequence: body.sequence, records: known }, this.clock.now().toISOString());
+    const outcome = await this.store.ingest({ gatewayId: body.gateway_id, sequence: body.sequence, records: known }, this.clock.now().toISOString());
+    if (outcome === 'conflict') {
+      throw new DomainError(
+        'USAGE_BATCH_CONFLICT',
+        `gateway_id ${body.gateway_id} sequence ${body.sequence} was counted before with other records: a gateway numbers each batch once`,
+        { field: 'sequence' },
+      );
+    }
+    const counted = outcome === 'counted';
     // Answered once the spent quotas are recorded: their feed records are then on their way.
     if (counted) await this.quotas.check(known.map((r) => r.keyUuid), context.requestId);
     return { counted, records: known.length, unknown_keys: unknown };

@@ -61,6 +61,11 @@ describe('usage reports (POST /v1/usage) and what api_key_info shows of them', (
     expect((await report(batch)).body).toEqual({ counted: false, records: 1, unknown_keys: [] });
     expect((await report({ ...batch, sequence: 8 })).body.counted).toBe(true);
     expect((await info(key.uuid)).usage).toMatchObject({ requests: 20, tokens: 280 });
+    // The same sequence with other records is not a retry: 409 naming it, and nothing counted.
+    const reused = await report({ ...batch, records: [{ ...batch.records[0], requests: 11 }] });
+    expect(reused.status).toBe(409);
+    expect(reused.body).toMatchObject({ code: 'USAGE_BATCH_CONFLICT', details: { field: 'sequence' } });
+    expect((await info(key.uuid)).usage).toMatchObject({ requests: 20 });
   });
 
   it("records of a key the service never had are not counted and are named; a deleted key's are counted", async () => {

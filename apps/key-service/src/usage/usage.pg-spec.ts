@@ -69,6 +69,8 @@ describe('the usage store in PostgreSQL: two instances on one log count the same
     const key = await create();
     expect((await report(a, batch('gw-a:1', 7, key.uuid, 10))).body.counted).toBe(true);
     expect((await report(b, batch('gw-a:1', 7, key.uuid, 10))).body.counted).toBe(false);
+    // The same pair with other records, on the other instance: 409, nothing counted.
+    expect((await report(b, batch('gw-a:1', 7, key.uuid, 11))).body).toMatchObject({ code: 'USAGE_BATCH_CONFLICT' });
     const both = await Promise.all([report(a, batch('gw-a:1', 8, key.uuid, 5)), report(b, batch('gw-a:1', 8, key.uuid, 5))]);
     expect(both.map((res) => res.status)).toEqual([200, 200]);
     expect(both.map((res) => res.body.counted).sort()).toEqual([false, true]);
