@@ -107,6 +107,9 @@ describe('the gRPC API (a real @grpc/grpc-js client against the started service)
     expect(counts(viaGrpc.totals)).toEqual({ ...viaHttp.totals });
     const team = await call('GetTeamUsage', range);
     expect(team.keys.map((k: { key_uuid: string }) => k.key_uuid)).toEqual([key.uuid]);
+    expect(team).toMatchObject({ page: 1, pages: 1, total: 1 });
+    expect((await call('GetTeamUsage', { ...range, page: 2 })).keys ?? []).toEqual([]);
+    expect(await failure('GetTeamUsage', { ...range, per_page: 51 })).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, errorCode: 'VALIDATION_FAILED' });
     expect(await failure('GetKeyUsage', { uuid: key.uuid, granularity: 'week' })).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, errorCode: 'VALIDATION_FAILED' });
     expect((await failure('GetKeyUsage', { uuid: key.uuid }, metadataFor(service.token('team-2', '100', 'owner')))).code).toBe(grpc.status.NOT_FOUND);
     expect((await failure('GetTeamUsage', {}, metadataFor(gateway))).code).toBe(grpc.status.PERMISSION_DENIED);

@@ -1,8 +1,19 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn } from 'class-validator';
+import { IntegerField, MAX_PAGE } from '../common/bounds';
+import { Links, Meta } from '../keys/shared/api-key-info.response';
 import { INSTANT_SCHEMA, IsInstant, Optional } from '../keys/shared/key-request.validators';
 
 export const GRANULARITIES = ['minute', 'hour', 'day'] as const;
+
+/**
+ * The longest range (days) a read takes at each granularity: it bounds an answer's buckets per key
+ * (10,080 minutes; 9,600 hours; 36,600 days), since a range is walked whole. Longer: 400 naming `from`.
+ */
+export const MAX_RANGE_DAYS: Readonly<Record<(typeof GRANULARITIES)[number], number>> = { minute: 7, hour: 400, day: 36_600 };
+/** Keys per page of the team usage read: each carries its series. */
+export const TEAM_USAGE_DEFAULT_PER_PAGE = 20;
+export const TEAM_USAGE_MAX_PER_PAGE = 50;
 
 /** GET /v1/usage/keys/{uuid} and GET /v1/usage: a time range, and the buckets' size. */
 export class UsageQueryRequest {
@@ -16,10 +27,23 @@ export class UsageQueryRequest {
   @IsInstant()
   to?: string;
 
-  @ApiPropertyOptional({ enum: GRANULARITIES, default: 'hour', description: 'Bucket size, UTC; buckets without traffic are left out' })
+  @ApiPropertyOptional({
+    enum: GRANULARITIES,
+    default: 'hour',
+    description: 'Bucket size, UTC; buckets without traffic are left out. The range may be at most 7 days by minute, 400 by hour, 36,600 by day',
+  })
   @Optional()
   @IsIn(GRANULARITIES)
   granularity?: (typeof GRANULARITIES)[number];
+}
+
+/** GET /v1/usage: the range, and a page of the keys with usage in it (by key uuid). */
+export class TeamUsageQueryRequest extends UsageQueryRequest {
+  @IntegerField({ minimum: 1, maximum: MAX_PAGE, default: 1 })
+  page?: number;
+
+  @IntegerField({ minimum: 1, maximum: TEAM_USAGE_MAX_PER_PAGE, default: TEAM_USAGE_DEFAULT_PER_PAGE })
+  per_page?: number;
 }
 
 export class UsageBucketResponse {
@@ -45,7 +69,9 @@ export class TeamUsageResponse {
   @ApiProperty({ format: 'date-time' }) from!: string;
   @ApiProperty({ format: 'date-time' }) to!: string;
   @ApiProperty({ enum: GRANULARITIES }) granularity!: string;
-  @ApiProperty({ type: [KeyUsageResponse], description: 'Each key the caller may see that has usage in the range' }) keys!: KeyUsageResponse[];
+  @ApiProperty({ type: [KeyUsageResponse], description: 'The page of the keys the caller may see that have usage in the range, by key uuid' }) keys!: KeyUsageResponse[];
+  @ApiProperty({ type: Links }) links!: Links;
+  @ApiProperty({ type: Meta, description: 'total: keys with usage in the range' }) meta!: Meta;
 }
 
 /** A bucket of a provider key's plaintext reads (GET /v1/usage/provider-keys/{uuid}). */

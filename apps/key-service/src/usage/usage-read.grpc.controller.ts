@@ -5,7 +5,7 @@ import { validateInput } from '../common/validation';
 import { GrpcCall } from '../grpc/grpc-call';
 import { assertUuid } from '../keys/shared/key-request.validators';
 import { GRPC_SERVICE } from '../keys/shared/key-routes';
-import { UsageQueryRequest } from './usage-query.request.dto';
+import { TEAM_USAGE_DEFAULT_PER_PAGE, TeamUsageQueryRequest, UsageQueryRequest } from './usage-query.request.dto';
 import { UsageReads } from './usage-reads';
 
 /** proto3 optional strings: an absent one is left out, as a left-out query parameter over HTTP. */
@@ -14,12 +14,25 @@ interface UsageRangeMessage {
   from?: string;
   to?: string;
   granularity?: string;
+  page?: number;
+  per_page?: number;
 }
 
 const rangeOf = (message: UsageRangeMessage) =>
   validateInput(
     UsageQueryRequest,
     Object.fromEntries(Object.entries({ from: message.from, to: message.to, granularity: message.granularity }).filter(([, v]) => v !== undefined)),
+  );
+
+/** The range and the page; proto3's 0 (left out) is the default, as in ListKeys. */
+const teamRangeOf = (message: UsageRangeMessage) =>
+  validateInput(
+    TeamUsageQueryRequest,
+    Object.fromEntries(
+      Object.entries({ from: message.from, to: message.to, granularity: message.granularity, page: message.page || undefined, per_page: message.per_page || undefined }).filter(
+        ([, v]) => v !== undefined,
+      ),
+    ),
   );
 
 /**
@@ -45,6 +58,10 @@ export class UsageReadGrpcController {
   @GrpcMethod(GRPC_SERVICE, 'GetTeamUsage')
   async getTeamUsage(message: UsageRangeMessage, metadata: Metadata) {
     const actor = await this.grpc.principal(metadata);
-    return this.reads.teamUsage(actor, rangeOf(message));
+    const query = teamRangeOf(message);
+    const page = query.page ?? 1;
+    const perPage = query.per_page ?? TEAM_USAGE_DEFAULT_PER_PAGE;
+    const { total, ...usage } = await this.reads.teamUsage(actor, query, page, perPage);
+    return { ...usage, page, pages: Math.max(1, Math.ceil(total / perPage)), total };
   }
 }

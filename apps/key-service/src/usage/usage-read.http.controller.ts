@@ -1,18 +1,24 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Controller, Get, Inject, Query, Req } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../auth/auth.guard';
 import { Principal } from '../auth/principal';
 import { AuthenticatedRoutes } from '../http/authenticated-routes';
 import { ErrorResponse } from '../keys/shared/api-key-info.response';
 import { KeyUuidParam } from '../keys/shared/key-request.validators';
-import { KeyUsageResponse, ProviderKeyUsageResponse, TeamUsageResponse, UsageQueryRequest } from './usage-query.request.dto';
+import { KeyUsageResponse, ProviderKeyUsageResponse, TEAM_USAGE_DEFAULT_PER_PAGE, TeamUsageQueryRequest, TeamUsageResponse, UsageQueryRequest } from './usage-query.request.dto';
+import { linkBase, pageLinks } from '../keys/shared/page-links';
+import { APP_CONFIG, AppConfig } from '../config/app.config';
+import type { FastifyRequest } from 'fastify';
 import { UsageReads } from './usage-reads';
 
 /** The usage reads over HTTP (see UsageReads; gRPC: usage-read.grpc.controller.ts). */
 @AuthenticatedRoutes('usage', ['owner', 'member', 'auditor'])
 @Controller('v1/usage')
 export class UsageReadHttpController {
-  constructor(private readonly reads: UsageReads) {}
+  constructor(
+    private readonly reads: UsageReads,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   @Get('keys/:uuid')
   @ApiOperation({ summary: "One key's usage: requests, input and output tokens and denials by code, in buckets" })
@@ -31,9 +37,14 @@ export class UsageReadHttpController {
   }
 
   @Get()
-  @ApiOperation({ summary: "The team's usage per key (the keys the caller may see), with each key's series and totals" })
+  @ApiOperation({ summary: "The team's usage per key (the keys the caller may see), with each key's series and totals, paged by key" })
   @ApiOkResponse({ type: TeamUsageResponse })
-  teamUsage(@CurrentPrincipal() actor: Principal, @Query() query: UsageQueryRequest): Promise<TeamUsageResponse> {
-    return this.reads.teamUsage(actor, query);
+  async teamUsage(@CurrentPrincipal() actor: Principal, @Query() query: TeamUsageQueryRequest, @Req() request: FastifyRequest): Promise<TeamUsageResponse> {
+    const page = query.page ?? 1;
+    const perPage = query.per_page ?? TEAM_USAGE_DEFAULT_PER_PAGE;
+    const { total, ...usage } = await this.reads.teamUsage(actor, query, page, perPage);
+    // The links carry the range as answered (from and to resolved), so every page is of the same range.
+    const range = { from: usage.from, to: usage.to, granularity: usage.granularity };
+    return { ...usage, ...pageLinks(linkBase(this.config, request), 'v1/usage', page, perPage, total, range) };
   }
 }

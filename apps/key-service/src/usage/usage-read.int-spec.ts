@@ -62,7 +62,30 @@ describe('usage reads: GET /v1/usage/keys/{uuid} and GET /v1/usage', () => {
     expect((await get('granularity=week')).body.details).toEqual({ field: 'granularity' });
     expect((await get('from=yesterday')).body.details).toEqual({ field: 'from' });
     expect((await get('from=2026-11-22T12:00:00Z&to=2026-11-22T11:00:00Z')).body).toMatchObject({ series: [], totals: { requests: 0 } });
-    expect((await get('granularity=minute&from=2000-01-01')).status).toBe(200);
+    // The range is bounded by the granularity: 7 days by minute, 400 by hour, 36,600 by day.
+    const tooLong = await get('granularity=minute&from=2026-11-15T11:59:00Z&to=2026-11-22T12:00:00Z');
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body).toMatchObject({ details: { field: 'from' }, message: expect.stringContaining('at most 7 days') });
+    expect((await get('granularity=minute&from=2026-11-15T12:00:00Z&to=2026-11-22T12:00:00Z')).status).toBe(200);
+    expect((await get('granularity=hour&from=2025-10-17T12:00:00Z&to=2026-11-22T12:00:00Z')).status).toBe(400);
+    expect((await get('granularity=day&from=2000-01-01')).status).toBe(200);
+  });
+
+  it('the team read is paged by key uuid: page, per_page (at most 50), links and meta; every page of the same range', async () => {
+    const keys = [];
+    for (let i = 0; i < 5; i++) keys.push(await create(owner));
+    await t.call('POST', '/v1/usage', { token: gateway, body: { gateway_id: 'g', sequence: 1, records: keys.map((k, i) => record(k.uuid, '2026-11-22T11:00:00Z', i + 1)) } });
+    const sorted = keys.map((k) => k.uuid).sort();
+    const page = async (q: string) => (await t.call('GET', `/v1/usage?${q}`, { token: owner })).body;
+    const first = await page('per_page=2');
+    expect(first.keys.map((k: { key_uuid: string }) => k.key_uuid)).toEqual(sorted.slice(0, 2));
+    expect(first.meta).toEqual({ total: 5, page: 1, pages: 3 });
+    const next = new URL(first.links.pages.next, 'http://x');
+    expect(Object.fromEntries(next.searchParams)).toEqual({ page: '2', per_page: '2', from: first.from, to: first.to, granularity: 'hour' });
+    const third = await page(next.search.slice(1).replace('page=2', 'page=3'));
+    expect(third.keys.map((k: { key_uuid: string }) => k.key_uuid)).toEqual(sorted.slice(4));
+    expect((await t.call('GET', '/v1/usage?per_page=51', { token: owner })).body.details).toEqual({ field: 'per_page' });
+    expect((await t.call('GET', '/v1/usage?page=0', { token: owner })).body.details).toEqual({ field: 'page' });
   });
 
   it("who sees what: a member their own keys only (another member's is 404), an auditor all, another team none, a gateway none", async () => {

@@ -6,7 +6,7 @@ import { DomainError } from '../common/domain-error';
 import { parseInstant } from '../keys/domain/key-input.rules';
 import { canSee } from '../keys/domain/key-access.policy';
 import { READ_MODEL_DB } from '../read-side/read-model.database';
-import { KeyUsageResponse, ProviderKeyUsageResponse, TeamUsageResponse, UsageQueryRequest } from './usage-query.request.dto';
+import { KeyUsageResponse, MAX_RANGE_DAYS, ProviderKeyUsageResponse, TeamUsageResponse, UsageQueryRequest } from './usage-query.request.dto';
 import { BUCKET_CHARS, USAGE_STORE, UsageBucket, UsageGranularity, UsageStore, bucketStart } from './usage-store.port';
 
 interface ProviderKeyReadsBucket {
@@ -51,15 +51,20 @@ export class UsageReads {
     return this.usageOf(row, range);
   }
 
-  async teamUsage(actor: Principal, query: UsageQueryRequest): Promise<TeamUsageResponse> {
+  /**
+   * A page (`page` from 1, `perPage` keys) of the team's keys that the caller may see and that have
+   * usage in the range, by key uuid, each with its series; `total`: how many keys have usage in it.
+   */
+  async teamUsage(actor: Principal, query: UsageQueryRequest, page: number, perPage: number): Promise<Omit<TeamUsageResponse, 'links' | 'meta'> & { total: number }> {
     const range = this.range(query);
     // The team's keys come from the views (this instance's read-model database); their usage from the
     // usage store, which may be elsewhere (PostgreSQL), so the two are not joined in SQL.
     const teamKeys = this.db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM key_views WHERE team_id = ?`).all(actor.teamId);
     const visible = new Map(teamKeys.filter((row) => this.visible(actor, row)).map((row) => [row.key_uuid, row]));
     const used = await this.store.keysUsedBetween([...visible.keys()], range.from, range.to);
-    const keys = await Promise.all(used.map((keyUuid) => this.usageOf(visible.get(keyUuid)!, range)));
-    return { from: range.from, to: range.to, granularity: range.granularity, keys };
+    const onPage = used.slice((page - 1) * perPage, page * perPage);
+    const keys = await Promise.all(onPage.map((keyUuid) => this.usageOf(visible.get(keyUuid)!, range)));
+    return { from: range.from, to: range.to, granularity: range.granularity, keys, total: used.length };
   }
 
   /**
@@ -117,8 +122,8 @@ export class UsageReads {
   }
 
   /**
-   * The range. A range that is empty (`from` at or after `to`) has no usage. Any length is taken: the
-   * series holds only buckets with traffic, so its size is bounded by what was stored, not by the range.
+   * The range. A range that is empty (`from` at or after `to`) has no usage. Its length is bounded by
+   * the granularity (MAX_RANGE_DAYS), so that an answer's buckets per key are bounded.
    */
   private range(query: UsageQueryRequest): { from: string; to: string; granularity: UsageGranularity } {
     const granularity = query.granularity ?? 'hour';
@@ -129,6 +134,12 @@ export class UsageReads {
       if (Number.isNaN(date.getTime())) throw new DomainError('VALIDATION_FAILED', 'from and to must be instants between the years 0000 and 9999', { field: 'from' });
       return date.toISOString();
     };
-    return { from: iso(fromMs), to: iso(toMs), granularity };
+    const from = iso(fromMs);
+    const to = iso(toMs);
+    const maxDays = MAX_RANGE_DAYS[granularity];
+    if (toMs - fromMs > maxDays * 86_400_000) {
+      throw new DomainError('VALIDATION_FAILED', `from must be at most ${maxDays} days before to with granularity ${granularity}; use a coarser granularity`, { field: 'from' });
+    }
+    return { from, to, granularity };
   }
 }
