@@ -1,11 +1,12 @@
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { buffer } from 'node:stream/consumers';
 import { Pool } from 'undici';
 import { ClientCredentialsTokenSource, FileTokenSource, GatewayClient, Logger, RedisRateLimiter, TokenSource, VerifyAnswer } from '@lib/gateway-client';
 import { GatewayConfig, GatewayCredentials } from './gateway.config';
 import { GatewayMetrics } from './gateway.metrics';
-import { TokenUsage, meteredStream, usageOf, withStreamUsage } from './gateway.usage';
+import { TokenUsage, decoded, decodersFor, meteredStream, usageOf, withStreamUsage } from './gateway.usage';
 
 /** OpenAI-style routes this gateway forwards; `batch` marks batch inference. */
 const ROUTES: ReadonlyArray<{ readonly path: string; readonly batch: boolean }> = [
@@ -39,6 +40,12 @@ export interface Gateway {
  *   with `stream_options.include_usage: true` (even over the client's `false`), so the client also
  *   receives OpenAI's final usage chunk (`choices: []`). A client that disconnects mid-stream does not
  *   escape the charge: the upstream answer is read on to its end and its usage charged.
+ * Such a call is sent upstream with `accept-encoding: identity`. An answer encoded anyway (a
+ * compressing upstream or proxy: `content-encoding` gzip, x-gzip, deflate or br, or a list of them)
+ * is decoded on the way with node's zlib, read for its usage, and sent to the client decoded, without
+ * `content-encoding`. An encoding the gateway cannot decode goes on as it came, uncharged, with one
+ * warning per answer naming the key's uuid. When tokens are not counted, the client's Accept-Encoding
+ * goes upstream and the answer comes back as it is.
  * An answer without usage charges nothing but the request.
  */
 export async function createGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
@@ -101,8 +108,10 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     headers['x-key-uuid'] = answer.keyUuid ?? '';
     headers['x-team-id'] = answer.teamId ?? '';
     headers['content-type'] = 'application/json';
-    // Tokens are counted (usage reports, a token limit): a streamed answer must then end with its usage.
+    // Tokens are counted (usage reports, a token limit): a streamed answer must then end with its usage,
+    // and the answer is asked for unencoded (a compressing upstream may answer encoded anyway: decoded below).
     const counted = answer.limits?.tokensPerMinute != null || reportsUsage;
+    if (counted) headers['accept-encoding'] = 'identity';
     const body = counted ? withStreamUsage(request.body) : request.body;
     const model = modelOf(request.body);
     const started = performance.now();
@@ -116,24 +125,35 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       });
       timed(String(response.statusCode));
       reply.code(response.statusCode);
-      for (const [name, value] of Object.entries(response.headers)) {
-        if (!HOP_BY_HOP.has(name) && value !== undefined) void reply.header(name, value);
-      }
       const contentType = response.headers['content-type'];
-      if (counted && isEventStream(contentType)) {
+      const metered = counted && (isEventStream(contentType) || isJson(contentType));
+      // An answer read for its usage must be read decoded; an encoding that cannot be decoded goes on as it came.
+      const decoders = metered ? decodersFor(response.headers['content-encoding']) : [];
+      for (const [name, value] of Object.entries(response.headers)) {
+        if (HOP_BY_HOP.has(name) || value === undefined) continue;
+        if (name === 'content-encoding' && decoders !== null && decoders.length > 0) continue; // the client is sent the decoded bytes
+        void reply.header(name, value);
+      }
+      if (!metered) return reply.send(response.body);
+      if (decoders === null) {
+        const encoding = String(response.headers['content-encoding']).slice(0, 100);
+        logger.warn(`the answer to a call of key ${answer.keyUuid ?? '(none)'} has content-encoding "${encoding}", which the gateway cannot decode: passed on as it came; its usage could not be read and is not charged`);
+        return reply.send(response.body);
+      }
+      const answerBody = decoded(response.body, decoders);
+      if (isEventStream(contentType)) {
         // Passed on as it arrives and read for usage on the way; charged when the upstream has ended,
         // before the end reaches the client, and read to its end even when the client leaves early.
-        const metered = meteredStream(
-          response.body,
+        const stream = meteredStream(
+          answerBody,
           (usage) => charge(answer, usage, model),
           (error) => logger.warn(`upstream ${config.upstreamUrl}${routePath} failed mid-stream: ${error.message}`),
         );
-        return reply.send(metered);
+        return reply.send(stream);
       }
-      if (!counted || !isJson(contentType)) return reply.send(response.body);
       // A JSON answer is read whole for its usage, charged before the answer is sent, so that the key's
       // next call sees it.
-      const whole = Buffer.from(await response.body.arrayBuffer());
+      const whole = await buffer(answerBody);
       const usage = usageOf(whole);
       if (usage !== null) await client.recordUsage(answer, { ...usage, model });
       return reply.send(whole);

@@ -1,5 +1,6 @@
 import { EventSourceParser, createParser } from 'eventsource-parser';
-import { Readable, Transform, TransformCallback } from 'node:stream';
+import { Readable, Transform, TransformCallback, pipeline } from 'node:stream';
+import * as zlib from 'node:zlib';
 
 /** The tokens one upstream answer used, as OpenAI's `usage` reports them: whole tokens, 0 when not reported. */
 export interface TokenUsage {
@@ -32,6 +33,49 @@ export function usageOf(body: Buffer): TokenUsage | null {
     return null;
   }
   return usageIn(parsed);
+}
+
+/**
+ * The content codings (RFC 9110, 8.4.1) the gateway can undo, with node's zlib: `gzip` (and its old
+ * name `x-gzip`), `deflate` (the zlib format, as RFC 9110 defines it) and `br`.
+ */
+const DECODERS: Readonly<Record<string, () => Transform>> = {
+  gzip: () => zlib.createGunzip(),
+  'x-gzip': () => zlib.createGunzip(),
+  deflate: () => zlib.createInflate(),
+  br: () => zlib.createBrotliDecompress(),
+};
+
+/**
+ * How to undo an answer's `Content-Encoding` (a header value, e.g. `gzip` or `deflate, br`): one
+ * decoder maker per coding, in the order to apply them (the coding applied last, listed last, is
+ * undone first). [] when the answer is not encoded (no header, or `identity`); null when a coding is
+ * one the gateway cannot decode (the answer then goes on as it came, unread).
+ */
+export function decodersFor(contentEncoding: string | string[] | undefined): Array<() => Transform> | null {
+  if (contentEncoding === undefined) return [];
+  const codings = (Array.isArray(contentEncoding) ? contentEncoding.join(',') : contentEncoding)
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+  const decoders: Array<() => Transform> = [];
+  for (const coding of codings.reverse()) {
+    const decoder = Object.hasOwn(DECODERS, coding) ? DECODERS[coding] : undefined;
+    if (decoder === undefined) return null;
+    decoders.push(decoder);
+  }
+  return decoders;
+}
+
+/**
+ * `body` decoded by `decoders` (decodersFor), as a stream of the decoded bytes; `body` itself when
+ * there are none. A body that fails to decode (or fails upstream) errors the returned stream.
+ */
+export function decoded(body: Readable, decoders: ReadonlyArray<() => Transform>): Readable {
+  if (decoders.length === 0) return body;
+  const streams = decoders.map((make) => make());
+  // pipeline destroys every stream on a failure, the last one with the error, which its reader sees.
+  return pipeline([body, ...streams], () => undefined) as unknown as Readable;
 }
 
 /**
