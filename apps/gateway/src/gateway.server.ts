@@ -5,6 +5,7 @@ import { buffer } from 'node:stream/consumers';
 import { Pool } from 'undici';
 import { ClientCredentialsTokenSource, FileTokenSource, GatewayClient, Logger, RedisRateLimiter, TokenSource, VerifyAnswer } from '@lib/gateway-client';
 import { GatewayConfig, GatewayCredentials } from './gateway.config';
+import { errorAnswer, errorToAnswer, notFoundAnswer, parseJsonBody, requestBodyProblem } from './gateway.errors';
 import { GatewayMetrics } from './gateway.metrics';
 import { TokenUsage, decoded, decodersFor, meteredStream, usageOf, withStreamUsage } from './gateway.usage';
 
@@ -15,6 +16,9 @@ const ROUTES: ReadonlyArray<{ readonly path: string; readonly batch: boolean }> 
   { path: '/v1/embeddings', batch: false },
   { path: '/v1/batches', batch: true },
 ];
+
+/** The largest request body taken, bytes (413 above it). */
+const BODY_LIMIT_BYTES = 10 * 1024 * 1024;
 
 /** Headers not passed between the client and the upstream. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'content-length', 'host', 'authorization']);
@@ -30,6 +34,12 @@ export interface Gateway {
  * forwards the call to the upstream. 401 for a missing, unknown or expired key, 429 with Retry-After for
  * a key over its rate limit, 403 with the code for a scope denial, 503 when the key cannot be verified
  * (fail closed), 502 when the upstream cannot be reached. Never logs a secret.
+ *
+ * Every error is OpenAI's shape (gateway.errors.ts): `{"error": {message, type, param, code}}`. A body
+ * is refused before the key is verified: not `Content-Type: application/json` 415, not JSON or not a
+ * JSON object 400, prototype poisoning 400, `stream` not a boolean or `stream_options` not an object or
+ * null 400 naming the param, over 10 MiB 413; an unknown path or method 404 `unknown_url`; anything
+ * unexpected 500 with a generic message.
  *
  * When tokens are counted (the key has `tokens_per_minute`, or usage reports are on), each answer's
  * OpenAI-style `usage` (`prompt_tokens`, `completion_tokens`, tokens) is charged to the key with
@@ -70,7 +80,25 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   });
   const upstream = new Pool(config.upstreamUrl, { connections: 64 });
   const reportsUsage = config.usageReportMs > 0;
-  const app = Fastify({ bodyLimit: 10 * 1024 * 1024, logger: false });
+  const app = Fastify({ bodyLimit: BODY_LIMIT_BYTES, logger: false });
+  // Every route takes a JSON object: no other content type is parsed (415), and errors are OpenAI's shape.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, bytes, done) => {
+    try {
+      done(null, parseJsonBody(bytes as Buffer));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+  app.setErrorHandler((error: Error, request, reply) => {
+    const answer = errorToAnswer(error, BODY_LIMIT_BYTES);
+    if (answer.status >= 500) logger.warn(`${request.method} ${request.routeOptions?.url ?? '(no route)'} failed: ${error.message}`);
+    return reply.code(answer.status).send(answer.body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const answer = notFoundAnswer(request.method, request.url);
+    return reply.code(answer.status).send(answer.body);
+  });
 
   // Liveness: the process answers. Readiness: it can verify keys (a live token, a reachable service).
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -85,6 +113,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
 
   for (const route of ROUTES) {
     app.post(route.path, async (request, reply) => {
+      const problem = requestBodyProblem(request.body);
+      if (problem !== null) return reply.code(problem.status).send(problem.body);
       const secret = bearerOf(request);
       if (secret === null) return deny(reply, 401, 'missing_api_key', 'Authorization: Bearer <key> is required');
       const model = modelOf(request.body);
@@ -259,5 +289,5 @@ function refuse(reply: FastifyReply, answer: VerifyAnswer) {
 }
 
 function deny(reply: FastifyReply, status: number, type: string, message: string, code?: string) {
-  return reply.code(status).send({ error: { message, type, code: code ?? type } });
+  return reply.code(status).send(errorAnswer(status, type, message, code ?? type).body);
 }

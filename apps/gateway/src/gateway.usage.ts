@@ -83,8 +83,8 @@ export function decoded(body: Readable, decoders: ReadonlyArray<() => Transform>
  * gets `stream_options.include_usage: true`, the client's other stream_options kept, so that an
  * OpenAI-style upstream ends the stream with a usage chunk. It is set even when the client asked
  * `include_usage: false`: without it the tokens could not be charged, and a key could dodge its token
- * limit and quota by streaming; `stream_options` that are not an object are replaced. Any other body
- * goes as it came.
+ * limit and quota by streaming. `stream_options` that are not an object are replaced (the gateway
+ * refuses such a body before it gets here: requestBodyProblem). Any other body goes as it came.
  */
 export function withStreamUsage(body: unknown): unknown {
   if (!body || typeof body !== 'object' || Array.isArray(body) || (body as { stream?: unknown }).stream !== true) return body;
