@@ -1,4 +1,4 @@
-import { GatewayProcess, RawAnswer, Upstream, rawRequest, startGatewayRig } from './support/gateway-process';
+import { GatewayProcess, RawAnswer, Upstream, eventually, rawRequest, startGatewayRig } from './support/gateway-process';
 import { ServiceProcess, api } from './support/service-process';
 
 const KEYS = '/v2/gen-ai/models/api_keys';
@@ -25,12 +25,14 @@ describe('the reference gateway refuses bad requests in OpenAI error shape', () 
   let upstream: Upstream;
   let gateway: GatewayProcess;
   let secret: string;
+  let keyUuid: string;
 
   beforeAll(async () => {
     let owner: string;
     ({ service, upstream, gateways: [gateway], owner } = await startGatewayRig(1, { RATE_LIMIT_REDIS_URL: '' }));
     const created = await api(service.baseUrl, 'POST', KEYS, owner, { name: 'requests' });
     secret = created.body.api_key_info.secret_key;
+    keyUuid = created.body.api_key_info.uuid;
   });
   afterAll(async () => {
     await gateway?.kill();
@@ -115,5 +117,46 @@ describe('the reference gateway refuses bad requests in OpenAI error shape', () 
   it("the gateway's own refusals carry param too: a missing key is 401", async () => {
     const answer = await post(JSON.stringify(CHAT), { 'content-type': 'application/json', authorization: '' });
     expectOpenAiError(answer, 401, { type: 'missing_api_key', code: 'missing_api_key', param: null });
+  });
+
+  /** The gateway's request lines (JSON) so far. */
+  const requestLines = () =>
+    gateway
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line))
+      .filter((line) => line.method !== undefined && line.status !== undefined);
+
+  it("a request's line carries the caller's X-Request-Id and the verified key's uuid, never its secret", async () => {
+    const answer = await post(JSON.stringify(CHAT), { 'content-type': 'application/json', 'x-request-id': 'gw-req-200' });
+    expect(answer.status).toBe(200);
+    await eventually(async () => requestLines().some((line) => line.request_id === 'gw-req-200'), 2000, 'the line of the call');
+    expect(requestLines().filter((line) => line.request_id === 'gw-req-200')).toEqual([
+      expect.objectContaining({ route: '/v1/chat/completions', status: 200, key_uuid: keyUuid }),
+    ]);
+    // A secret-like request id is not taken (nor logged): a new one is made.
+    await post(JSON.stringify(CHAT), { 'content-type': 'application/json', 'x-request-id': secret });
+    expect(gateway.output()).not.toContain(secret);
+  });
+
+  it('a streamed call whose client leaves early still writes its one line, with status 499', async () => {
+    const abort = new AbortController();
+    const response = await fetch(`${gateway.baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}`, 'x-request-id': 'gw-req-left' },
+      body: JSON.stringify({ ...CHAT, stream: true }),
+      signal: abort.signal,
+    });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    await reader.read(); // the first event, then the client goes
+    abort.abort();
+    await reader.read().catch(() => undefined);
+    await eventually(async () => requestLines().some((line) => line.request_id === 'gw-req-left'), 3000, 'the line of the call the client left');
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // the upstream answer read to its end: still one line
+    expect(requestLines().filter((line) => line.request_id === 'gw-req-left')).toEqual([
+      expect.objectContaining({ level: 'info', route: '/v1/chat/completions', status: 499, key_uuid: keyUuid }),
+    ]);
   });
 });

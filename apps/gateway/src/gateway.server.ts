@@ -1,9 +1,11 @@
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { Pool } from 'undici';
 import { ClientCredentialsTokenSource, FileTokenSource, GatewayClient, Logger, RedisRateLimiter, TokenSource, VerifyAnswer } from '@lib/gateway-client';
+import { callerRequestId } from '../../key-service/src/common/request-id';
 import { GatewayConfig, GatewayCredentials } from './gateway.config';
 import { errorAnswer, errorToAnswer, notFoundAnswer, parseJsonBody, requestBodyProblem } from './gateway.errors';
 import { GatewayMetrics } from './gateway.metrics';
@@ -26,6 +28,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'up
 export interface Gateway {
   readonly app: FastifyInstance;
   readonly client: GatewayClient;
+  /** The uuid of the key a request presented, once verified (valid or not, when the service named it); null before or without. */
+  keyUuidOf(request: FastifyRequest): string | null;
   close(): Promise<void>;
 }
 
@@ -80,7 +84,13 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   });
   const upstream = new Pool(config.upstreamUrl, { connections: 64 });
   const reportsUsage = config.usageReportMs > 0;
-  const app = Fastify({ bodyLimit: BODY_LIMIT_BYTES, logger: false });
+  const app = Fastify({
+    bodyLimit: BODY_LIMIT_BYTES,
+    logger: false,
+    // The caller's X-Request-Id in the request's log line when it is well formed and not secret-like, as the key service takes it.
+    genReqId: (request) => callerRequestId(request.headers['x-request-id']) ?? randomUUID(),
+  });
+  const keyUuids = new WeakMap<FastifyRequest, string>();
   // Every route takes a JSON object: no other content type is parsed (415), and errors are OpenAI's shape.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, bytes, done) => {
@@ -124,6 +134,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
         deploymentName: config.deploymentName ?? undefined,
         batch: route.batch || undefined,
       });
+      if (answer.keyUuid !== undefined) keyUuids.set(request, answer.keyUuid);
       if (!answer.valid) return refuse(reply, answer);
       return forward(request, reply, route.path, answer);
     });
@@ -206,6 +217,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   return {
     app,
     client,
+    keyUuidOf: (request) => keyUuids.get(request) ?? null,
     close: async () => {
       await app.close();
       await client.stop();
