@@ -1,4 +1,4 @@
-import { GatewayProcess, RawAnswer, Upstream, eventually, rawRequest, startGatewayRig } from './support/gateway-process';
+import { GatewayProcess, RawAnswer, Upstream, eventually, rawRequest, rigGatewayEnv, startGateway, startGatewayRig } from './support/gateway-process';
 import { ServiceProcess, api } from './support/service-process';
 
 const KEYS = '/v2/gen-ai/models/api_keys';
@@ -158,5 +158,17 @@ describe('the reference gateway refuses bad requests in OpenAI error shape', () 
     expect(requestLines().filter((line) => line.request_id === 'gw-req-left')).toEqual([
       expect.objectContaining({ level: 'info', route: '/v1/chat/completions', status: 499, key_uuid: keyUuid }),
     ]);
+  });
+
+  it('UPSTREAM_URL with a base path: calls are forwarded under it', async () => {
+    const based = await startGateway(rigGatewayEnv(service, upstream, { RATE_LIMIT_REDIS_URL: '', UPSTREAM_URL: `${upstream.url}/openai/` }));
+    try {
+      const answer = await rawRequest(based.baseUrl, 'POST', '/v1/chat/completions', { 'content-type': 'application/json', authorization: `Bearer ${secret}` }, JSON.stringify(CHAT));
+      expect(answer.status).toBe(200);
+      expect(upstream.calls.at(-1)).toMatchObject({ path: '/openai/v1/chat/completions', keyUuid });
+      expect(based.output()).toContain(`forwarding to ${upstream.url}/openai,`);
+    } finally {
+      await based.kill();
+    }
   });
 });

@@ -32,3 +32,45 @@ describe('KEY_SERVICE_URL', () => {
     );
   });
 });
+
+describe('UPSTREAM_URL', () => {
+  const base = { GATEWAY_TOKEN: 'a-token' };
+  const upstream = (value: string) => {
+    const config = loadGatewayConfig({ ...base, UPSTREAM_URL: value });
+    return { url: config.upstreamUrl, basePath: config.upstreamBasePath };
+  };
+
+  it('takes an origin, with no base path', () => {
+    expect(upstream('http://127.0.0.1:9000')).toEqual({ url: 'http://127.0.0.1:9000', basePath: '' });
+    expect(upstream('HTTPS://VLLM.internal:443/')).toEqual({ url: 'https://vllm.internal', basePath: '' });
+  });
+
+  it('takes a base path, prefixed to each route forwarded (a trailing slash dropped)', () => {
+    expect(upstream('http://127.0.0.1:9000/openai')).toEqual({ url: 'http://127.0.0.1:9000/openai', basePath: '/openai' });
+    expect(upstream('https://gw.example/serving/llama/')).toEqual({ url: 'https://gw.example/serving/llama', basePath: '/serving/llama' });
+  });
+
+  it.each([
+    ['http://user:pass@127.0.0.1:1', 'UPSTREAM_URL: "http://user:***@127.0.0.1:1" must not carry credentials, a query or a fragment'],
+    ['http://user@127.0.0.1:1', 'UPSTREAM_URL: "http://user@127.0.0.1:1" must not carry credentials, a query or a fragment'],
+    ['http://127.0.0.1:9000/openai?api-version=1', 'UPSTREAM_URL: "http://127.0.0.1:9000/openai?api-version=1" must not carry credentials, a query or a fragment'],
+    ['http://127.0.0.1:9000/#top', 'UPSTREAM_URL: "http://127.0.0.1:9000/#top" must not carry credentials, a query or a fragment'],
+    ['http://user:pass@up stream', 'UPSTREAM_URL: "http://user:***@up stream" is not a URL (an http:// or https:// URL of the upstream)'],
+    ['ftp://user:pass@upstream', 'UPSTREAM_URL: "ftp://user:***@upstream" must be an http:// or https:// URL'],
+    ['vllm:8000', 'UPSTREAM_URL: "vllm:8000" must be an http:// or https:// URL'],
+    ['127.0.0.1:9000', 'UPSTREAM_URL: "127.0.0.1:9000" is not a URL (an http:// or https:// URL of the upstream)'],
+  ])('refuses %s, naming the variable and never the password', (value, message) => {
+    let thrown: Error | undefined;
+    try {
+      loadGatewayConfig({ ...base, UPSTREAM_URL: value });
+    } catch (error) {
+      thrown = error as Error;
+    }
+    expect(thrown?.message).toBe(message);
+    expect(thrown?.message).not.toContain('pass@');
+  });
+
+  it('is required', () => {
+    expect(() => loadGatewayConfig(base)).toThrow('UPSTREAM_URL: is required');
+  });
+});

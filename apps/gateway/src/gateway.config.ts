@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FeedOptions, parseServiceUrls } from '@lib/gateway-client';
+import { FeedOptions, parseBaseUrl, parseServiceUrls } from '@lib/gateway-client';
 import { ConfigError } from '../../key-service/src/config/config-error';
 import { kafkaSecurityOf } from '../../key-service/src/config/kafka-security.config';
 
@@ -19,7 +19,13 @@ export interface GatewayConfig {
   readonly serviceTls: { readonly caFile: string | null; readonly certFile: string | null; readonly keyFile: string | null };
   /** GATEWAY_TOKEN_EXPIRY_WARNING_S in ms: /readyz warns within it of the token's expiry; null: a tenth of its lifetime. */
   readonly tokenExpiryWarningMs: number | null;
+  /**
+   * UPSTREAM_URL in its normal form, without a trailing slash: an http(s) origin and an optional base
+   * path (`http://vllm:8000`, `https://host/openai`); never credentials, a query or a fragment.
+   */
   readonly upstreamUrl: string;
+  /** UPSTREAM_URL's path, prefixed to each route forwarded (`/openai` + `/v1/chat/completions`); '' for none. */
+  readonly upstreamBasePath: string;
   readonly upstreamApiKey: string | null;
   readonly feed: FeedOptions;
   /** The dedicated deployment this gateway fronts; absent: serverless inference. */
@@ -107,7 +113,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     credentials: credentialsOf(env, serviceTls.certFile !== null),
     serviceTls,
     tokenExpiryWarningMs: env.GATEWAY_TOKEN_EXPIRY_WARNING_S ? integer(env, 'GATEWAY_TOKEN_EXPIRY_WARNING_S', 0, 1, 31_536_000) * 1000 : null,
-    upstreamUrl: url(env, 'UPSTREAM_URL', undefined),
+    ...upstreamOf(env),
     upstreamApiKey: env.UPSTREAM_API_KEY || null,
     feed,
     deploymentName: env.GATEWAY_DEPLOYMENT_NAME || null,
@@ -185,6 +191,24 @@ function url(env: NodeJS.ProcessEnv, name: string, fallback: string | undefined)
     throw new GatewayConfigError(name, `must be an http:// or https:// URL (got "${value}")`);
   }
   return value.replace(/\/$/, '');
+}
+
+/**
+ * UPSTREAM_URL, checked as KEY_SERVICE_URL is (parseBaseUrl): http(s), no credentials (they would be
+ * logged and never sent: UPSTREAM_API_KEY is the way to authenticate), no query or fragment; a base
+ * path is kept and prefixed to every route forwarded.
+ */
+function upstreamOf(env: NodeJS.ProcessEnv): { upstreamUrl: string; upstreamBasePath: string } {
+  const name = 'UPSTREAM_URL';
+  const value = env[name];
+  if (!value) throw new GatewayConfigError(name, 'is required (an http:// or https:// URL)');
+  let upstreamUrl: string;
+  try {
+    upstreamUrl = parseBaseUrl(value, name, 'the upstream');
+  } catch (error) {
+    throw new GatewayConfigError(name, (error as Error).message.slice(name.length + 2));
+  }
+  return { upstreamUrl, upstreamBasePath: new URL(upstreamUrl).pathname.replace(/\/+$/, '') };
 }
 
 /**

@@ -82,7 +82,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     usageReportIntervalMs: config.usageReportMs,
     gatewayId: config.gatewayId ?? undefined,
   });
-  const upstream = new Pool(config.upstreamUrl, { connections: 64 });
+  // undici's Pool takes an origin; UPSTREAM_URL's base path is prefixed to each route.
+  const upstream = new Pool(new URL(config.upstreamUrl).origin, { connections: 64 });
   const reportsUsage = config.usageReportMs > 0;
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
@@ -159,7 +160,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     const timed = (status: string) => metrics.upstreamDuration.labels(routePath, status).observe((performance.now() - started) / 1000);
     try {
       const response = await upstream.request({
-        path: routePath,
+        path: `${config.upstreamBasePath}${routePath}`,
         method: 'POST',
         headers,
         body: JSON.stringify(body ?? {}),
