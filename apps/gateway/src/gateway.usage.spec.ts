@@ -94,6 +94,11 @@ describe('usageIn and usageOf: the usage of a JSON answer', () => {
     expect(usageIn({ usage: { prompt_tokens: Infinity } })).toEqual({ promptTokens: 0, completionTokens: 0 });
   });
 
+  it('holds a count to 10^12, the most the key service takes in a usage record', () => {
+    expect(usageOf(Buffer.from('{"usage": {"prompt_tokens": 2e12, "completion_tokens": 1000000000000}}'))).toEqual({ promptTokens: 1e12, completionTokens: 1e12 });
+    expect(read('data: {"usage": {"prompt_tokens": 9007199254740993, "completion_tokens": 5}}\n\n')).toEqual({ promptTokens: 1e12, completionTokens: 5 });
+  });
+
   it('is null without usage or for a body that is not JSON', () => {
     expect(usageOf(Buffer.from('{"choices": []}'))).toBeNull();
     expect(usageOf(Buffer.from('{"usage": null}'))).toBeNull();

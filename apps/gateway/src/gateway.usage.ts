@@ -1,3 +1,4 @@
+import { MAX_USAGE_COUNT } from '@lib/gateway-client';
 import { EventSourceParser, createParser } from 'eventsource-parser';
 import { Readable, Transform, TransformCallback, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
@@ -11,8 +12,9 @@ export interface TokenUsage {
 /**
  * The OpenAI-style `usage` (`{prompt_tokens, completion_tokens}`) of a parsed answer or stream chunk;
  * null when it has none (no `usage`, or `usage: null` as on every chunk of a stream but the last).
- * A count that is not a positive finite number is 0, a fractional one is rounded down: an upstream's
- * odd value never charges a negative or fractional amount.
+ * A count that is not a positive finite number is 0, a fractional one is rounded down, and one over
+ * MAX_USAGE_COUNT (10^12, the most the key service takes in a usage record) is that: an upstream's odd
+ * value never charges a negative, fractional or unreportable amount.
  */
 export function usageIn(parsed: unknown): TokenUsage | null {
   const usage = (parsed as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } } | null)?.usage;
@@ -21,7 +23,7 @@ export function usageIn(parsed: unknown): TokenUsage | null {
 }
 
 function tokenCount(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.min(MAX_USAGE_COUNT, Math.floor(value)) : 0;
 }
 
 /** The `usage` of a JSON answer (its bytes, UTF-8); null when it is not JSON or has none. */

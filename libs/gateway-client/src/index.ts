@@ -12,3 +12,4 @@ export { LocalRateLimiter, MINUTE_MS } from './rate-limit/rate-limiter';
 export type { RateLimiter, RateLimits, RateDecision } from './rate-limit/rate-limiter';
 export { RedisRateLimiter, GCRA_SCRIPT } from './rate-limit/redis-rate-limiter';
 export type { RedisRateLimiterOptions } from './rate-limit/redis-rate-limiter';
+export { MAX_USAGE_COUNT } from './usage/usage-reporter';
