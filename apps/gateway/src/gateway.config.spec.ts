@@ -74,3 +74,23 @@ describe('UPSTREAM_URL', () => {
     expect(() => loadGatewayConfig(base)).toThrow('UPSTREAM_URL: is required');
   });
 });
+
+describe('GATEWAY_ID', () => {
+  const base = { GATEWAY_TOKEN: 'a-token', UPSTREAM_URL: 'http://127.0.0.1:9000' };
+
+  it('takes 1 to 100 of A-Z a-z 0-9 . _ : -; unset: none (host and pid)', () => {
+    expect(loadGatewayConfig({ ...base, GATEWAY_ID: 'edge-eu_1.a:b' }).gatewayId).toBe('edge-eu_1.a:b');
+    expect(loadGatewayConfig({ ...base, GATEWAY_ID: 'g'.repeat(100) }).gatewayId).toBe('g'.repeat(100));
+    expect(loadGatewayConfig(base).gatewayId).toBeNull();
+  });
+
+  it('refuses 101 characters, naming the variable and the bound', () => {
+    expect(() => loadGatewayConfig({ ...base, GATEWAY_ID: 'g'.repeat(101) })).toThrow(
+      'GATEWAY_ID: must be 1 to 100 characters, each one of A-Z a-z 0-9 . _ : - (a random part is added per process); got 101 characters',
+    );
+  });
+
+  it('refuses another character, naming the variable and the bound', () => {
+    expect(() => loadGatewayConfig({ ...base, GATEWAY_ID: 'edge eu' })).toThrow('GATEWAY_ID: must be 1 to 100 characters, each one of A-Z a-z 0-9 . _ : -');
+  });
+});

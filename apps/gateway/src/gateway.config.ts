@@ -235,10 +235,18 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return Number(raw);
 }
 
+/**
+ * The most characters GATEWAY_ID may have: the client adds `:` and 8 random characters per process,
+ * and the key service takes a gateway_id of at most 128 (GATEWAY_ID_PATTERN in usage-report.request.dto.ts).
+ */
+const MAX_GATEWAY_ID_LENGTH = 100;
+
 function gatewayIdOf(env: NodeJS.ProcessEnv): string | null {
   const value = env.GATEWAY_ID;
   if (!value) return null;
-  if (!/^[A-Za-z0-9._:-]{1,100}$/.test(value)) throw new GatewayConfigError('GATEWAY_ID', `must be 1-100 of A-Z a-z 0-9 . _ : - (got "${value}")`);
+  const rule = `must be 1 to ${MAX_GATEWAY_ID_LENGTH} characters, each one of A-Z a-z 0-9 . _ : - (a random part is added per process)`;
+  if (value.length > MAX_GATEWAY_ID_LENGTH) throw new GatewayConfigError('GATEWAY_ID', `${rule}; got ${value.length} characters`);
+  if (!/^[A-Za-z0-9._:-]+$/.test(value)) throw new GatewayConfigError('GATEWAY_ID', `${rule}; got "${value}"`);
   return value;
 }
 
