@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { ROOT, ServiceProcess, freePort, spawnUntilHealthy, startService } from './service-process';
 
 export const GATEWAY_MAIN = path.join(ROOT, 'dist/apps/gateway/src/main.js');
@@ -51,7 +52,7 @@ export async function startGateway(env: NodeJS.ProcessEnv, stateDir?: string): P
 
 export interface Upstream {
   readonly url: string;
-  readonly calls: Array<{ path: string; keyUuid: string | undefined; authorization: string | undefined; body: any }>;
+  readonly calls: Array<{ path: string; keyUuid: string | undefined; authorization: string | undefined; acceptEncoding: string | undefined; body: any }>;
   /** The streamed answers: when each was written to its end (Date.now()), or that the gateway cancelled it first. */
   readonly streams: Array<{ endedAt: number | null; cancelled: boolean }>;
   close(): Promise<void>;
@@ -59,6 +60,16 @@ export interface Upstream {
 
 /** How long the upstream waits between the events of a streamed answer, ms. */
 export const STREAM_EVENT_GAP_MS = 300;
+
+export interface UpstreamOptions {
+  /**
+   * `gzip`: every answer (JSON and SSE) is gzip-compressed with `content-encoding: gzip`, whatever the
+   * call's Accept-Encoding, as a compressing upstream or a proxy in front of it may do; the stream is
+   * flushed after each event, so that it still arrives event by event. `x-unknown`: the body is sent
+   * as is, labelled with an encoding no one can decode.
+   */
+  readonly encoding?: 'gzip' | 'x-unknown';
+}
 
 /**
  * A small OpenAI-style upstream: answers chat completions and records what reached it. Each answer
@@ -70,7 +81,19 @@ export const STREAM_EVENT_GAP_MS = 300;
  * `usage: null`, as OpenAI's do), then `data: [DONE]`; STREAM_EVENT_GAP_MS between events, and the
  * usage chunk written in two halves with a pause between them, cut inside its JSON.
  */
-export async function startUpstream(usage: { prompt_tokens: number; completion_tokens: number } = { prompt_tokens: 10, completion_tokens: 5 }): Promise<Upstream> {
+export async function startUpstream(
+  usage: { prompt_tokens: number; completion_tokens: number } = { prompt_tokens: 10, completion_tokens: 5 },
+  options: UpstreamOptions = {},
+): Promise<Upstream> {
+  const { encoding } = options;
+  /** The answer's body as sent: through the compressor of `encoding`, flushed after each write. */
+  const bodyOf = (res: http.ServerResponse): { write(text: string): void; end(): void } => {
+    if (encoding === undefined || encoding === 'x-unknown') return { write: (text) => void res.write(text), end: () => void res.end() };
+    const compressor = zlib.createGzip();
+    compressor.pipe(res);
+    return { write: (text) => (compressor.write(text), compressor.flush()), end: () => void compressor.end() };
+  };
+  const encodingHeader = encoding !== undefined ? { 'content-encoding': encoding } : {};
   const calls: Upstream['calls'] = [];
   const streams: Upstream['streams'] = [];
   const server = http.createServer((req, res) => {
@@ -78,10 +101,17 @@ export async function startUpstream(usage: { prompt_tokens: number; completion_t
     req.on('data', (d) => (body += d));
     req.on('end', () => {
       const parsed = body ? JSON.parse(body) : {};
-      calls.push({ path: req.url ?? '', keyUuid: req.headers['x-key-uuid'] as string | undefined, authorization: req.headers.authorization, body: parsed });
+      calls.push({
+        path: req.url ?? '',
+        keyUuid: req.headers['x-key-uuid'] as string | undefined,
+        authorization: req.headers.authorization,
+        acceptEncoding: req.headers['accept-encoding'],
+        body: parsed,
+      });
       if (parsed.stream === true) return void stream(parsed, res);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
+      res.writeHead(200, { 'content-type': 'application/json', ...encodingHeader });
+      const out = bodyOf(res);
+      out.write(
         JSON.stringify({
           id: 'chatcmpl-1',
           object: 'chat.completion',
@@ -90,6 +120,7 @@ export async function startUpstream(usage: { prompt_tokens: number; completion_t
           usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
         }),
       );
+      out.end();
     });
   });
   const stream = async (parsed: any, res: http.ServerResponse) => {
@@ -108,14 +139,15 @@ export async function startUpstream(usage: { prompt_tokens: number; completion_t
       events.push(last.slice(0, cut), last.slice(cut));
     }
     events.push('data: [DONE]\n\n');
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...encodingHeader });
+    const out = bodyOf(res);
     for (const [i, text] of events.entries()) {
       if (i > 0) await new Promise((resolve) => setTimeout(resolve, STREAM_EVENT_GAP_MS));
       if (res.destroyed) return;
-      res.write(text);
+      out.write(text);
     }
     record.endedAt = Date.now();
-    res.end();
+    out.end();
   };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
@@ -177,4 +209,28 @@ export async function startGatewayRig(
   const gatewayEnv = rigGatewayEnv(service, upstream, env);
   const gateways = await Promise.all(Array.from({ length: count }, () => startGateway(gatewayEnv)));
   return { service, upstream, gateways, owner: service.token('team-1', 'u1', 'owner') };
+}
+
+/** An answer as its bytes arrived: no decoding, whatever its content-encoding. */
+export interface RawAnswer {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+/**
+ * A request with node:http, which sends exactly the headers given (fetch adds Accept-Encoding and a
+ * Content-Type of its own) and decodes nothing of the answer. `body`: the bytes sent as they are.
+ */
+export function rawRequest(baseUrl: string, method: string, path: string, headers: http.OutgoingHttpHeaders, body?: string | Buffer): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(`${baseUrl}${path}`, { method, headers }, (response) => {
+      const pieces: Buffer[] = [];
+      response.on('data', (piece: Buffer) => pieces.push(piece));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(pieces) }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
 }

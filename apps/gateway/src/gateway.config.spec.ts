@@ -32,3 +32,65 @@ describe('KEY_SERVICE_URL', () => {
     );
   });
 });
+
+describe('UPSTREAM_URL', () => {
+  const base = { GATEWAY_TOKEN: 'a-token' };
+  const upstream = (value: string) => {
+    const config = loadGatewayConfig({ ...base, UPSTREAM_URL: value });
+    return { url: config.upstreamUrl, basePath: config.upstreamBasePath };
+  };
+
+  it('takes an origin, with no base path', () => {
+    expect(upstream('http://127.0.0.1:9000')).toEqual({ url: 'http://127.0.0.1:9000', basePath: '' });
+    expect(upstream('HTTPS://VLLM.internal:443/')).toEqual({ url: 'https://vllm.internal', basePath: '' });
+  });
+
+  it('takes a base path, prefixed to each route forwarded (a trailing slash dropped)', () => {
+    expect(upstream('http://127.0.0.1:9000/openai')).toEqual({ url: 'http://127.0.0.1:9000/openai', basePath: '/openai' });
+    expect(upstream('https://gw.example/serving/llama/')).toEqual({ url: 'https://gw.example/serving/llama', basePath: '/serving/llama' });
+  });
+
+  it.each([
+    ['http://user:pass@127.0.0.1:1', 'UPSTREAM_URL: "http://user:***@127.0.0.1:1" must not carry credentials, a query or a fragment'],
+    ['http://user@127.0.0.1:1', 'UPSTREAM_URL: "http://user@127.0.0.1:1" must not carry credentials, a query or a fragment'],
+    ['http://127.0.0.1:9000/openai?api-version=1', 'UPSTREAM_URL: "http://127.0.0.1:9000/openai?api-version=1" must not carry credentials, a query or a fragment'],
+    ['http://127.0.0.1:9000/#top', 'UPSTREAM_URL: "http://127.0.0.1:9000/#top" must not carry credentials, a query or a fragment'],
+    ['http://user:pass@up stream', 'UPSTREAM_URL: "http://user:***@up stream" is not a URL (an http:// or https:// URL of the upstream)'],
+    ['ftp://user:pass@upstream', 'UPSTREAM_URL: "ftp://user:***@upstream" must be an http:// or https:// URL'],
+    ['vllm:8000', 'UPSTREAM_URL: "vllm:8000" must be an http:// or https:// URL'],
+    ['127.0.0.1:9000', 'UPSTREAM_URL: "127.0.0.1:9000" is not a URL (an http:// or https:// URL of the upstream)'],
+  ])('refuses %s, naming the variable and never the password', (value, message) => {
+    let thrown: Error | undefined;
+    try {
+      loadGatewayConfig({ ...base, UPSTREAM_URL: value });
+    } catch (error) {
+      thrown = error as Error;
+    }
+    expect(thrown?.message).toBe(message);
+    expect(thrown?.message).not.toContain('pass@');
+  });
+
+  it('is required', () => {
+    expect(() => loadGatewayConfig(base)).toThrow('UPSTREAM_URL: is required');
+  });
+});
+
+describe('GATEWAY_ID', () => {
+  const base = { GATEWAY_TOKEN: 'a-token', UPSTREAM_URL: 'http://127.0.0.1:9000' };
+
+  it('takes 1 to 100 of A-Z a-z 0-9 . _ : -; unset: none (host and pid)', () => {
+    expect(loadGatewayConfig({ ...base, GATEWAY_ID: 'edge-eu_1.a:b' }).gatewayId).toBe('edge-eu_1.a:b');
+    expect(loadGatewayConfig({ ...base, GATEWAY_ID: 'g'.repeat(100) }).gatewayId).toBe('g'.repeat(100));
+    expect(loadGatewayConfig(base).gatewayId).toBeNull();
+  });
+
+  it('refuses 101 characters, naming the variable and the bound', () => {
+    expect(() => loadGatewayConfig({ ...base, GATEWAY_ID: 'g'.repeat(101) })).toThrow(
+      'GATEWAY_ID: must be 1 to 100 characters, each one of A-Z a-z 0-9 . _ : - (a random part is added per process); got 101 characters',
+    );
+  });
+
+  it('refuses another character, naming the variable and the bound', () => {
+    expect(() => loadGatewayConfig({ ...base, GATEWAY_ID: 'edge eu' })).toThrow('GATEWAY_ID: must be 1 to 100 characters, each one of A-Z a-z 0-9 . _ : -');
+  });
+});

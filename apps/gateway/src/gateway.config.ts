@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FeedOptions, parseServiceUrls } from '@lib/gateway-client';
+import { FeedOptions, parseBaseUrl, parseServiceUrls } from '@lib/gateway-client';
 import { ConfigError } from '../../key-service/src/config/config-error';
 import { kafkaSecurityOf } from '../../key-service/src/config/kafka-security.config';
 
@@ -19,7 +19,13 @@ export interface GatewayConfig {
   readonly serviceTls: { readonly caFile: string | null; readonly certFile: string | null; readonly keyFile: string | null };
   /** GATEWAY_TOKEN_EXPIRY_WARNING_S in ms: /readyz warns within it of the token's expiry; null: a tenth of its lifetime. */
   readonly tokenExpiryWarningMs: number | null;
+  /**
+   * UPSTREAM_URL in its normal form, without a trailing slash: an http(s) origin and an optional base
+   * path (`http://vllm:8000`, `https://host/openai`); never credentials, a query or a fragment.
+   */
   readonly upstreamUrl: string;
+  /** UPSTREAM_URL's path, prefixed to each route forwarded (`/openai` + `/v1/chat/completions`); '' for none. */
+  readonly upstreamBasePath: string;
   readonly upstreamApiKey: string | null;
   readonly feed: FeedOptions;
   /** The dedicated deployment this gateway fronts; absent: serverless inference. */
@@ -107,7 +113,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     credentials: credentialsOf(env, serviceTls.certFile !== null),
     serviceTls,
     tokenExpiryWarningMs: env.GATEWAY_TOKEN_EXPIRY_WARNING_S ? integer(env, 'GATEWAY_TOKEN_EXPIRY_WARNING_S', 0, 1, 31_536_000) * 1000 : null,
-    upstreamUrl: url(env, 'UPSTREAM_URL', undefined),
+    ...upstreamOf(env),
     upstreamApiKey: env.UPSTREAM_API_KEY || null,
     feed,
     deploymentName: env.GATEWAY_DEPLOYMENT_NAME || null,
@@ -188,6 +194,24 @@ function url(env: NodeJS.ProcessEnv, name: string, fallback: string | undefined)
 }
 
 /**
+ * UPSTREAM_URL, checked as KEY_SERVICE_URL is (parseBaseUrl): http(s), no credentials (they would be
+ * logged and never sent: UPSTREAM_API_KEY is the way to authenticate), no query or fragment; a base
+ * path is kept and prefixed to every route forwarded.
+ */
+function upstreamOf(env: NodeJS.ProcessEnv): { upstreamUrl: string; upstreamBasePath: string } {
+  const name = 'UPSTREAM_URL';
+  const value = env[name];
+  if (!value) throw new GatewayConfigError(name, 'is required (an http:// or https:// URL)');
+  let upstreamUrl: string;
+  try {
+    upstreamUrl = parseBaseUrl(value, name, 'the upstream');
+  } catch (error) {
+    throw new GatewayConfigError(name, (error as Error).message.slice(name.length + 2));
+  }
+  return { upstreamUrl, upstreamBasePath: new URL(upstreamUrl).pathname.replace(/\/+$/, '') };
+}
+
+/**
  * A comma-separated list of key service base URLs, checked as the gateway client checks them: http(s),
  * no credentials, query or fragment, no repeats; a trailing slash is dropped.
  */
@@ -211,10 +235,18 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return Number(raw);
 }
 
+/**
+ * The most characters GATEWAY_ID may have: the client adds `:` and 8 random characters per process,
+ * and the key service takes a gateway_id of at most 128 (GATEWAY_ID_PATTERN in usage-report.request.dto.ts).
+ */
+const MAX_GATEWAY_ID_LENGTH = 100;
+
 function gatewayIdOf(env: NodeJS.ProcessEnv): string | null {
   const value = env.GATEWAY_ID;
   if (!value) return null;
-  if (!/^[A-Za-z0-9._:-]{1,100}$/.test(value)) throw new GatewayConfigError('GATEWAY_ID', `must be 1-100 of A-Z a-z 0-9 . _ : - (got "${value}")`);
+  const rule = `must be 1 to ${MAX_GATEWAY_ID_LENGTH} characters, each one of A-Z a-z 0-9 . _ : - (a random part is added per process)`;
+  if (value.length > MAX_GATEWAY_ID_LENGTH) throw new GatewayConfigError('GATEWAY_ID', `${rule}; got ${value.length} characters`);
+  if (!/^[A-Za-z0-9._:-]+$/.test(value)) throw new GatewayConfigError('GATEWAY_ID', `${rule}; got "${value}"`);
   return value;
 }
 

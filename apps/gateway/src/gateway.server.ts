@@ -1,11 +1,15 @@
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { buffer } from 'node:stream/consumers';
 import { Pool } from 'undici';
 import { ClientCredentialsTokenSource, FileTokenSource, GatewayClient, Logger, RedisRateLimiter, TokenSource, VerifyAnswer } from '@lib/gateway-client';
+import { callerRequestId } from '../../key-service/src/common/request-id';
 import { GatewayConfig, GatewayCredentials } from './gateway.config';
+import { errorAnswer, errorToAnswer, notFoundAnswer, parseJsonBody, requestBodyProblem } from './gateway.errors';
 import { GatewayMetrics } from './gateway.metrics';
-import { TokenUsage, meteredStream, usageOf, withStreamUsage } from './gateway.usage';
+import { TokenUsage, decoded, decodersFor, meteredStream, usageOf, withStreamUsage } from './gateway.usage';
 
 /** OpenAI-style routes this gateway forwards; `batch` marks batch inference. */
 const ROUTES: ReadonlyArray<{ readonly path: string; readonly batch: boolean }> = [
@@ -15,12 +19,17 @@ const ROUTES: ReadonlyArray<{ readonly path: string; readonly batch: boolean }> 
   { path: '/v1/batches', batch: true },
 ];
 
+/** The largest request body taken, bytes (413 above it). */
+const BODY_LIMIT_BYTES = 10 * 1024 * 1024;
+
 /** Headers not passed between the client and the upstream. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'content-length', 'host', 'authorization']);
 
 export interface Gateway {
   readonly app: FastifyInstance;
   readonly client: GatewayClient;
+  /** The uuid of the key a request presented, once verified (valid or not, when the service named it); null before or without. */
+  keyUuidOf(request: FastifyRequest): string | null;
   close(): Promise<void>;
 }
 
@@ -29,6 +38,12 @@ export interface Gateway {
  * forwards the call to the upstream. 401 for a missing, unknown or expired key, 429 with Retry-After for
  * a key over its rate limit, 403 with the code for a scope denial, 503 when the key cannot be verified
  * (fail closed), 502 when the upstream cannot be reached. Never logs a secret.
+ *
+ * Every error is OpenAI's shape (gateway.errors.ts): `{"error": {message, type, param, code}}`. A body
+ * is refused before the key is verified: not `Content-Type: application/json` 415, not JSON or not a
+ * JSON object 400, prototype poisoning 400, `stream` not a boolean or `stream_options` not an object or
+ * null 400 naming the param, over 10 MiB 413; an unknown path or method 404 `unknown_url`; anything
+ * unexpected 500 with a generic message.
  *
  * When tokens are counted (the key has `tokens_per_minute`, or usage reports are on), each answer's
  * OpenAI-style `usage` (`prompt_tokens`, `completion_tokens`, tokens) is charged to the key with
@@ -39,6 +54,12 @@ export interface Gateway {
  *   with `stream_options.include_usage: true` (even over the client's `false`), so the client also
  *   receives OpenAI's final usage chunk (`choices: []`). A client that disconnects mid-stream does not
  *   escape the charge: the upstream answer is read on to its end and its usage charged.
+ * Such a call is sent upstream with `accept-encoding: identity`. An answer encoded anyway (a
+ * compressing upstream or proxy: `content-encoding` gzip, x-gzip, deflate or br, or a list of them)
+ * is decoded on the way with node's zlib, read for its usage, and sent to the client decoded, without
+ * `content-encoding`. An encoding the gateway cannot decode goes on as it came, uncharged, with one
+ * warning per answer naming the key's uuid. When tokens are not counted, the client's Accept-Encoding
+ * goes upstream and the answer comes back as it is.
  * An answer without usage charges nothing but the request.
  */
 export async function createGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
@@ -61,9 +82,34 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     usageReportIntervalMs: config.usageReportMs,
     gatewayId: config.gatewayId ?? undefined,
   });
-  const upstream = new Pool(config.upstreamUrl, { connections: 64 });
+  // undici's Pool takes an origin; UPSTREAM_URL's base path is prefixed to each route.
+  const upstream = new Pool(new URL(config.upstreamUrl).origin, { connections: 64 });
   const reportsUsage = config.usageReportMs > 0;
-  const app = Fastify({ bodyLimit: 10 * 1024 * 1024, logger: false });
+  const app = Fastify({
+    bodyLimit: BODY_LIMIT_BYTES,
+    logger: false,
+    // The caller's X-Request-Id in the request's log line when it is well formed and not secret-like, as the key service takes it.
+    genReqId: (request) => callerRequestId(request.headers['x-request-id']) ?? randomUUID(),
+  });
+  const keyUuids = new WeakMap<FastifyRequest, string>();
+  // Every route takes a JSON object: no other content type is parsed (415), and errors are OpenAI's shape.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, bytes, done) => {
+    try {
+      done(null, parseJsonBody(bytes as Buffer));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+  app.setErrorHandler((error: Error, request, reply) => {
+    const answer = errorToAnswer(error, BODY_LIMIT_BYTES);
+    if (answer.status >= 500) logger.warn(`${request.method} ${request.routeOptions?.url ?? '(no route)'} failed: ${error.message}`);
+    return reply.code(answer.status).send(answer.body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const answer = notFoundAnswer(request.method, request.url);
+    return reply.code(answer.status).send(answer.body);
+  });
 
   // Liveness: the process answers. Readiness: it can verify keys (a live token, a reachable service).
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -78,6 +124,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
 
   for (const route of ROUTES) {
     app.post(route.path, async (request, reply) => {
+      const problem = requestBodyProblem(request.body);
+      if (problem !== null) return reply.code(problem.status).send(problem.body);
       const secret = bearerOf(request);
       if (secret === null) return deny(reply, 401, 'missing_api_key', 'Authorization: Bearer <key> is required');
       const model = modelOf(request.body);
@@ -87,6 +135,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
         deploymentName: config.deploymentName ?? undefined,
         batch: route.batch || undefined,
       });
+      if (answer.keyUuid !== undefined) keyUuids.set(request, answer.keyUuid);
       if (!answer.valid) return refuse(reply, answer);
       return forward(request, reply, route.path, answer);
     });
@@ -101,39 +150,52 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     headers['x-key-uuid'] = answer.keyUuid ?? '';
     headers['x-team-id'] = answer.teamId ?? '';
     headers['content-type'] = 'application/json';
-    // Tokens are counted (usage reports, a token limit): a streamed answer must then end with its usage.
+    // Tokens are counted (usage reports, a token limit): a streamed answer must then end with its usage,
+    // and the answer is asked for unencoded (a compressing upstream may answer encoded anyway: decoded below).
     const counted = answer.limits?.tokensPerMinute != null || reportsUsage;
+    if (counted) headers['accept-encoding'] = 'identity';
     const body = counted ? withStreamUsage(request.body) : request.body;
     const model = modelOf(request.body);
     const started = performance.now();
     const timed = (status: string) => metrics.upstreamDuration.labels(routePath, status).observe((performance.now() - started) / 1000);
     try {
       const response = await upstream.request({
-        path: routePath,
+        path: `${config.upstreamBasePath}${routePath}`,
         method: 'POST',
         headers,
         body: JSON.stringify(body ?? {}),
       });
       timed(String(response.statusCode));
       reply.code(response.statusCode);
-      for (const [name, value] of Object.entries(response.headers)) {
-        if (!HOP_BY_HOP.has(name) && value !== undefined) void reply.header(name, value);
-      }
       const contentType = response.headers['content-type'];
-      if (counted && isEventStream(contentType)) {
+      const metered = counted && (isEventStream(contentType) || isJson(contentType));
+      // An answer read for its usage must be read decoded; an encoding that cannot be decoded goes on as it came.
+      const decoders = metered ? decodersFor(response.headers['content-encoding']) : [];
+      for (const [name, value] of Object.entries(response.headers)) {
+        if (HOP_BY_HOP.has(name) || value === undefined) continue;
+        if (name === 'content-encoding' && decoders !== null && decoders.length > 0) continue; // the client is sent the decoded bytes
+        void reply.header(name, value);
+      }
+      if (!metered) return reply.send(response.body);
+      if (decoders === null) {
+        const encoding = String(response.headers['content-encoding']).slice(0, 100);
+        logger.warn(`the answer to a call of key ${answer.keyUuid ?? '(none)'} has content-encoding "${encoding}", which the gateway cannot decode: passed on as it came; its usage could not be read and is not charged`);
+        return reply.send(response.body);
+      }
+      const answerBody = decoded(response.body, decoders);
+      if (isEventStream(contentType)) {
         // Passed on as it arrives and read for usage on the way; charged when the upstream has ended,
         // before the end reaches the client, and read to its end even when the client leaves early.
-        const metered = meteredStream(
-          response.body,
+        const stream = meteredStream(
+          answerBody,
           (usage) => charge(answer, usage, model),
           (error) => logger.warn(`upstream ${config.upstreamUrl}${routePath} failed mid-stream: ${error.message}`),
         );
-        return reply.send(metered);
+        return reply.send(stream);
       }
-      if (!counted || !isJson(contentType)) return reply.send(response.body);
       // A JSON answer is read whole for its usage, charged before the answer is sent, so that the key's
       // next call sees it.
-      const whole = Buffer.from(await response.body.arrayBuffer());
+      const whole = await buffer(answerBody);
       const usage = usageOf(whole);
       if (usage !== null) await client.recordUsage(answer, { ...usage, model });
       return reply.send(whole);
@@ -156,6 +218,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   return {
     app,
     client,
+    keyUuidOf: (request) => keyUuids.get(request) ?? null,
     close: async () => {
       await app.close();
       await client.stop();
@@ -239,5 +302,5 @@ function refuse(reply: FastifyReply, answer: VerifyAnswer) {
 }
 
 function deny(reply: FastifyReply, status: number, type: string, message: string, code?: string) {
-  return reply.code(status).send({ error: { message, type, code: code ?? type } });
+  return reply.code(status).send(errorAnswer(status, type, message, code ?? type).body);
 }

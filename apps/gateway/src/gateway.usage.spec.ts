@@ -1,6 +1,8 @@
 import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
-import { StreamUsage, TokenUsage, meteredStream, usageIn, usageOf, withStreamUsage } from './gateway.usage';
+import { PassThrough, Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import * as zlib from 'node:zlib';
+import { StreamUsage, TokenUsage, decoded, decodersFor, meteredStream, usageIn, usageOf, withStreamUsage } from './gateway.usage';
 
 /** An OpenAI chat completion stream with `stream_options.include_usage`, as its bytes. */
 const chunk = (body: object) => `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', model: 'm', ...body })}\n\n`;
@@ -90,6 +92,11 @@ describe('usageIn and usageOf: the usage of a JSON answer', () => {
     expect(usageOf(Buffer.from('{"usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}'))).toEqual({ promptTokens: 10, completionTokens: 5 });
     expect(usageOf(Buffer.from('{"usage": {"prompt_tokens": 2.9, "completion_tokens": -1}}'))).toEqual({ promptTokens: 2, completionTokens: 0 });
     expect(usageIn({ usage: { prompt_tokens: Infinity } })).toEqual({ promptTokens: 0, completionTokens: 0 });
+  });
+
+  it('holds a count to 10^12, the most the key service takes in a usage record', () => {
+    expect(usageOf(Buffer.from('{"usage": {"prompt_tokens": 2e12, "completion_tokens": 1000000000000}}'))).toEqual({ promptTokens: 1e12, completionTokens: 1e12 });
+    expect(read('data: {"usage": {"prompt_tokens": 9007199254740993, "completion_tokens": 5}}\n\n')).toEqual({ promptTokens: 1e12, completionTokens: 5 });
   });
 
   it('is null without usage or for a body that is not JSON', () => {
@@ -208,5 +215,45 @@ describe('withStreamUsage: the body sent upstream when tokens are counted', () =
     for (const body of [{ model: 'm' }, { stream: false }, { stream: 'true' }, [{ stream: true }], null, undefined, 'text']) {
       expect(withStreamUsage(body)).toBe(body);
     }
+  });
+});
+
+describe('decodersFor and decoded: a compressed upstream answer, read decoded', () => {
+  const decode = (encoding: string, bytes: Buffer) => buffer(decoded(Readable.from([bytes]), decodersFor(encoding)!));
+
+  it('undoes gzip (and x-gzip), deflate and br, whatever the case of the name', async () => {
+    expect((await decode('gzip', zlib.gzipSync(OPENAI_STREAM))).equals(OPENAI_STREAM)).toBe(true);
+    expect((await decode('X-Gzip', zlib.gzipSync(OPENAI_STREAM))).equals(OPENAI_STREAM)).toBe(true);
+    expect((await decode('deflate', zlib.deflateSync(OPENAI_STREAM))).equals(OPENAI_STREAM)).toBe(true);
+    expect((await decode('BR', zlib.brotliCompressSync(OPENAI_STREAM))).equals(OPENAI_STREAM)).toBe(true);
+  });
+
+  it('undoes several codings, the last listed first', async () => {
+    const twice = zlib.brotliCompressSync(zlib.deflateSync(OPENAI_STREAM)); // deflate, then br
+    expect((await decode('deflate, br', twice)).equals(OPENAI_STREAM)).toBe(true);
+  });
+
+  it('reads a gzip stream fed in pieces for its usage', async () => {
+    const compressed = zlib.gzipSync(OPENAI_STREAM);
+    const pieces = Array.from({ length: Math.ceil(compressed.length / 7) }, (_, i) => compressed.subarray(i * 7, i * 7 + 7));
+    const charged: TokenUsage[] = [];
+    const out = meteredStream(decoded(Readable.from(pieces), decodersFor('gzip')!), async (usage) => void charged.push(usage), () => undefined);
+    expect((await buffer(out)).equals(OPENAI_STREAM)).toBe(true);
+    expect(charged).toEqual([{ promptTokens: 7, completionTokens: 25 }]);
+  });
+
+  it('has nothing to undo without an encoding, or identity', () => {
+    expect(decodersFor(undefined)).toEqual([]);
+    expect(decodersFor('identity')).toEqual([]);
+    const body = Readable.from([OPENAI_STREAM]);
+    expect(decoded(body, [])).toBe(body);
+  });
+
+  it('is null for a coding it cannot decode, alone or among others', () => {
+    for (const encoding of ['zstd', 'compress', 'gzip, zstd', 'x-unknown', 'toString', '__proto__']) expect(decodersFor(encoding)).toBeNull();
+  });
+
+  it('a body that is not what its encoding says errors the stream', async () => {
+    await expect(decode('gzip', OPENAI_STREAM)).rejects.toThrow(/header/);
   });
 });

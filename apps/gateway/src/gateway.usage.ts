@@ -1,5 +1,7 @@
+import { MAX_USAGE_COUNT } from '@lib/gateway-client';
 import { EventSourceParser, createParser } from 'eventsource-parser';
-import { Readable, Transform, TransformCallback } from 'node:stream';
+import { Readable, Transform, TransformCallback, pipeline } from 'node:stream';
+import * as zlib from 'node:zlib';
 
 /** The tokens one upstream answer used, as OpenAI's `usage` reports them: whole tokens, 0 when not reported. */
 export interface TokenUsage {
@@ -10,8 +12,9 @@ export interface TokenUsage {
 /**
  * The OpenAI-style `usage` (`{prompt_tokens, completion_tokens}`) of a parsed answer or stream chunk;
  * null when it has none (no `usage`, or `usage: null` as on every chunk of a stream but the last).
- * A count that is not a positive finite number is 0, a fractional one is rounded down: an upstream's
- * odd value never charges a negative or fractional amount.
+ * A count that is not a positive finite number is 0, a fractional one is rounded down, and one over
+ * MAX_USAGE_COUNT (10^12, the most the key service takes in a usage record) is that: an upstream's odd
+ * value never charges a negative, fractional or unreportable amount.
  */
 export function usageIn(parsed: unknown): TokenUsage | null {
   const usage = (parsed as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } } | null)?.usage;
@@ -20,7 +23,7 @@ export function usageIn(parsed: unknown): TokenUsage | null {
 }
 
 function tokenCount(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.min(MAX_USAGE_COUNT, Math.floor(value)) : 0;
 }
 
 /** The `usage` of a JSON answer (its bytes, UTF-8); null when it is not JSON or has none. */
@@ -35,12 +38,55 @@ export function usageOf(body: Buffer): TokenUsage | null {
 }
 
 /**
+ * The content codings (RFC 9110, 8.4.1) the gateway can undo, with node's zlib: `gzip` (and its old
+ * name `x-gzip`), `deflate` (the zlib format, as RFC 9110 defines it) and `br`.
+ */
+const DECODERS: Readonly<Record<string, () => Transform>> = {
+  gzip: () => zlib.createGunzip(),
+  'x-gzip': () => zlib.createGunzip(),
+  deflate: () => zlib.createInflate(),
+  br: () => zlib.createBrotliDecompress(),
+};
+
+/**
+ * How to undo an answer's `Content-Encoding` (a header value, e.g. `gzip` or `deflate, br`): one
+ * decoder maker per coding, in the order to apply them (the coding applied last, listed last, is
+ * undone first). [] when the answer is not encoded (no header, or `identity`); null when a coding is
+ * one the gateway cannot decode (the answer then goes on as it came, unread).
+ */
+export function decodersFor(contentEncoding: string | string[] | undefined): Array<() => Transform> | null {
+  if (contentEncoding === undefined) return [];
+  const codings = (Array.isArray(contentEncoding) ? contentEncoding.join(',') : contentEncoding)
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+  const decoders: Array<() => Transform> = [];
+  for (const coding of codings.reverse()) {
+    const decoder = Object.hasOwn(DECODERS, coding) ? DECODERS[coding] : undefined;
+    if (decoder === undefined) return null;
+    decoders.push(decoder);
+  }
+  return decoders;
+}
+
+/**
+ * `body` decoded by `decoders` (decodersFor), as a stream of the decoded bytes; `body` itself when
+ * there are none. A body that fails to decode (or fails upstream) errors the returned stream.
+ */
+export function decoded(body: Readable, decoders: ReadonlyArray<() => Transform>): Readable {
+  if (decoders.length === 0) return body;
+  const streams = decoders.map((make) => make());
+  // pipeline destroys every stream on a failure, the last one with the error, which its reader sees.
+  return pipeline([body, ...streams], () => undefined) as unknown as Readable;
+}
+
+/**
  * The body to send upstream for a call whose tokens are counted: a streamed call (`"stream": true`)
  * gets `stream_options.include_usage: true`, the client's other stream_options kept, so that an
  * OpenAI-style upstream ends the stream with a usage chunk. It is set even when the client asked
  * `include_usage: false`: without it the tokens could not be charged, and a key could dodge its token
- * limit and quota by streaming; `stream_options` that are not an object are replaced. Any other body
- * goes as it came.
+ * limit and quota by streaming. `stream_options` that are not an object are replaced (the gateway
+ * refuses such a body before it gets here: requestBodyProblem). Any other body goes as it came.
  */
 export function withStreamUsage(body: unknown): unknown {
   if (!body || typeof body !== 'object' || Array.isArray(body) || (body as { stream?: unknown }).stream !== true) return body;

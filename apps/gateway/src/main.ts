@@ -22,7 +22,13 @@ async function main(): Promise<void> {
   const root = createRootLogger({ level: 'log', format: config.logFormat, service: 'gateway' });
   const logger = { log: (message: string) => root.info(message), warn: (message: string) => root.warn(message) };
   const gateway = await createGateway(config, logger);
-  logRequests(gateway.app, root); // one line per request, as the key service's (no header, body or query)
+  // One line per request, as the key service's (no header, body or query), with the key's uuid once verified (never its secret).
+  logRequests(gateway.app, root, {
+    fields: (request) => {
+      const keyUuid = gateway.keyUuidOf(request);
+      return keyUuid !== null ? { key_uuid: keyUuid } : {};
+    },
+  });
   try {
     await gateway.client.start();
   } catch (error) {

@@ -8,6 +8,8 @@ import { TokenService } from '../../../apps/key-service/src/auth/token.service';
 import { loadConfig } from '../../../apps/key-service/src/config/app.config';
 import { createApp } from '../../../apps/key-service/src/http-app';
 import { GatewayClient } from './gateway-client';
+import { VerifyAnswer } from './types';
+import { MAX_USAGE_COUNT } from './usage/usage-reporter';
 
 const KEYS = '/v2/gen-ai/models/api_keys';
 
@@ -183,5 +185,40 @@ describe('GatewayClient on the revocation stream', () => {
       await gateway.stop();
     }
     expect(JSON.parse(fs.readFileSync(positionFile, 'utf8')).position).toBe(gateway.status().position);
+  });
+
+  describe('usage reports to the service', () => {
+    const valid = (keyUuid: string): VerifyAnswer => ({ valid: true, code: 'VALID', keyUuid, teamId: 'team-1', source: 'service' });
+    const warningsOf = () => {
+      const warnings: string[] = [];
+      return { warnings, logger: { log: () => undefined, warn: (message: string) => void warnings.push(message) } };
+    };
+    const totalsOf = async (keyUuid: string) => {
+      const range = `from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`;
+      return (await call('GET', `/v1/usage/keys/${keyUuid}?granularity=minute&${range}`)).totals;
+    };
+
+    it("an upstream's absurd token count is held to the service's bound: the batch is taken, with another key's usage", async () => {
+      const big = (await call('POST', KEYS, { name: 'big-usage' })).api_key_info;
+      const small = (await call('POST', KEYS, { name: 'small-usage' })).api_key_info;
+      const { warnings, logger } = warningsOf();
+      const gateway = client({ usageReportIntervalMs: 60_000, logger });
+      await gateway.recordUsage(valid(big.uuid), { promptTokens: 2e12, completionTokens: 7 });
+      await gateway.recordUsage(valid(small.uuid), { promptTokens: 10, completionTokens: 5 });
+      await gateway.stop(); // sends what is left
+      expect(warnings).toEqual([]);
+      expect(await totalsOf(big.uuid)).toMatchObject({ input_tokens: MAX_USAGE_COUNT, output_tokens: 7 });
+      expect(await totalsOf(small.uuid)).toMatchObject({ input_tokens: 10, output_tokens: 5 });
+    });
+
+    it("a batch the service refuses is dropped with its answer in the warning: the status and the service's message", async () => {
+      const key = (await call('POST', KEYS, { name: 'refused-usage' })).api_key_info;
+      const { warnings, logger } = warningsOf();
+      const gateway = client({ token: owner, usageReportIntervalMs: 60_000, logger }); // an owner may not report usage: 403
+      await gateway.recordUsage(valid(key.uuid), { promptTokens: 1, completionTokens: 1 });
+      await gateway.stop();
+      expect(warnings).toEqual([expect.stringMatching(/^usage report 1 refused by the key service \(403: .{5,200}\); dropped$/)]);
+      expect(warnings[0]).not.toContain(owner);
+    });
   });
 });

@@ -8,7 +8,7 @@ import { PositionFile } from './position-file';
 import { ServiceEndpoints, isInstanceFailure } from './service-endpoints';
 import { Feed, KeyLimits, Logger, Revocation, VerifyAnswer, VerifyCode, VerifyTarget } from './types';
 import { LocalRateLimiter, RateDecision, RateLimiter } from './rate-limit/rate-limiter';
-import { UsageBatchBody, UsageReporter } from './usage/usage-reporter';
+import { UsageBatchBody, UsageRefusal, UsageReporter } from './usage/usage-reporter';
 import { VerificationCache } from './verification-cache';
 
 export type FeedOptions =
@@ -285,8 +285,8 @@ export class GatewayClient extends EventEmitter {
     return answer;
   }
 
-  /** POST /v1/usage; 'refused' for an answer that a retry would not change (a 4xx but 401, 408, 429). */
-  private async sendUsage(batch: UsageBatchBody): Promise<'taken' | 'refused'> {
+  /** POST /v1/usage; a refusal (status and message) for an answer that a retry would not change (a 4xx but 401, 408, 429). */
+  private async sendUsage(batch: UsageBatchBody): Promise<'taken' | UsageRefusal> {
     const { response } = await this.callService({
       path: '/v1/usage',
       method: 'POST',
@@ -297,7 +297,10 @@ export class GatewayClient extends EventEmitter {
     });
     const text = await response.body.text();
     if (response.statusCode === 200) return 'taken';
-    if (response.statusCode >= 400 && response.statusCode < 500 && ![401, 408, 429].includes(response.statusCode)) return 'refused';
+    if (response.statusCode >= 400 && response.statusCode < 500 && ![401, 408, 429].includes(response.statusCode)) {
+      // The service's error ({id, message, request_id}) says why; it carries no secret.
+      return { refused: `${response.statusCode}: ${answerMessage(text).slice(0, 200)}` };
+    }
     throw new Error(`POST /v1/usage answered ${response.statusCode}: ${text.slice(0, 200)}`);
   }
 
@@ -631,4 +634,16 @@ function rateLimited(answer: VerifyAnswer): boolean {
 
 function hashOf(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
+}
+
+/** The `message` of the key service's error answer (`{id, message, request_id}`), else the answer's text as it is. */
+function answerMessage(text: string): string {
+  try {
+    const message = (JSON.parse(text) as { message?: unknown } | null)?.message;
+    if (typeof message === 'string') return message;
+    if (Array.isArray(message)) return message.join('; ');
+  } catch {
+    // not JSON: the text itself
+  }
+  return text;
 }

@@ -60,26 +60,34 @@ export class ServiceEndpoints {
 }
 
 /**
- * Validated base URLs: http(s), no credentials, query or fragment; written in WHATWG URL's normal form
- * (scheme and host lower-cased, default port dropped) without a trailing slash; no duplicates in that
+ * A validated base URL: http(s), no credentials, query or fragment (a path is kept); written in WHATWG
+ * URL's normal form (scheme and host lower-cased, default port dropped) without a trailing slash.
+ * `what` names the setting in an error, `of` what the URL should point at ("a key service instance").
+ * An error never repeats a password given in the URL: it shows `***` in its place.
+ */
+export function parseBaseUrl(raw: string, what: string, of: string): string {
+  const masked = raw.replace(/(\/\/[^/:@\s]*:)[^@/\s]*@/, '$1***@');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`${what}: "${masked}" is not a URL (an http:// or https:// URL of ${of})`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${what}: "${masked}" must be an http:// or https:// URL`);
+  if (url.username || url.password || url.search || url.hash) {
+    if (url.password) url.password = '***';
+    throw new Error(`${what}: "${url.href.replace(/\/+$/, '')}" must not carry credentials, a query or a fragment`);
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+/**
+ * Validated base URLs of key service instances (parseBaseUrl each), with no duplicates in their normal
  * form. An error never repeats a password given in a URL: it shows `***` in its place.
  */
 export function parseServiceUrls(urls: readonly string[], what: string): string[] {
   if (urls.length === 0) throw new Error(`${what}: at least one key service URL is needed`);
-  const parsed = urls.map((raw) => {
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      throw new Error(`${what}: "${raw.replace(/(\/\/[^/:@\s]*:)[^@/\s]*@/, '$1***@')}" is not a URL (an http:// or https:// URL of a key service instance)`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${what}: "${raw}" must be an http:// or https:// URL`);
-    if (url.username || url.password || url.search || url.hash) {
-      if (url.password) url.password = '***';
-      throw new Error(`${what}: "${url.href.replace(/\/+$/, '')}" must not carry credentials, a query or a fragment`);
-    }
-    return url.href.replace(/\/+$/, '');
-  });
+  const parsed = urls.map((raw) => parseBaseUrl(raw, what, 'a key service instance'));
   const repeated = parsed.find((url, i) => parsed.indexOf(url) !== i);
   if (repeated !== undefined) throw new Error(`${what}: "${repeated}" is listed twice`);
   return parsed;

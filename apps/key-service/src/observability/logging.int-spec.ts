@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import Fastify, { FastifyInstance } from 'fastify';
+import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { createAppLogger, LogFormat, LogLevelName } from './logging';
 import { logRequests } from './logging.http';
 
@@ -39,6 +40,18 @@ describe('the service logger (pino behind Nest)', () => {
       app.get('/fails', async () => {
         throw new Error('kaput');
       });
+      // An answer streamed slowly, and one that takes its time: clients that leave before their end.
+      app.get('/stream', async (_request, reply) => {
+        const body = new PassThrough();
+        body.write('data: first\n\n');
+        const timer = setTimeout(() => body.end('data: last\n\n'), 2000);
+        body.once('close', () => clearTimeout(timer));
+        return reply.header('content-type', 'text/event-stream').send(body);
+      });
+      app.get('/slow', async () => {
+        await new Promise((r) => setTimeout(r, 300));
+        return { ok: true };
+      });
       await app.listen({ port: 0, host: '127.0.0.1' });
       base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     });
@@ -69,11 +82,54 @@ describe('the service logger (pino behind Nest)', () => {
       expect(error).toMatchObject({ context: 'Errors', msg: expect.stringContaining('boom') });
     });
 
+    /** A GET whose client leaves once `leaveWhen` says so (after the first bytes of the answer, or after a delay). */
+    const leaveEarly = (path: string, requestId: string, leaveWhen: 'first-bytes' | number) =>
+      new Promise<void>((resolve) => {
+        const request = http.get(`${base}${path}`, { headers: { 'x-request-id': requestId } }, (response) => {
+          response.once('data', () => {
+            if (leaveWhen === 'first-bytes') request.destroy();
+          });
+        });
+        request.on('error', () => undefined);
+        request.on('close', () => resolve());
+        if (typeof leaveWhen === 'number') setTimeout(() => request.destroy(), leaveWhen);
+      });
+
+    it('a client that leaves a streamed answer early still gets one line, with status 499', async () => {
+      await leaveEarly('/stream', 'req-45', 'first-bytes');
+      await new Promise((r) => setTimeout(r, 50));
+      const lines = out.json().filter((line) => line.request_id === 'req-45');
+      expect(lines).toEqual([expect.objectContaining({ level: 'info', method: 'GET', route: '/stream', status: 499, msg: 'GET /stream 499' })]);
+      expect(lines[0].duration_ms).toEqual(expect.any(Number));
+    });
+
+    it('a client that gives up before the answer gets one line with status 499, and none when the answer comes later', async () => {
+      await leaveEarly('/slow', 'req-46', 50);
+      await new Promise((r) => setTimeout(r, 400)); // past the handler's answer
+      expect(out.json().filter((line) => line.request_id === 'req-46')).toEqual([expect.objectContaining({ route: '/slow', status: 499 })]);
+    });
+
+    it('an answer sent whole is one line, never a second one when the connection closes', async () => {
+      await fetch(`${base}/slow`, { headers: { 'x-request-id': 'req-47' } });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(out.json().filter((line) => line.request_id === 'req-47')).toEqual([expect.objectContaining({ status: 200 })]);
+    });
+
     it('a 5xx is logged at error level', async () => {
       expect((await fetch(`${base}/fails`, { headers: { 'x-request-id': 'req-44' } })).status).toBe(500);
       await new Promise((r) => setTimeout(r, 20));
       expect(out.json().find((line) => line.route === '/fails')).toMatchObject({ level: 'error', status: 500, request_id: 'req-44' });
     });
+  });
+
+  it('adds the fields options.fields gives for a request (the gateway adds its key_uuid)', async () => {
+    const out = loggerOn('log');
+    const app = Fastify();
+    logRequests(app, out.logger.pino, { fields: (request) => ({ key_uuid: `key-of-${request.method}` }) });
+    app.get('/x', async () => ({}));
+    await app.inject({ method: 'GET', url: '/x' });
+    await app.close();
+    expect(out.json().find((line) => line.route === '/x')).toMatchObject({ status: 200, key_uuid: 'key-of-GET' });
   });
 
   it('maps LOG_LEVEL to pino: log is info, debug lets Nest verbose through, warn hides log', () => {

@@ -6,6 +6,26 @@ const DENIAL_CODES = new Set(['EXPIRED', 'VPC_DENIED', 'MODEL_NOT_ALLOWED', 'DEP
 
 /** The key service takes at most 100 records a batch (MAX_RECORDS_PER_BATCH); more are sent in several. */
 const MAX_RECORDS = 100;
+
+/**
+ * The largest count the key service takes in a usage record: each of `requests`, `input_tokens`,
+ * `output_tokens` and a denial count is an integer from 0 to 10^12 (MAX_COUNT in the service's
+ * apps/key-service/src/usage/usage-report.request.dto.ts, kept equal by usage-reporter.spec.ts). The
+ * reporter holds each count of a record to it, so that one upstream's absurd usage cannot get a whole
+ * batch, with other keys' usage, refused.
+ */
+export const MAX_USAGE_COUNT = 1_000_000_000_000;
+
+/** `count + more`, held to 0..MAX_USAGE_COUNT; `more` that is not a positive finite number adds nothing, a fraction is rounded down. */
+function added(count: number, more: number): number {
+  return Number.isFinite(more) && more > 0 ? Math.min(MAX_USAGE_COUNT, count + Math.floor(more)) : count;
+}
+
+/** The key service's answer to a batch it will never take (a 4xx): its status and message, for the log. */
+export interface UsageRefusal {
+  /** `<status>: <the answer's message>`, the message cut to 200 characters. */
+  readonly refused: string;
+}
 const REPORTABLE_MODEL = /^[^\u0000-\u001f]{1,200}$/;
 
 interface Counts {
@@ -43,8 +63,8 @@ export class UsageReporter {
   failures = 0;
 
   constructor(
-    /** Resolves 'taken', or 'refused' when the service will never take this batch (a 4xx: it is dropped); rejects to retry. */
-    private readonly send: (batch: UsageBatchBody) => Promise<'taken' | 'refused'>,
+    /** Resolves 'taken', or a refusal when the service will never take this batch (a 4xx: it is dropped and the refusal logged); rejects to retry. */
+    private readonly send: (batch: UsageBatchBody) => Promise<'taken' | UsageRefusal>,
     private readonly options: { readonly intervalMs: number; readonly gatewayId?: string; readonly onError?: (message: string) => void },
   ) {
     this.gatewayId = `${(options.gatewayId ?? `${os.hostname()}-${process.pid}`).replace(/[^A-Za-z0-9._:-]/g, '_').slice(0, 100)}:${randomUUID().slice(0, 8)}`;
@@ -63,23 +83,24 @@ export class UsageReporter {
     await this.flush();
   }
 
-  /** One request let through for the key. */
+  /** One request let through for the key. Each count of a record stops at MAX_USAGE_COUNT. */
   request(keyUuid: string, model: string | undefined, nowMs: number): void {
-    this.counts(keyUuid, model, nowMs).requests++;
+    const counts = this.counts(keyUuid, model, nowMs);
+    counts.requests = added(counts.requests, 1);
   }
 
-  /** Tokens the upstream reported for one of the key's answers. */
+  /** Tokens the upstream reported for one of the key's answers (whole tokens; the record's sums stop at MAX_USAGE_COUNT). */
   tokens(keyUuid: string, model: string | undefined, input: number, output: number, nowMs: number): void {
     const counts = this.counts(keyUuid, model, nowMs);
-    counts.input_tokens += input;
-    counts.output_tokens += output;
+    counts.input_tokens = added(counts.input_tokens, input);
+    counts.output_tokens = added(counts.output_tokens, output);
   }
 
   /** A denial of the key with this code (codes that name no key are not counted). */
   denial(keyUuid: string, model: string | undefined, code: string, nowMs: number): void {
     if (!DENIAL_CODES.has(code)) return;
     const denials = this.counts(keyUuid, model, nowMs).denials;
-    denials[code] = (denials[code] ?? 0) + 1;
+    denials[code] = added(denials[code] ?? 0, 1);
   }
 
   /** Sends the pending batch, or a new one of what accumulated; one send at a time. */
@@ -113,8 +134,8 @@ export class UsageReporter {
     const batch = this.pending;
     try {
       const outcome = await this.send(batch);
-      if (outcome === 'refused') this.options.onError?.(`usage report ${batch.sequence} refused by the key service; dropped`);
-      else this.sent++;
+      if (outcome === 'taken') this.sent++;
+      else this.options.onError?.(`usage report ${batch.sequence} refused by the key service (${outcome.refused}); dropped`);
       this.pending = null;
       return true;
     } catch (error) {
