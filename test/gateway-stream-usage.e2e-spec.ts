@@ -1,4 +1,5 @@
 import { createParser } from 'eventsource-parser';
+import * as net from 'node:net';
 import { GatewayProcess, STREAM_EVENT_GAP_MS, Upstream, eventually, rigGatewayEnv, startGateway, startGatewayRig } from './support/gateway-process';
 import { ServiceProcess, api } from './support/service-process';
 
@@ -161,5 +162,30 @@ describe('the reference gateway charges the tokens of streamed answers', () => {
     // The request is reported once admitted, its tokens once the stream has ended: wait for the tokens.
     await eventually(async () => (await usage()).totals.output_tokens > 0, 5000, "the streamed answer's reported tokens");
     expect((await usage()).totals).toMatchObject({ requests: 1, input_tokens: 12, output_tokens: 30 });
+  });
+  it('SIGTERM: an answer in flight gets GATEWAY_SHUTDOWN_GRACE_MS, then every connection is cut and the gateway exits, a silent spare connection included', async () => {
+    const doomed = await startGateway(rigGatewayEnv(service, upstream, { RATE_LIMIT_REDIS_URL: '', GATEWAY_USAGE_REPORT_MS: '0', GATEWAY_SHUTDOWN_GRACE_MS: '1000' }));
+    const key = await create({ tokens_per_minute: 100_000 });
+    // A connection that never sends a request (as fetch opens a spare one), and a stream being read.
+    const port = Number(new URL(doomed.baseUrl).port);
+    const spare = net.connect(port, '127.0.0.1');
+    spare.on('error', () => undefined);
+    await new Promise((resolve) => spare.once('connect', resolve));
+    const response = await fetch(`${doomed.baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key.secret_key}` },
+      body: JSON.stringify({ model: 'llama3-8b-instruct', stream: true }),
+    });
+    const reader = response.body!.getReader();
+    expect((await reader.read()).done).toBe(false);
+    const started = Date.now();
+    await doomed.kill('SIGTERM');
+    const took = Date.now() - started;
+    // The stream (5 events 300 ms apart) could not finish in the 1 s grace: cut at about 1 s, well before Node's 60 s.
+    expect(took).toBeGreaterThanOrEqual(900);
+    expect(took).toBeLessThan(5000);
+    expect(doomed.output()).toContain('SIGTERM: shutting down');
+    spare.destroy();
+    await reader.cancel().catch(() => undefined);
   });
 });

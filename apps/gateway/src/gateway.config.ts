@@ -42,6 +42,8 @@ export interface GatewayConfig {
   readonly rateLimitRedisUrl: string | null;
   /** GATEWAY_USAGE_REPORT_MS: how often usage is reported to the key service (POST /v1/usage); 0: never. */
   readonly usageReportMs: number;
+  /** GATEWAY_SHUTDOWN_GRACE_MS: how long answers in flight may run on after SIGTERM before every connection is cut. */
+  readonly shutdownGraceMs: number;
   /** GATEWAY_ID: this gateway's name in usage reports (a random part per process is added); null: host and pid. */
   readonly gatewayId: string | null;
   /** LOG_FORMAT, as the key service's: `json` lines, or `text` (the default on a terminal). */
@@ -123,6 +125,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     validTtlMs: integer(env, 'CACHE_TTL_MS', 300_000, 0, 86_400_000),
     rateLimitRedisUrl: redisUrl(env, 'RATE_LIMIT_REDIS_URL'),
     usageReportMs: integer(env, 'GATEWAY_USAGE_REPORT_MS', 1000, 0, 1000),
+    shutdownGraceMs: integer(env, 'GATEWAY_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     gatewayId: gatewayIdOf(env),
     logFormat: logFormatOf(env),
   };
