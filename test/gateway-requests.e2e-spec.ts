@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import * as net from 'node:net';
 import { GatewayProcess, RawAnswer, Upstream, eventually, rawRequest, rigGatewayEnv, startGateway, startGatewayRig } from './support/gateway-process';
 import { ServiceProcess, api } from './support/service-process';
 
@@ -103,8 +104,30 @@ describe('the reference gateway refuses bad requests in OpenAI error shape', () 
   });
 
   it('a body over the 10 MiB limit is 413', async () => {
-    const big = JSON.stringify({ ...CHAT, padding: 'x'.repeat(10 * 1024 * 1024) });
-    const answer = await nothingForwarded(() => post(big));
+    // Its Content-Length is over the limit: the gateway answers at once. Only the first 64 KiB are sent
+    // and the answer read before more: writing all of it races the gateway closing the connection (EPIPE).
+    const declared = 10 * 1024 * 1024 + 100;
+    const answer = await nothingForwarded(
+      () =>
+        new Promise<RawAnswer>((resolve, reject) => {
+          const request = http.request(`${gateway.baseUrl}/v1/chat/completions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'content-length': declared, authorization: `Bearer ${secret}` },
+          });
+          request.on('response', (response) => {
+            const pieces: Buffer[] = [];
+            response.on('data', (piece: Buffer) => pieces.push(piece));
+            response.on('end', () => {
+              resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(pieces) });
+              request.destroy();
+            });
+          });
+          request.on('error', (error: NodeJS.ErrnoException) => {
+            if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') reject(error);
+          });
+          request.write(Buffer.alloc(64 * 1024, 0x20));
+        }),
+    );
     expectOpenAiError(answer, 413, { type: 'invalid_request_error', code: 'request_too_large', message: /larger than 10485760 bytes/ });
   });
 
@@ -113,6 +136,21 @@ describe('the reference gateway refuses bad requests in OpenAI error shape', () 
     expect(expectOpenAiError(unknown, 404, { type: 'invalid_request_error', code: 'unknown_url', param: null }).message).toBe('Invalid URL (POST /v1/nope)');
     const get = await rawRequest(gateway.baseUrl, 'GET', '/v1/chat/completions', {});
     expect(expectOpenAiError(get, 404, { code: 'unknown_url' }).message).toBe('Invalid URL (GET /v1/chat/completions)');
+  });
+
+  it('a path that is not valid percent-encoding, and what is not HTTP at all, are answered in OpenAI shape too', async () => {
+    const badPath = await post(JSON.stringify(CHAT), undefined, '/v1/%ff');
+    expectOpenAiError(badPath, 400, { type: 'invalid_request_error', code: 'invalid_url' });
+    const port = Number(new URL(gateway.baseUrl).port);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.end('GARBAGE\r\n\r\n'));
+      let text = '';
+      socket.on('data', (piece) => (text += piece.toString()));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({ error: { message: 'the request is not valid HTTP', type: 'invalid_request_error', param: null, code: 'invalid_request' } });
   });
 
   it("the gateway's own refusals carry param too: a missing key is 401", async () => {

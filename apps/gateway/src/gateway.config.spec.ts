@@ -17,8 +17,8 @@ describe('KEY_SERVICE_URL', () => {
     ['http://keys-a:8080,,http://keys-b:8080', 'KEY_SERVICE_URL: has an empty entry'],
     ['http://keys-a:8080,keys-b:8080', 'KEY_SERVICE_URL: "keys-b:8080" must be an http:// or https:// URL'],
     ['http://keys-a:8080,not a url', 'KEY_SERVICE_URL: "not a url" is not a URL'],
-    ['http://keys-a:8080,http://user:s3cret@keys b', 'KEY_SERVICE_URL: "http://user:***@keys b" is not a URL'],
-    ['http://keys-a:8080,http://user:pw@keys-b:8080', 'KEY_SERVICE_URL: "http://user:***@keys-b:8080" must not carry credentials, a query or a fragment'],
+    ['http://keys-a:8080,http://user:s3cret@keys b', 'KEY_SERVICE_URL: "http://***@keys b" is not a URL'],
+    ['http://keys-a:8080,http://user:pw@keys-b:8080', 'KEY_SERVICE_URL: "http://***:***@keys-b:8080" must not carry credentials, a query or a fragment'],
     ['http://keys-a:8080,HTTP://KEYS-A:8080/', 'KEY_SERVICE_URL: "http://keys-a:8080" is listed twice'],
     ['http://keys-a:80,http://keys-a', 'KEY_SERVICE_URL: "http://keys-a" is listed twice'],
     ['http://keys-a:8080,http://keys-a:8080/', 'KEY_SERVICE_URL: "http://keys-a:8080" is listed twice'],
@@ -51,12 +51,12 @@ describe('UPSTREAM_URL', () => {
   });
 
   it.each([
-    ['http://user:pass@127.0.0.1:1', 'UPSTREAM_URL: "http://user:***@127.0.0.1:1" must not carry credentials, a query or a fragment'],
-    ['http://user@127.0.0.1:1', 'UPSTREAM_URL: "http://user@127.0.0.1:1" must not carry credentials, a query or a fragment'],
-    ['http://127.0.0.1:9000/openai?api-version=1', 'UPSTREAM_URL: "http://127.0.0.1:9000/openai?api-version=1" must not carry credentials, a query or a fragment'],
-    ['http://127.0.0.1:9000/#top', 'UPSTREAM_URL: "http://127.0.0.1:9000/#top" must not carry credentials, a query or a fragment'],
-    ['http://user:pass@up stream', 'UPSTREAM_URL: "http://user:***@up stream" is not a URL (an http:// or https:// URL of the upstream)'],
-    ['ftp://user:pass@upstream', 'UPSTREAM_URL: "ftp://user:***@upstream" must be an http:// or https:// URL'],
+    ['http://user:pass@127.0.0.1:1', 'UPSTREAM_URL: "http://***:***@127.0.0.1:1" must not carry credentials, a query or a fragment'],
+    ['http://user@127.0.0.1:1', 'UPSTREAM_URL: "http://***@127.0.0.1:1" must not carry credentials, a query or a fragment'],
+    ['http://127.0.0.1:9000/openai?api-version=1', 'UPSTREAM_URL: "http://127.0.0.1:9000/openai?***" must not carry credentials, a query or a fragment'],
+    ['http://127.0.0.1:9000/#top', 'UPSTREAM_URL: "http://127.0.0.1:9000/#***" must not carry credentials, a query or a fragment'],
+    ['http://user:pass@up stream', 'UPSTREAM_URL: "http://***@up stream" is not a URL (an http:// or https:// URL of the upstream)'],
+    ['ftp://user:pass@upstream', 'UPSTREAM_URL: "ftp://***:***@upstream" must be an http:// or https:// URL'],
     ['vllm:8000', 'UPSTREAM_URL: "vllm:8000" must be an http:// or https:// URL'],
     ['127.0.0.1:9000', 'UPSTREAM_URL: "127.0.0.1:9000" is not a URL (an http:// or https:// URL of the upstream)'],
   ])('refuses %s, naming the variable and never the password', (value, message) => {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FeedOptions, parseBaseUrl, parseServiceUrls } from '@lib/gateway-client';
+import { FeedOptions, maskUrl, parseBaseUrl, parseServiceUrls } from '@lib/gateway-client';
 import { ConfigError } from '../../key-service/src/config/config-error';
 import { kafkaSecurityOf } from '../../key-service/src/config/kafka-security.config';
 
@@ -191,7 +191,7 @@ function url(env: NodeJS.ProcessEnv, name: string, fallback: string | undefined)
     const parsed = new URL(value);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error();
   } catch {
-    throw new GatewayConfigError(name, `must be an http:// or https:// URL (got "${value}")`);
+    throw new GatewayConfigError(name, `must be an http:// or https:// URL (got "${maskUrl(value)}")`);
   }
   return value.replace(/\/$/, '');
 }
@@ -260,7 +260,7 @@ function redisUrl(env: NodeJS.ProcessEnv, name: string): string | null {
   try {
     parsed = new URL(value);
   } catch {
-    throw new GatewayConfigError(name, `must be a redis:// or rediss:// URL (got "${value}")`);
+    throw new GatewayConfigError(name, `must be a redis:// or rediss:// URL (got "${maskUrl(value)}")`);
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new GatewayConfigError(name, `must be a redis:// or rediss:// URL (got "${parsed.protocol}//...")`);
   return value;

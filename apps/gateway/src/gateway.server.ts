@@ -90,6 +90,27 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     logger: false,
     // The caller's X-Request-Id in the request's log line when it is well formed and not secret-like, as the key service takes it.
     genReqId: (request) => callerRequestId(request.headers['x-request-id']) ?? randomUUID(),
+    // A path that is not valid percent-encoded UTF-8 (/v1/%ff), before any route: OpenAI's shape too.
+    frameworkErrors: (_error, _request, reply: FastifyReply) => {
+      const answer = errorAnswer(400, 'invalid_request_error', 'the path is not valid percent-encoded UTF-8', 'invalid_url');
+      void reply.code(answer.status).send(answer.body);
+    },
+    // Node's own refusals of what is not HTTP (bad framing, headers too large): OpenAI's shape, then the connection is closed.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, reason, message] =
+        error.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large', 'the request headers are too large']
+          : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'Request Timeout', 'the request did not arrive in time']
+            : [400, 'Bad Request', 'the request is not valid HTTP'];
+      const inFlight = (socket as typeof socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+      if (socket.writable && !inFlight?.headersSent) {
+        const body = JSON.stringify(errorAnswer(status, 'invalid_request_error', message, 'invalid_request').body);
+        socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      }
+      socket.destroy();
+    },
   });
   const keyUuids = new WeakMap<FastifyRequest, string>();
   // Every route takes a JSON object: no other content type is parsed (415), and errors are OpenAI's shape.

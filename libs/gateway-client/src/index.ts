@@ -3,7 +3,7 @@ export * from './gateway-client';
 export { VerificationCache } from './verification-cache';
 export { SseFeed } from './feeds/sse-feed';
 export type { SseFeedOptions } from './feeds/sse-feed';
-export { ServiceEndpoints, parseBaseUrl, parseServiceUrls, isInstanceFailure } from './service-endpoints';
+export { ServiceEndpoints, maskUrl, parseBaseUrl, parseServiceUrls, isInstanceFailure } from './service-endpoints';
 export { DecorrelatedJitterBackoff } from './backoff';
 export { KafkaFeed, KafkaCredentialsRefusedError, DEFAULT_REVOCATIONS_TOPIC } from './feeds/kafka-feed';
 export { StaticTokenSource, FileTokenSource, ClientCredentialsTokenSource, tokenTimes } from './credentials/token-sources';

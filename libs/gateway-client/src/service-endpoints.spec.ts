@@ -1,5 +1,5 @@
 import { errors } from 'undici';
-import { ServiceEndpoints, isInstanceFailure } from './service-endpoints';
+import { ServiceEndpoints, isInstanceFailure, maskUrl, parseBaseUrl } from './service-endpoints';
 
 describe('ServiceEndpoints', () => {
   const urls = ['http://keys-a:8080', 'http://keys-b:8080/', 'https://keys-c'];
@@ -45,5 +45,23 @@ describe('isInstanceFailure', () => {
     expect(isInstanceFailure(new errors.SocketError('other side closed'))).toBe(true);
     expect(isInstanceFailure(new errors.RequestAbortedError())).toBe(false);
     expect(isInstanceFailure(new SyntaxError('Unexpected token'))).toBe(false);
+  });
+});
+
+describe('maskUrl: what an error may show of a URL', () => {
+  it('hides the user, the password, the query and the fragment', () => {
+    expect(maskUrl('http://tok_abcdef@127.0.0.1:19400/v1')).toBe('http://***@127.0.0.1:19400/v1');
+    expect(maskUrl('http://user:pw@h/p?api_key=sk-secret123#frag')).toBe('http://***:***@h/p?***#***');
+    expect(maskUrl('https://h:8443/')).toBe('https://h:8443/');
+  });
+
+  it('finds the same parts in text that is not a URL', () => {
+    expect(maskUrl('redis//:redispw4321@x')).toBe('redis//***@x');
+    expect(maskUrl('nonsense?token=abc')).toBe('nonsense?***');
+  });
+
+  it('parseBaseUrl never repeats a token from the query or the user part', () => {
+    expect(() => parseBaseUrl('http://127.0.0.1:1/v?api_key=sk-secret123', 'UPSTREAM_URL', 'the upstream')).toThrow(/UPSTREAM_URL: "http:\/\/127\.0\.0\.1:1\/v\?\*\*\*" must not carry/);
+    expect(() => parseBaseUrl('http://tok_abcdef@127.0.0.1:1', 'UPSTREAM_URL', 'the upstream')).not.toThrow(/tok_abcdef/);
   });
 });

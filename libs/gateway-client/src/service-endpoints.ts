@@ -60,23 +60,40 @@ export class ServiceEndpoints {
 }
 
 /**
+ * A URL as an error may show it: the user, the password, the query and the fragment, where present,
+ * each replaced by `***` (a token can sit in any of them). For text that is not a URL, the same parts
+ * are found by their delimiters.
+ */
+export function maskUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.username) url.username = '***';
+    if (url.password) url.password = '***';
+    if (url.search) url.search = '***';
+    if (url.hash) url.hash = '***';
+    return url.href;
+  } catch {
+    return raw.replace(/(\/\/|^)[^/@\s]*@/, '$1***@').replace(/\?[^#]*/, '?***').replace(/#.*/, '#***');
+  }
+}
+
+/**
  * A validated base URL: http(s), no credentials, query or fragment (a path is kept); written in WHATWG
  * URL's normal form (scheme and host lower-cased, default port dropped) without a trailing slash.
  * `what` names the setting in an error, `of` what the URL should point at ("a key service instance").
- * An error never repeats a password given in the URL: it shows `***` in its place.
+ * An error never repeats the credentials, query or fragment given in the URL (maskUrl).
  */
 export function parseBaseUrl(raw: string, what: string, of: string): string {
-  const masked = raw.replace(/(\/\/[^/:@\s]*:)[^@/\s]*@/, '$1***@');
+  const masked = maskUrl(raw);
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
     throw new Error(`${what}: "${masked}" is not a URL (an http:// or https:// URL of ${of})`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${what}: "${masked}" must be an http:// or https:// URL`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${what}: "${masked.replace(/\/+$/, '')}" must be an http:// or https:// URL`);
   if (url.username || url.password || url.search || url.hash) {
-    if (url.password) url.password = '***';
-    throw new Error(`${what}: "${url.href.replace(/\/+$/, '')}" must not carry credentials, a query or a fragment`);
+    throw new Error(`${what}: "${masked.replace(/\/+$/, '')}" must not carry credentials, a query or a fragment`);
   }
   return url.href.replace(/\/+$/, '');
 }
