@@ -31,6 +31,8 @@ export type ErrorCode =
   | 'USAGE_MINUTE_IN_FUTURE'
   | 'USAGE_MINUTE_TOO_OLD'
   | 'USAGE_BATCH_CONFLICT'
+  | 'USAGE_MINUTE_INVALID'
+  | 'USAGE_RANGE_TOO_LONG'
   | 'STORE_UNAVAILABLE';
 
 export class DomainError extends Error {

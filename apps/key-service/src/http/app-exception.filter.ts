@@ -40,6 +40,8 @@ export function statusOf(code: ErrorCode): number {
     case 'PROVIDER_KEY_REJECTED':
     case 'USAGE_MINUTE_IN_FUTURE':
     case 'USAGE_MINUTE_TOO_OLD':
+    case 'USAGE_MINUTE_INVALID':
+    case 'USAGE_RANGE_TOO_LONG':
       return 422;
     case 'PROVIDER_UNREACHABLE':
       return 502;

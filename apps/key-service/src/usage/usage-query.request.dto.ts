@@ -8,7 +8,7 @@ export const GRANULARITIES = ['minute', 'hour', 'day'] as const;
 
 /**
  * The longest range (days) a read takes at each granularity: it bounds an answer's buckets per key
- * (10,080 minutes; 9,600 hours; 36,600 days), since a range is walked whole. Longer: 400 naming `from`.
+ * (10,080 minutes; 9,600 hours; 36,600 days), since a range is walked whole. Longer: 422 USAGE_RANGE_TOO_LONG naming `from`.
  */
 export const MAX_RANGE_DAYS: Readonly<Record<(typeof GRANULARITIES)[number], number>> = { minute: 7, hour: 400, day: 36_600 };
 /** Keys per page of the team usage read: each carries its series. */

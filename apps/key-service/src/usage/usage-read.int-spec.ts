@@ -64,10 +64,10 @@ describe('usage reads: GET /v1/usage/keys/{uuid} and GET /v1/usage', () => {
     expect((await get('from=2026-11-22T12:00:00Z&to=2026-11-22T11:00:00Z')).body).toMatchObject({ series: [], totals: { requests: 0 } });
     // The range is bounded by the granularity: 7 days by minute, 400 by hour, 36,600 by day.
     const tooLong = await get('granularity=minute&from=2026-11-15T11:59:00Z&to=2026-11-22T12:00:00Z');
-    expect(tooLong.status).toBe(400);
-    expect(tooLong.body).toMatchObject({ details: { field: 'from' }, message: expect.stringContaining('at most 7 days') });
+    expect(tooLong.status).toBe(422);
+    expect(tooLong.body).toMatchObject({ code: 'USAGE_RANGE_TOO_LONG', details: { field: 'from' }, message: expect.stringContaining('at most 7 days') });
     expect((await get('granularity=minute&from=2026-11-15T12:00:00Z&to=2026-11-22T12:00:00Z')).status).toBe(200);
-    expect((await get('granularity=hour&from=2025-10-17T12:00:00Z&to=2026-11-22T12:00:00Z')).status).toBe(400);
+    expect((await get('granularity=hour&from=2025-10-17T12:00:00Z&to=2026-11-22T12:00:00Z')).status).toBe(422);
     expect((await get('granularity=day&from=2000-01-01')).status).toBe(200);
   });
 

@@ -138,7 +138,8 @@ export class UsageReads {
     const to = iso(toMs);
     const maxDays = MAX_RANGE_DAYS[granularity];
     if (toMs - fromMs > maxDays * 86_400_000) {
-      throw new DomainError('VALIDATION_FAILED', `from must be at most ${maxDays} days before to with granularity ${granularity}; use a coarser granularity`, { field: 'from' });
+      // A rule across from, to and granularity, which the document cannot state: 422, as such rules are.
+      throw new DomainError('USAGE_RANGE_TOO_LONG', `from must be at most ${maxDays} days before to with granularity ${granularity}; use a coarser granularity`, { field: 'from' });
     }
     return { from, to, granularity };
   }

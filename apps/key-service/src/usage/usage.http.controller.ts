@@ -45,16 +45,17 @@ export class UsageHttpController {
   @ApiResponse({
     status: 422,
     type: ErrorResponse,
-    description: "A record's minute is more than 120 s ahead of the service's clock (USAGE_MINUTE_IN_FUTURE) or more than 48 h behind it (USAGE_MINUTE_TOO_OLD); nothing of the batch is counted",
+    description: "A record's minute is more than 120 s ahead of the service's clock (USAGE_MINUTE_IN_FUTURE) or more than 48 h behind it (USAGE_MINUTE_TOO_OLD), or a date that does not exist (USAGE_MINUTE_INVALID); nothing of the batch is counted",
   })
   async report(@Body() body: UsageReportRequest, @HttpRequestContext() context: RequestContext): Promise<UsageReportResponse> {
     const latest = this.clock.now().getTime() + MAX_GATEWAY_CLOCK_AHEAD_MS;
     const earliest = this.clock.now().getTime() - BATCH_MARK_RETENTION_MS;
     const records = body.records.map((record, index): UsageRecord => {
       const minute = Date.parse(record.minute);
-      // The pattern allows day 31 of any month: a date that does not exist (2026-02-30) would be read as another.
+      // The pattern allows day 31 of any month: a date that does not exist (2026-02-30) would be read as
+      // another. It fits the document, so it is a 422 (as every rule a schema cannot state), not a 400.
       if (Number.isNaN(minute) || new Date(minute).toISOString().slice(0, 16) !== record.minute.slice(0, 16)) {
-        throw new DomainError('VALIDATION_FAILED', `records.${index}.minute ${record.minute} is not a date`, { field: `records.${index}.minute` });
+        throw new DomainError('USAGE_MINUTE_INVALID', `records.${index}.minute ${record.minute} is not a date that exists`, { field: `records.${index}.minute` });
       }
       // A batch older than its mark is kept could be a retry of one counted before: refused, batch and all.
       if (minute < earliest) {

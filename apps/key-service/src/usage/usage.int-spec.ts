@@ -124,12 +124,12 @@ describe('usage reports (POST /v1/usage) and what api_key_info shows of them', (
     expect((await info(key.uuid)).usage).toMatchObject({ requests: 3 });
   });
 
-  it('refuses a minute that does not exist (2026-02-30) with 400, and one more than 48 h old with 422 USAGE_MINUTE_TOO_OLD, counting nothing of the batch', async () => {
+  it('refuses a minute that does not exist (2026-02-30) with 422 USAGE_MINUTE_INVALID, and one more than 48 h old with 422 USAGE_MINUTE_TOO_OLD, counting nothing of the batch', async () => {
     const key = await create();
     const record = (minute: string) => ({ key_uuid: key.uuid, minute, requests: 1 });
     const impossible = await report({ gateway_id: 'gw-a', sequence: 1, records: [record('2026-02-30T00:00:00Z')] });
-    expect(impossible.status).toBe(400);
-    expect(impossible.body.details).toEqual({ field: 'records.0.minute' });
+    expect(impossible.status).toBe(422);
+    expect(impossible.body).toMatchObject({ code: 'USAGE_MINUTE_INVALID', details: { field: 'records.0.minute' } });
     const old = await report({ gateway_id: 'gw-a', sequence: 2, records: [record('2026-11-22T10:00:00Z'), record('2026-11-20T10:06:00Z')] });
     expect(old.status).toBe(422);
     expect(old.body).toMatchObject({ code: 'USAGE_MINUTE_TOO_OLD', details: { field: 'records.1.minute' } });
