@@ -23,6 +23,7 @@ export class UsageReadHttpController {
   @Get('keys/:uuid')
   @ApiOperation({ summary: "One key's usage: requests, input and output tokens and denials by code, in buckets" })
   @ApiOkResponse({ type: KeyUsageResponse })
+  @ApiResponse({ status: 422, type: ErrorResponse, description: 'USAGE_RANGE_TOO_LONG: the range is longer than its granularity allows (7 days by minute, 400 by hour, 36,600 by day)' })
   @ApiResponse({ status: 404, type: ErrorResponse, description: "Unknown, or not visible to the caller (a deleted key's usage stays readable)" })
   keyUsage(@CurrentPrincipal() actor: Principal, @KeyUuidParam() uuid: string, @Query() query: UsageQueryRequest): Promise<KeyUsageResponse> {
     return this.reads.keyUsage(actor, uuid, query);
@@ -31,6 +32,7 @@ export class UsageReadHttpController {
   @Get('provider-keys/:uuid')
   @ApiOperation({ summary: "A partner provider key's usage: its plaintext reads in buckets, by the agent each read was for" })
   @ApiOkResponse({ type: ProviderKeyUsageResponse })
+  @ApiResponse({ status: 422, type: ErrorResponse, description: 'USAGE_RANGE_TOO_LONG: the range is longer than its granularity allows (7 days by minute, 400 by hour, 36,600 by day)' })
   @ApiResponse({ status: 404, type: ErrorResponse, description: 'Unknown, or not visible to the caller' })
   providerKeyUsage(@CurrentPrincipal() actor: Principal, @KeyUuidParam() uuid: string, @Query() query: UsageQueryRequest): Promise<ProviderKeyUsageResponse> {
     return this.reads.providerKeyUsage(actor, uuid, query);
@@ -39,6 +41,7 @@ export class UsageReadHttpController {
   @Get()
   @ApiOperation({ summary: "The team's usage per key (the keys the caller may see), with each key's series and totals, paged by key" })
   @ApiOkResponse({ type: TeamUsageResponse })
+  @ApiResponse({ status: 422, type: ErrorResponse, description: 'USAGE_RANGE_TOO_LONG: the range is longer than its granularity allows (7 days by minute, 400 by hour, 36,600 by day)' })
   async teamUsage(@CurrentPrincipal() actor: Principal, @Query() query: TeamUsageQueryRequest, @Req() request: FastifyRequest): Promise<TeamUsageResponse> {
     const page = query.page ?? 1;
     const perPage = query.per_page ?? TEAM_USAGE_DEFAULT_PER_PAGE;
