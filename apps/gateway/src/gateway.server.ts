@@ -6,6 +6,7 @@ import { buffer } from 'node:stream/consumers';
 import { Pool } from 'undici';
 import { ClientCredentialsTokenSource, FileTokenSource, GatewayClient, Logger, RedisRateLimiter, TokenSource, VerifyAnswer } from '@lib/gateway-client';
 import { callerRequestId } from '../../key-service/src/common/request-id';
+import { answerOnSocket } from '../../key-service/src/http/connection-limits';
 import { GatewayConfig, GatewayCredentials } from './gateway.config';
 import { errorAnswer, errorToAnswer, notFoundAnswer, parseJsonBody, requestBodyProblem } from './gateway.errors';
 import { GatewayMetrics } from './gateway.metrics';
@@ -104,12 +105,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
           : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
             ? [408, 'Request Timeout', 'the request did not arrive in time']
             : [400, 'Bad Request', 'the request is not valid HTTP'];
-      const inFlight = (socket as typeof socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-      if (socket.writable && !inFlight?.headersSent) {
-        const body = JSON.stringify(errorAnswer(status, 'invalid_request_error', message, 'invalid_request').body);
-        socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-      }
-      socket.destroy();
+      answerOnSocket(socket, status, reason, errorAnswer(status, 'invalid_request_error', message, 'invalid_request').body);
     },
   });
   const keyUuids = new WeakMap<FastifyRequest, string>();

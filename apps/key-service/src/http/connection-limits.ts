@@ -84,14 +84,21 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket, rejecte
       : error.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'Request Header Fields Too Large', 'request_header_fields_too_large', 'the request headers are too large']
         : [400, 'Bad Request', 'bad_request', 'the request is not valid HTTP'];
-  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
   const requestId = randomUUID();
   rejected.report?.(status, requestId, id);
+  answerOnSocket(socket, status, reason, { id, message, request_id: requestId, code: id.toUpperCase() });
+}
+
+/**
+ * Answers on a raw socket, for what Node refuses before any request exists (the key service's and the
+ * gateway's client errors): `status reason` with `body` as JSON and `Connection: close`, unless an
+ * answer already began; then the socket is destroyed.
+ */
+export function answerOnSocket(socket: Socket, status: number, reason: string, body: unknown): void {
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
   if (socket.writable && !inFlight?.headersSent) {
-    const body = JSON.stringify({ id, message, request_id: requestId, code: id.toUpperCase() });
-    socket.write(
-      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    const text = JSON.stringify(body);
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
   }
   socket.destroy();
 }
